@@ -1,0 +1,189 @@
+"""The catalog: run records and index manifests, in one SQLite file in the data folder.
+
+A run record says what a run did (config without secrets, inputs, counts, per-node times,
+per-file errors, the DAG, the code version); a manifest says how an index was built
+(store, embedding service, model, dimension, chunking), and retrieval reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    index_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    config_json TEXT NOT NULL,
+    inputs_json TEXT NOT NULL,
+    counts_json TEXT NOT NULL DEFAULT '{}',
+    timings_json TEXT NOT NULL DEFAULT '{}',
+    file_errors_json TEXT NOT NULL DEFAULT '[]',
+    error TEXT NOT NULL DEFAULT '',
+    dag_dot TEXT NOT NULL DEFAULT '',
+    code_version TEXT NOT NULL DEFAULT '',
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS manifests (
+    index_key TEXT PRIMARY KEY,
+    vector_db TEXT NOT NULL,
+    store_location TEXT NOT NULL,
+    index_name TEXT NOT NULL,
+    vector_db_config_json TEXT NOT NULL,
+    embedding_service TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    dimension INTEGER NOT NULL,
+    chunking_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_run_id TEXT NOT NULL DEFAULT '',
+    chunk_count INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+_JSON_COLUMNS = {
+    "config_json": "config",
+    "inputs_json": "inputs",
+    "counts_json": "counts",
+    "timings_json": "timings",
+    "file_errors_json": "file_errors",
+    "vector_db_config_json": "vector_db_config",
+    "chunking_json": "chunking",
+}
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def index_key(store_location: str, index_name: str) -> str:
+    """The catalog key of an index: where its store lives plus its name."""
+    return f"{store_location}#{index_name}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Catalog:
+    """Run records and manifests of one data folder."""
+
+    def __init__(self, data_dir: str | Path) -> None:
+        self.path = Path(data_dir) / "catalog.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(self.path, timeout=60)
+        connection.row_factory = sqlite3.Row
+        return connection
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> dict[str, Any]:
+        record = dict(row)
+        for column, name in _JSON_COLUMNS.items():
+            if column in record:
+                record[name] = json.loads(record.pop(column))
+        return record
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, kind: str, key: str, config: dict, inputs: dict, code_version: str) -> None:
+        """Record a run as running, before any work (so a killed run shows as interrupted)."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO runs (run_id, kind, index_key, status, started_at, config_json, inputs_json, code_version, pid, host)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (run_id, kind, key, now_iso(), json.dumps(config), json.dumps(inputs), code_version, os.getpid(), socket.gethostname()),
+            )
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        counts: dict | None = None,
+        timings: dict | None = None,
+        file_errors: list | None = None,
+        error: str = "",
+        dag_dot: str = "",
+    ) -> None:
+        """Record how a run ended: succeeded, failed (with the error) or interrupted."""
+        with self._connect() as connection:
+            connection.execute(
+                "UPDATE runs SET status=?, finished_at=?, counts_json=?, timings_json=?, file_errors_json=?, error=?, dag_dot=?"
+                " WHERE run_id=?",
+                (status, now_iso(), json.dumps(counts or {}), json.dumps(timings or {}), json.dumps(file_errors or []),
+                 error, dag_dot, run_id),
+            )
+
+    def runs(self, limit: int = 100, key: str | None = None) -> list[dict[str, Any]]:
+        """Run records, newest first; a 'running' record whose process is gone reads 'interrupted'."""
+        query = "SELECT * FROM runs"
+        params: tuple = ()
+        if key:
+            query += " WHERE index_key = ?"
+            params = (key,)
+        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        with self._connect() as connection:
+            rows = [self._decode(row) for row in connection.execute(query, params + (limit,))]
+        host = socket.gethostname()
+        for record in rows:
+            if record["status"] == "running" and record["host"] == host and not _pid_alive(record["pid"]):
+                record["status"] = "interrupted"
+        return rows
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run record, or None."""
+        return next((r for r in self.runs(limit=1_000_000) if r["run_id"] == run_id), None)
+
+    # --- manifests ----------------------------------------------------------------------------
+
+    def manifest(self, key: str) -> dict[str, Any] | None:
+        """The manifest of an index, or None if the index was never built here."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM manifests WHERE index_key = ?", (key,)).fetchone()
+        return self._decode(row) if row else None
+
+    def manifests(self) -> list[dict[str, Any]]:
+        """Every index built from this data folder, most recently updated first."""
+        with self._connect() as connection:
+            return [self._decode(row) for row in connection.execute("SELECT * FROM manifests ORDER BY updated_at DESC")]
+
+    def save_manifest(self, key: str, manifest: dict[str, Any], run_id: str, chunk_count: int) -> None:
+        """Create or update an index's manifest after a run wrote to it."""
+        now = now_iso()
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO manifests (index_key, vector_db, store_location, index_name, vector_db_config_json,"
+                " embedding_service, model_name, dimension, chunking_json, created_at, updated_at, last_run_id, chunk_count)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(index_key) DO UPDATE SET updated_at=excluded.updated_at, last_run_id=excluded.last_run_id,"
+                " chunk_count=excluded.chunk_count, chunking_json=excluded.chunking_json",
+                (key, manifest["vector_db"], manifest["store_location"], manifest["index_name"],
+                 json.dumps(manifest["vector_db_config"]), manifest["embedding_service"], manifest["model_name"],
+                 int(manifest["dimension"]), json.dumps(manifest["chunking"]), now, now, run_id, chunk_count),
+            )
+
+    def delete_manifest(self, key: str) -> None:
+        """Forget an index (after it was reset)."""
+        with self._connect() as connection:
+            connection.execute("DELETE FROM manifests WHERE index_key = ?", (key,))

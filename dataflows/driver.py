@@ -1,0 +1,312 @@
+"""The driver layer: one plain config dict in, a Hamilton driver built from it, runs recorded.
+
+The UI and the CLI call only these functions. The config picks the store module and sets
+`embedding_service` (and the other settings) as Hamilton config; API keys travel separately and
+are never stored. `ingest` records a run and the index's manifest; `search` reads the manifest
+to embed the question with the index's own service and model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import subprocess
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterable
+
+import graphviz
+from hamilton import driver as hamilton_driver
+
+from dataflows import chunking, embeddings, ingestion, retrieval, sources
+from dataflows.catalog import Catalog, index_key, now_iso
+from dataflows.errors import ConfigError, IndexMismatchError, IndexNotFoundError, MissingApiKeyError, WorkbenchError
+from dataflows.lifecycle import NodeTimer
+from dataflows.schema import Chunk, FileError, InputFile, Progress
+from dataflows.settings import API_KEY_ENV_VARS, CHUNK_SETTING_KEYS, public_config, resolve_api_keys, resolve_config
+from dataflows.stores import store_module
+
+INGEST_TARGETS = ["ingestion_counts", "file_errors"]
+PREFLIGHT_TARGETS = ["embedding_client", "embedding_dimension", "store_client", "vector_index"]
+QUERY_TARGETS = ["search_hits"]
+_DATAFLOW_DIR = Path(__file__).resolve().parent
+
+
+def dataflow_modules(purpose: str, vector_db: str) -> list[ModuleType]:
+    """The Hamilton modules of a flow: 'ingest' or 'query', with the chosen store's module."""
+    store = store_module(vector_db)
+    if purpose == "ingest":
+        return [sources, chunking, embeddings, ingestion, store]
+    if purpose == "query":
+        return [embeddings, retrieval, store]
+    raise ConfigError(f"Unknown flow {purpose!r}; use 'ingest' or 'query'.")
+
+
+def hamilton_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The Hamilton config for a resolved config: every public setting, minus 'use the default' zeros."""
+    values = public_config(config)
+    if not values.get("upsert_batch_size"):
+        values.pop("upsert_batch_size", None)
+    return {**values, "hamilton.enable_power_user_mode": True}
+
+
+def build_driver(config: dict[str, Any], purpose: str = "ingest", adapters: Iterable[Any] = ()) -> hamilton_driver.Driver:
+    """A Hamilton driver for a config dict: the flow's modules, the chosen store module, and any lifecycle adapters."""
+    config = resolve_config(config)
+    builder = (
+        hamilton_driver.Builder()
+        .with_modules(*dataflow_modules(purpose, config["vector_db"]))
+        .with_config(hamilton_config(config))
+    )
+    adapters = list(adapters)
+    if adapters:
+        builder = builder.with_adapters(*adapters)
+    return builder.build()
+
+
+def code_version() -> str:
+    """The git commit of the checkout (with '+dirty' when it has changes) and a hash of the dataflow modules."""
+    digest = hashlib.sha256()
+    for path in sorted(_DATAFLOW_DIR.rglob("*.py")):
+        digest.update(path.read_bytes())
+    version = f"dataflows@{digest.hexdigest()[:12]}"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=_DATAFLOW_DIR, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."], cwd=_DATAFLOW_DIR, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", ""
+    return f"git:{commit}{'+dirty' if dirty else ''} {version}" if commit else version
+
+
+def required_api_keys(config: dict[str, Any]) -> dict[str, str]:
+    """The API key inputs this config needs, by input name → service name."""
+    needed = {}
+    if config["embedding_service"] == "openai":
+        needed["openai_api_key"] = "OpenAI"
+    if config["embedding_service"] == "cohere":
+        needed["cohere_api_key"] = "Cohere"
+    if config["vector_db"] == "pinecone":
+        needed["pinecone_api_key"] = "Pinecone"
+    return needed
+
+
+def _check_api_keys(config: dict[str, Any], api_keys: dict[str, str]) -> None:
+    for input_name, service in required_api_keys(config).items():
+        if not api_keys.get(input_name):
+            raise MissingApiKeyError(service, API_KEY_ENV_VARS[input_name])
+
+
+def index_key_for(config: dict[str, Any]) -> str:
+    """The catalog key of the index a config points at."""
+    config = resolve_config(config)
+    return index_key(store_module(config["vector_db"]).store_location(config["vector_db_config"]), config["index_name"])
+
+
+def _check_manifest(manifest: dict[str, Any] | None, config: dict[str, Any], dimension: int | None = None) -> None:
+    if manifest is None:
+        return
+    built_with = (manifest["embedding_service"], manifest["model_name"])
+    if built_with != (config["embedding_service"], config["model_name"]) or (dimension and dimension != manifest["dimension"]):
+        raise IndexMismatchError(
+            f"Index {config['index_name']!r} was built with {built_with[0]} / {built_with[1]} "
+            f"({manifest['dimension']} dimensions); this run uses {config['embedding_service']} / {config['model_name']}"
+            f"{f' ({dimension} dimensions)' if dimension else ''}. Use that model, or another index name."
+        )
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus random hex."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
+def _runtime_inputs(api_keys: dict[str, str], progress: Progress | None, **extra: Any) -> dict[str, Any]:
+    return {**api_keys, "progress": progress or Progress(), **extra}
+
+
+def _input_files(config: dict[str, Any], files: list[InputFile] | None) -> list[InputFile]:
+    if files is not None:
+        return files
+    return [InputFile(name=Path(path).name, path=path) for path in config["file_paths"]]
+
+
+def _inputs_summary(config: dict[str, Any], files: list[InputFile]) -> dict[str, Any]:
+    if config["source"] == "squad":
+        return {"source": "squad", "split": config["squad_split"], "path": config["squad_path"], "limit": config["limit"]}
+    return {"source": "files", "files": [f.name for f in files][:1000], "file_count": len(files)}
+
+
+def _dag_dot(dr: hamilton_driver.Driver, targets: list[str], inputs: dict[str, Any]) -> str:
+    try:
+        digraph = dr.visualize_execution(targets, inputs=inputs, bypass_validation=True, show_legend=False)
+    except Exception as error:  # a picture must never fail a run
+        return f"// DAG not drawn: {type(error).__name__}: {error}"
+    return digraph.source if digraph is not None else ""
+
+
+def ingest(
+    config: dict[str, Any],
+    files: list[InputFile] | None = None,
+    api_keys: dict[str, str] | None = None,
+    adapters: Iterable[Any] = (),
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the ingestion flow for a config and return its run record (also stored in the catalog).
+
+    Before any document is read: API keys are checked, the model is loaded, the index is opened or
+    created and checked against its manifest. A failure at any point is recorded in the run record
+    and re-raised.
+    """
+    config = resolve_config(config)
+    keys = resolve_api_keys(api_keys)
+    _check_api_keys(config, keys)
+    catalog = Catalog(config["data_dir"])
+    key = index_key_for(config)
+    _check_manifest(catalog.manifest(key), config)
+    files = _input_files(config, files)
+    run_id = new_run_id()
+    timer = NodeTimer()
+    dr = build_driver(config, "ingest", [timer, *adapters])
+    inputs = _runtime_inputs(keys, progress, input_files=files, run_id=run_id, ingested_at=now_iso())
+    dot = _dag_dot(dr, INGEST_TARGETS, inputs)
+    catalog.start_run(run_id, "ingest", key, public_config(config), _inputs_summary(config, files), code_version())
+    try:
+        prepared = dr.execute(PREFLIGHT_TARGETS, inputs=inputs)
+        _check_manifest(catalog.manifest(key), config, prepared["embedding_dimension"])
+        manifest = {
+            "vector_db": config["vector_db"],
+            "store_location": key.rsplit("#", 1)[0],
+            "index_name": config["index_name"],
+            "vector_db_config": config["vector_db_config"],
+            "embedding_service": config["embedding_service"],
+            "model_name": config["model_name"],
+            "dimension": prepared["embedding_dimension"],
+            "chunking": {name: config[name] for name in CHUNK_SETTING_KEYS},
+        }
+        previous = catalog.manifest(key)
+        catalog.save_manifest(key, manifest, run_id, previous["chunk_count"] if previous else 0)
+        result = dr.execute(INGEST_TARGETS, inputs=inputs, overrides=prepared)
+        total = dr.execute(["chunk_count"], inputs=inputs, overrides={"store_client": prepared["store_client"]})
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        message = str(error) if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
+        catalog.finish_run(run_id, status, timings=timer.timings, error=message, dag_dot=dot)
+        raise
+    file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["file_errors"]]
+    catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
+    catalog.finish_run(run_id, "succeeded", result["ingestion_counts"], timer.timings, file_errors, dag_dot=dot)
+    return catalog.run(run_id) or {}
+
+
+def execute(
+    config: dict[str, Any],
+    final_vars: list[str],
+    purpose: str = "ingest",
+    files: list[InputFile] | None = None,
+    api_keys: dict[str, str] | None = None,
+    **inputs: Any,
+) -> dict[str, Any]:
+    """Compute any nodes of a flow (for example 'chunks' to preview chunking without embedding)."""
+    config = resolve_config(config)
+    dr = build_driver(config, purpose)
+    runtime = _runtime_inputs(resolve_api_keys(api_keys), None, input_files=_input_files(config, files), **inputs)
+    return dr.execute(final_vars, inputs=runtime)
+
+
+def preview_chunks(
+    config: dict[str, Any], files: list[InputFile] | None = None, api_keys: dict[str, str] | None = None
+) -> tuple[list[Chunk], list[FileError]]:
+    """Run the ingestion flow only up to chunking: the chunks it would embed, and the files that failed."""
+    result = execute(config, ["chunks", "file_errors"], files=files, api_keys=api_keys)
+    return result["chunks"], result["file_errors"]
+
+
+def dag(config: dict[str, Any], purpose: str = "ingest", custom_style_function: Callable | None = None) -> graphviz.Digraph:
+    """The DAG this exact config resolves to, as a graphviz Digraph (no `dot` binary needed to render it in a browser)."""
+    config = resolve_config(config)
+    dr = build_driver(config, purpose)
+    targets = INGEST_TARGETS if purpose == "ingest" else QUERY_TARGETS
+    return dr.visualize_execution(
+        targets, inputs={}, bypass_validation=True, show_legend=False, custom_style_function=custom_style_function
+    )
+
+
+def index_manifest(config: dict[str, Any]) -> dict[str, Any]:
+    """The manifest of the index a config points at; IndexNotFoundError if it was never built here."""
+    config = resolve_config(config)
+    manifest = Catalog(config["data_dir"]).manifest(index_key_for(config))
+    if manifest is None:
+        raise IndexNotFoundError(
+            f"No index {config['index_name']!r} in {config['vector_db']} for this data folder ({config['data_dir']}). "
+            "Ingest documents into it first."
+        )
+    return manifest
+
+
+_QUERY_RESOURCES: dict[str, dict[str, Any]] = {}
+
+
+def _query_resources(dr: hamilton_driver.Driver, config: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """Model, embedding client, store client and index handle, created once per process per config."""
+    fingerprint = hashlib.sha256(
+        json.dumps([hamilton_config(config), sorted((k, v) for k, v in inputs.items() if k.endswith("_api_key"))],
+                   sort_keys=True, default=str).encode()
+    ).hexdigest()
+    if fingerprint not in _QUERY_RESOURCES:
+        _QUERY_RESOURCES[fingerprint] = dr.execute(
+            ["embedding_client", "embedding_dimension", "store_client", "existing_index"], inputs=inputs
+        )
+    return _QUERY_RESOURCES[fingerprint]
+
+
+def query_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A config for querying an index: its embedding service and model come from the index's manifest."""
+    config = resolve_config(config)
+    manifest = index_manifest(config)
+    return resolve_config(config, embedding_service=manifest["embedding_service"], model_name=manifest["model_name"])
+
+
+def search(
+    config: dict[str, Any], question: str, top_k: int = 5, api_keys: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Top-k chunks for a question, with scores and full lineage, plus how long embedding and search took."""
+    if not question.strip():
+        raise ConfigError("The question is empty.")
+    config = query_config(config)
+    manifest = index_manifest(config)
+    keys = resolve_api_keys(api_keys)
+    _check_api_keys(config, keys)
+    dr = build_driver(config, "query")
+    inputs = _runtime_inputs(keys, None, question=question, top_k=int(top_k))
+    resources = _query_resources(dr, config, inputs)
+    _check_manifest(manifest, config, resources["embedding_dimension"])
+    started = time.perf_counter()
+    vector = dr.execute(["query_vector"], inputs=inputs, overrides=resources)["query_vector"]
+    embedded = time.perf_counter()
+    hits = dr.execute(QUERY_TARGETS, inputs=inputs, overrides={**resources, "query_vector": vector})["search_hits"]
+    finished = time.perf_counter()
+    return {
+        "question": question,
+        "hits": hits,
+        "manifest": manifest,
+        "latency_ms": {
+            "embed": round((embedded - started) * 1000, 2),
+            "search": round((finished - embedded) * 1000, 2),
+            "total": round((finished - started) * 1000, 2),
+        },
+    }
+
+
+def runs(data_dir: str = "", limit: int = 100) -> list[dict[str, Any]]:
+    """Run records of a data folder, newest first."""
+    return Catalog(resolve_config({"data_dir": data_dir})["data_dir"]).runs(limit=limit)
+
+
+def indexes(data_dir: str = "") -> list[dict[str, Any]]:
+    """Manifests of every index built from a data folder."""
+    return Catalog(resolve_config({"data_dir": data_dir})["data_dir"]).manifests()

@@ -1,0 +1,104 @@
+"""Ingestion: chunks → what changed → embeddings of new chunks → rows with lineage → the store.
+
+Re-ingesting the same input is a no-op: chunks whose deterministic id is already stored are
+skipped (not embedded, not written). A changed document writes its new chunks first and only
+then deletes the chunks its old version had, so a crash in between never loses a document.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dataflows.schema import Chunk, Document, FileError
+
+
+def document_ids(documents: list[Document]) -> list[str]:
+    """Ids of the documents in this run."""
+    return [document.document_id for document in documents]
+
+
+def new_chunks(chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) -> list[Chunk]:
+    """Chunks not yet in the index (by id): the only ones that are embedded and written."""
+    return [chunk for chunk in chunks if chunk.chunk_id not in stored_chunk_ids.get(chunk.document_id, set())]
+
+
+def unchanged_chunk_count(chunks: list[Chunk], new_chunks: list[Chunk]) -> int:
+    """Chunks skipped because the index already holds them unchanged."""
+    return len(chunks) - len(new_chunks)
+
+
+def stale_chunk_ids(chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) -> list[str]:
+    """Stored chunks of this run's documents that the new version no longer has (to delete after writing)."""
+    current = {chunk.chunk_id for chunk in chunks}
+    return sorted(chunk_id for ids in stored_chunk_ids.values() for chunk_id in ids if chunk_id not in current)
+
+
+def texts_to_embed(new_chunks: list[Chunk]) -> list[str]:
+    """The text of each new chunk, in order."""
+    return [chunk.text for chunk in new_chunks]
+
+
+def embedding_input_type() -> str:
+    """Chunks are embedded as documents to be searched (Cohere's input_type)."""
+    return "search_document"
+
+
+def chunk_vectors(embeddings: np.ndarray) -> np.ndarray:
+    """The vectors to store, one row per new chunk."""
+    return embeddings
+
+
+def chunk_records(
+    new_chunks: list[Chunk],
+    embedding_service: str,
+    model_name: str,
+    embedding_dimension: int,
+    run_id: str,
+    ingested_at: str,
+) -> list[dict]:
+    """One stored row per new chunk: its text and every lineage field (source, offsets, model, run)."""
+    return [
+        {
+            "chunk_id": chunk.chunk_id,
+            "document_id": chunk.document_id,
+            "source_kind": chunk.source_kind,
+            "source_name": chunk.source_name,
+            "title": chunk.title,
+            "page": chunk.page,
+            "chunk_index": chunk.chunk_index,
+            "char_start": chunk.char_start,
+            "char_end": chunk.char_end,
+            "content_hash": chunk.content_hash,
+            "embedding_service": embedding_service,
+            "model_name": model_name,
+            "dimension": embedding_dimension,
+            "run_id": run_id,
+            "ingested_at": ingested_at,
+            "text": chunk.text,
+            "question_ids": list(chunk.question_ids),
+        }
+        for chunk in new_chunks
+    ]
+
+
+def ingestion_counts(
+    documents: list[Document],
+    file_errors: list[FileError],
+    chunks: list[Chunk],
+    new_chunks: list[Chunk],
+    unchanged_chunk_count: int,
+    texts_missing_from_cache: list[str],
+    written_chunk_ids: list[str],
+    deleted_chunk_ids: list[str],
+) -> dict[str, int]:
+    """The run's counts: documents read, chunks made, embedded (by the model / from cache), written, skipped, deleted, files failed."""
+    return {
+        "read": len(documents),
+        "chunked": len(chunks),
+        "embedded": len(new_chunks),
+        "embedded_by_model": len(texts_missing_from_cache),
+        "written": len(written_chunk_ids),
+        "skipped_unchanged": unchanged_chunk_count,
+        "deleted_stale": len(deleted_chunk_ids),
+        "failed": len(file_errors),
+    }

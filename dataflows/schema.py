@@ -1,0 +1,154 @@
+"""The records that flow through the dataflows: documents, chunks, stored rows, hits.
+
+Plain dataclasses and field lists, no behaviour beyond small derived properties, so every
+module (sources, chunking, stores, UI) speaks the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+# Fields every stored chunk carries, in every vector store. `page` is 1-based; 0 means the
+# source has no pages. `question_ids` is filled for SQuAD paragraphs (evaluation needs it).
+LINEAGE_FIELDS: tuple[str, ...] = (
+    "chunk_id",
+    "document_id",
+    "source_kind",
+    "source_name",
+    "title",
+    "page",
+    "chunk_index",
+    "char_start",
+    "char_end",
+    "content_hash",
+    "embedding_service",
+    "model_name",
+    "dimension",
+    "run_id",
+    "ingested_at",
+)
+STORED_FIELDS: tuple[str, ...] = LINEAGE_FIELDS + ("text", "question_ids")
+
+
+def sha256_hex(*parts: str) -> str:
+    """Hex SHA-256 of the parts joined by NUL, the one hash used for every id in the product."""
+    digest = hashlib.sha256()
+    for index, part in enumerate(parts):
+        if index:
+            digest.update(b"\x00")
+        digest.update(part.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Page:
+    """A span of a document's text that came from one page (or the whole text, page 0)."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source unit: an uploaded file or a SQuAD paragraph.
+
+    `text` is the whole extracted text; `pages` cut it into page spans (a PDF has one per page
+    with text, other formats a single page 0). `document_id` is derived from the source key,
+    not the content, so a changed file keeps its id and replaces its old chunks.
+    """
+
+    document_id: str
+    source_kind: str
+    source_name: str
+    title: str
+    text: str
+    pages: tuple[Page, ...]
+    question_ids: tuple[str, ...] = ()
+
+    @staticmethod
+    def id_for(source_kind: str, source_key: str) -> str:
+        """The document id for a source key: 16 hex characters, stable across runs."""
+        return sha256_hex(source_kind, source_key)[:16]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document that is embedded and stored; `text == document.text[char_start:char_end]`."""
+
+    chunk_id: str
+    document_id: str
+    source_kind: str
+    source_name: str
+    title: str
+    page: int
+    chunk_index: int
+    char_start: int
+    char_end: int
+    text: str
+    content_hash: str
+    question_ids: tuple[str, ...] = ()
+    token_count: int = 0  # in the embedding model's tokenizer (or its documented upper bound)
+    token_limit: int = 0  # the model's input limit when the chunk was cut
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A file to ingest: its display name and either its bytes (an upload) or a path to read."""
+
+    name: str
+    data: bytes | None = None
+    path: str = ""
+
+    def read_bytes(self) -> bytes:
+        """The file's content."""
+        if self.data is not None:
+            return self.data
+        with open(self.path, "rb") as handle:
+            return handle.read()
+
+
+@dataclass(frozen=True)
+class SquadParagraph:
+    """A SQuAD paragraph with its title and its questions as (question id, question text)."""
+
+    title: str
+    context: str
+    questions: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be read, with a reason a person can act on."""
+
+    source_name: str
+    reason: str
+
+
+@dataclass
+class ParsedFiles:
+    """What parsing a batch of files gave: the documents read, and the files that failed alone."""
+
+    documents: list[Document] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+
+
+class Progress:
+    """A progress callback passed into batched nodes: `progress(step, done, total)`.
+
+    A small wrapper rather than a bare function because Hamilton type-checks inputs; the
+    default does nothing. The CLI passes one that drives a progress bar, the UI one that
+    moves a `st.progress`.
+    """
+
+    def __init__(self, callback: Callable[[str, int, int], Any] | None = None) -> None:
+        self._callback = callback
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if self._callback is not None:
+            self._callback(step, done, total)
+
+
+NO_PROGRESS = Progress()

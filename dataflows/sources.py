@@ -1,0 +1,160 @@
+"""Sources: where documents come from — the SQuAD dataset or files — as Hamilton nodes.
+
+`documents` and `file_errors` have one implementation per source, chosen by `@config.when(source=...)`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path, PurePath
+
+from hamilton.function_modifiers import config
+
+from dataflows.errors import FileParseError, SourceUnavailableError
+from dataflows.parsers import parse_file
+from dataflows.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph
+
+SQUAD_HUB_NAME = "rajpurkar/squad"
+
+
+def _paragraphs_from_rows(rows: list[tuple[str, str, str, str]], limit: int) -> list[SquadParagraph]:
+    """Group (title, context, question id, question) rows by context, keeping first-seen order."""
+    grouped: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for title, context, question_id, question in rows:
+        if context not in grouped:
+            if limit and len(grouped) >= limit:
+                continue
+            grouped[context] = (title, [])
+        grouped[context][1].append((question_id, question))
+    return [SquadParagraph(title, context, tuple(questions)) for context, (title, questions) in grouped.items()]
+
+
+def read_squad_file(path: str | Path, limit: int = 0) -> list[SquadParagraph]:
+    """Paragraphs of a local SQuAD v1.1 JSON file (plain or .gz), duplicate contexts merged."""
+    path = Path(path).expanduser()
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            dataset = json.load(handle)
+    except (OSError, json.JSONDecodeError, EOFError) as error:
+        raise SourceUnavailableError(f"Cannot read the SQuAD file {path}: {error}.") from error
+    rows = [
+        (article["title"].replace("_", " "), paragraph["context"], qa["id"], qa["question"])
+        for article in dataset["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
+    return _paragraphs_from_rows(rows, limit)
+
+
+def _squad_from_hub(split: str, limit: int) -> list[SquadParagraph]:
+    import datasets
+
+    table = datasets.load_dataset(SQUAD_HUB_NAME, split=split)
+    rows = zip(table["title"], table["context"], table["id"], table["question"])
+    return _paragraphs_from_rows([(t.replace("_", " "), c, i, q) for t, c, i, q in rows], limit)
+
+
+@config.when(source="squad")
+def squad_paragraphs(squad_split: str = "validation", squad_path: str = "", limit: int = 0) -> list[SquadParagraph]:
+    """SQuAD paragraphs (unique contexts, each with its title and question ids), from a local file if set, else the hub."""
+    squad_path = squad_path or os.environ.get("WORKBENCH_SQUAD_PATH", "")
+    if squad_path:
+        return read_squad_file(squad_path, limit)
+    try:
+        return _squad_from_hub(squad_split, limit)
+    except Exception as error:  # the datasets library raises many types when offline
+        raise SourceUnavailableError(
+            f"Could not load {SQUAD_HUB_NAME} (split {squad_split!r}) from the Hugging Face hub: "
+            f"{type(error).__name__}: {str(error)[:200]}. Point the setting squad_path (CLI --squad-path, "
+            "environment WORKBENCH_SQUAD_PATH) at a local SQuAD v1.1 JSON file such as dev-v1.1.json.gz."
+        ) from error
+
+
+@config.when(source="squad")
+def documents__squad(squad_paragraphs: list[SquadParagraph]) -> list[Document]:
+    """One document per SQuAD paragraph, titled by its article and carrying its question ids."""
+    return [
+        Document(
+            document_id=Document.id_for("squad", paragraph.context),
+            source_kind="squad",
+            source_name=f"SQuAD: {paragraph.title}",
+            title=paragraph.title,
+            text=paragraph.context,
+            pages=(Page(0, 0, len(paragraph.context)),),
+            question_ids=tuple(question_id for question_id, _ in paragraph.questions),
+        )
+        for paragraph in squad_paragraphs
+    ]
+
+
+@config.when(source="squad")
+def file_errors__squad() -> list[FileError]:
+    """SQuAD has no files that can fail: always empty."""
+    return []
+
+
+def _safe_name(name: str) -> str:
+    """The display name of an upload: its last path component, never a path to open."""
+    base = PurePath(name.replace("\\", "/")).name.strip() or "unnamed"
+    return base[:200]
+
+
+def _document_from_pages(name: str, pages: list[tuple[int, str]]) -> Document:
+    text_parts: list[str] = []
+    spans: list[Page] = []
+    offset = 0
+    for number, page_text in pages:
+        if not page_text.strip():
+            continue
+        if text_parts:
+            text_parts.append("\n\n")
+            offset += 2
+        spans.append(Page(number, offset, offset + len(page_text)))
+        text_parts.append(page_text)
+        offset += len(page_text)
+    return Document(
+        document_id=Document.id_for("file", name),
+        source_kind="file",
+        source_name=name,
+        title=PurePath(name).stem or name,
+        text="".join(text_parts),
+        pages=tuple(spans),
+    )
+
+
+@config.when(source="files")
+def parsed_files(input_files: list[InputFile]) -> ParsedFiles:
+    """Parse each file on its own: a broken file becomes an error with its name, the others go on."""
+    result = ParsedFiles()
+    seen: set[str] = set()
+    for input_file in input_files:
+        name = _safe_name(input_file.name)
+        if name in seen:
+            result.errors.append(FileError(name, "another file in this run has the same name; rename one of them"))
+            continue
+        seen.add(name)
+        try:
+            pages = parse_file(name, input_file.read_bytes())
+        except FileParseError as error:
+            result.errors.append(FileError(name, str(error)))
+            continue
+        except OSError as error:
+            result.errors.append(FileError(name, f"cannot be read: {error.strerror or error}"))
+            continue
+        result.documents.append(_document_from_pages(name, pages))
+    return result
+
+
+@config.when(source="files")
+def documents__files(parsed_files: ParsedFiles) -> list[Document]:
+    """The documents that parsed, one per file, with page spans."""
+    return parsed_files.documents
+
+
+@config.when(source="files")
+def file_errors__files(parsed_files: ParsedFiles) -> list[FileError]:
+    """The files that failed, each with its name and the reason."""
+    return parsed_files.errors

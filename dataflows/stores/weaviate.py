@@ -1,0 +1,371 @@
+"""Weaviate, a vector database server (self-hosted or Weaviate Cloud).
+
+One collection per index; objects get a deterministic UUID from their `chunk_id`, so writing a
+chunk again replaces it. Vectors are provided by the workbench (no Weaviate vectoriser) and
+searched by cosine distance. Settings (`vector_db_config`): `url` (default
+`http://localhost:8080`), optional `grpc_port` (default 50051), `grpc_host`, `grpc_secure`, and
+`cloud` (also detected from `*.weaviate.cloud` / `*.weaviate.network` hosts). The API key comes in
+as `weaviate_api_key` ("" when not set) and never appears in a message.
+
+The client holds open HTTP and gRPC connections; whoever builds the DAG should `close()` the
+`store_client` it gets back when done (an unclosed client only warns at exit).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import weaviate
+from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
+from weaviate.classes.data import DataObject
+from weaviate.classes.init import AdditionalConfig, Auth, Timeout
+from weaviate.classes.query import Filter, MetadataQuery, Sort
+from weaviate.collections import Collection
+from weaviate.exceptions import AuthenticationFailedError, WeaviateBaseError, WeaviateGRPCUnavailableError
+from weaviate.util import generate_uuid5
+
+from dataflows.errors import IndexMismatchError, IndexNotFoundError, MissingApiKeyError, StoreUnavailableError
+from dataflows.schema import STORED_FIELDS, Progress
+
+_DEFAULT_URL = "http://localhost:8080"
+_DEFAULT_GRPC_PORT = 50051
+_CLOUD_SUFFIXES = (".weaviate.cloud", ".weaviate.network")
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_INT_FIELDS = {"page", "chunk_index", "char_start", "char_end", "dimension"}
+_KEYWORD_FIELDS = {"chunk_id", "document_id", "run_id", "content_hash"}
+_FILTER_VALUES_LIMIT = 100  # values per contains_any filter
+_PAGE_SIZE = 1000  # objects per read; below Weaviate's QUERY_MAXIMUM_RESULTS (10,000 by default)
+_TIMEOUT = Timeout(init=5, query=30, insert=60)
+
+
+class _Endpoint:
+    """The parsed connection settings (no secrets)."""
+
+    def __init__(self, vector_db_config: dict) -> None:
+        url = str(vector_db_config.get("url") or _DEFAULT_URL).strip().rstrip("/")
+        if "://" not in url:
+            url = "http://" + url
+        parts = urlsplit(url)
+        self.secure = parts.scheme == "https"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (443 if self.secure else 8080)
+        self.url = f"{parts.scheme}://{parts.netloc}"
+        self.grpc_host = str(vector_db_config.get("grpc_host") or "") or None
+        self.grpc_port = int(vector_db_config.get("grpc_port") or _DEFAULT_GRPC_PORT)
+        self.grpc_secure = bool(vector_db_config.get("grpc_secure", self.secure))
+        self.cloud = bool(vector_db_config.get("cloud")) or self.host.endswith(_CLOUD_SUFFIXES)
+
+
+def _collection_name(index_name: str) -> str:
+    """The Weaviate collection for an index: `^[A-Z][_0-9A-Za-z]*$`, first letter capitalised."""
+    name = re.sub(r"[^0-9A-Za-z_]", "_", index_name.strip())
+    if not name or not name[0].isalpha():
+        name = "Index_" + name
+    return name[0].upper() + name[1:]
+
+
+def _properties() -> list[Property]:
+    properties = []
+    for name in STORED_FIELDS:
+        if name in _INT_FIELDS:
+            properties.append(Property(name=name, data_type=DataType.INT))
+        elif name == "question_ids":
+            properties.append(Property(name=name, data_type=DataType.TEXT_ARRAY, tokenization=Tokenization.FIELD))
+        elif name in _KEYWORD_FIELDS:
+            properties.append(Property(name=name, data_type=DataType.TEXT, tokenization=Tokenization.FIELD))
+        else:
+            properties.append(Property(name=name, data_type=DataType.TEXT))
+    return properties
+
+
+def _row(properties: dict[str, Any]) -> dict[str, Any]:
+    """A stored object's properties as a chunk row: every STORED_FIELDS key, ints as int."""
+    row: dict[str, Any] = {}
+    for name in STORED_FIELDS:
+        value = properties.get(name)
+        if name in _INT_FIELDS:
+            row[name] = int(value) if value is not None else 0
+        elif name == "question_ids":
+            row[name] = [str(item) for item in value or []]
+        else:
+            row[name] = "" if value is None else str(value)
+    return row
+
+
+def _single_vector(vector: Any) -> list[float]:
+    """The object's vector, whether the client returns a bare list or a {name: vector} dict."""
+    if isinstance(vector, dict):
+        vector = next(iter(vector.values()), [])
+    return list(vector or [])
+
+
+def _failure(collection: Collection, action: str, error: Exception) -> StoreUnavailableError:
+    return StoreUnavailableError(f"Weaviate could not {action} in collection {collection.name!r}: {error}.")
+
+
+def _any_of(field: str, values: list[str]) -> Any:
+    return Filter.by_property(field).contains_any(values)
+
+
+def store_location(vector_db_config: dict) -> str:
+    """Where the collections live: `weaviate:` and the server URL."""
+    return f"weaviate:{_Endpoint(vector_db_config).url}"
+
+
+def store_client(vector_db_config: dict, weaviate_api_key: str) -> weaviate.WeaviateClient:
+    """A connected Weaviate client for `vector_db_config['url']`, using the API key when one is set."""
+    endpoint = _Endpoint(vector_db_config)
+    key = (weaviate_api_key or "").strip()
+    credentials = Auth.api_key(key) if key else None
+    config = AdditionalConfig(timeout=_TIMEOUT)
+    if endpoint.cloud and not key:
+        raise MissingApiKeyError("Weaviate Cloud", "WEAVIATE_API_KEY")
+    try:
+        if endpoint.cloud:
+            return weaviate.connect_to_weaviate_cloud(
+                cluster_url=endpoint.url, auth_credentials=credentials, additional_config=config
+            )
+        if endpoint.host in _LOCAL_HOSTS and not endpoint.secure and endpoint.grpc_host in (None, endpoint.host):
+            return weaviate.connect_to_local(
+                host=endpoint.host,
+                port=endpoint.port,
+                grpc_port=endpoint.grpc_port,
+                auth_credentials=credentials,
+                additional_config=config,
+            )
+        return weaviate.connect_to_custom(
+            http_host=endpoint.host,
+            http_port=endpoint.port,
+            http_secure=endpoint.secure,
+            grpc_host=endpoint.grpc_host or endpoint.host,
+            grpc_port=endpoint.grpc_port,
+            grpc_secure=endpoint.grpc_secure,
+            auth_credentials=credentials,
+            additional_config=config,
+        )
+    except (WeaviateBaseError, httpx.HTTPError, OSError) as error:
+        raise _connection_failure(endpoint, error, key) from error
+
+
+def _connection_failure(endpoint: _Endpoint, error: Exception, key: str) -> StoreUnavailableError:
+    """A message naming the URL and the innermost cause (the client's own wrappers repeat themselves)."""
+    status = getattr(error, "status_code", None)
+    if isinstance(error, WeaviateGRPCUnavailableError):
+        grpc_address = f"{endpoint.grpc_host or endpoint.host}:{endpoint.grpc_port}" if not endpoint.cloud else "its gRPC host"
+        reason = f"its gRPC API at {grpc_address} does not answer (Weaviate needs both the REST and the gRPC port)"
+    elif status in (401, 403) or isinstance(error, AuthenticationFailedError):
+        message = f"Weaviate at {endpoint.url} refused the credentials (HTTP {status or 401}). Check WEAVIATE_API_KEY."
+        return StoreUnavailableError(message)
+    else:
+        cause: BaseException = error
+        reasons = [str(error)]
+        while (cause.__cause__ or cause.__context__) is not None:
+            cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+            reasons.append(str(cause))
+        reason = next((text for text in reversed(reasons) if text.strip()), type(error).__name__)
+    reason = " ".join(reason.split()).rstrip(".")
+    if key:
+        reason = reason.replace(key, "***")
+    return StoreUnavailableError(f"Weaviate at {endpoint.url} is not reachable: {reason}. Is the server running?")
+
+
+def vector_index(store_client: weaviate.WeaviateClient, index_name: str, embedding_dimension: int) -> Collection:
+    """The collection for this index, created (self-provided vectors, cosine) if missing."""
+    name = _collection_name(index_name)
+    try:
+        if not store_client.collections.exists(name):
+            return store_client.collections.create(
+                name,
+                description=f"Workbench index {index_name!r}",
+                properties=_properties(),
+                vector_config=Configure.Vectors.self_provided(
+                    vector_index_config=Configure.VectorIndex.hnsw(distance_metric=VectorDistances.COSINE)
+                ),
+            )
+        collection = store_client.collections.get(name)
+        sample = collection.query.fetch_objects(limit=1, include_vector=True).objects
+    except WeaviateBaseError as error:
+        raise StoreUnavailableError(f"Weaviate could not open or create collection {name!r}: {error}.") from error
+    if sample:
+        stored_dimension = len(_single_vector(sample[0].vector))
+        if stored_dimension and stored_dimension != embedding_dimension:
+            raise IndexMismatchError(
+                f"Weaviate collection {name!r} holds {stored_dimension}-dimensional vectors, but the chosen "
+                f"embedding model gives {embedding_dimension}. Use another index name or the index's own model."
+            )
+    return collection
+
+
+def existing_index(store_client: weaviate.WeaviateClient, index_name: str) -> Collection:
+    """The collection for an index that must already exist (for queries)."""
+    name = _collection_name(index_name)
+    try:
+        exists = store_client.collections.exists(name)
+    except WeaviateBaseError as error:
+        raise StoreUnavailableError(f"Weaviate could not look up collection {name!r}: {error}.") from error
+    if not exists:
+        raise IndexNotFoundError(f"Weaviate has no index {index_name!r} (collection {name!r}). Ingest documents into it first.")
+    return store_client.collections.get(name)
+
+
+def stored_chunk_ids(vector_index: Collection, document_ids: list[str]) -> dict[str, set[str]]:
+    """The chunk ids stored now for each of these documents (the basis of skip-unchanged and replace)."""
+    found: dict[str, set[str]] = {doc_id: set() for doc_id in document_ids}
+    for start in range(0, len(document_ids), _FILTER_VALUES_LIMIT):
+        documents = _any_of("document_id", document_ids[start : start + _FILTER_VALUES_LIMIT])
+        last_chunk_id: str | None = None
+        while True:  # keyset pages by chunk_id: offsets stop at QUERY_MAXIMUM_RESULTS, cursors ignore filters
+            where = documents if last_chunk_id is None else documents & Filter.by_property("chunk_id").greater_than(last_chunk_id)
+            try:
+                objects = vector_index.query.fetch_objects(
+                    filters=where,
+                    limit=_PAGE_SIZE,
+                    sort=Sort.by_property("chunk_id"),
+                    return_properties=["chunk_id", "document_id"],
+                ).objects
+            except WeaviateBaseError as error:
+                raise _failure(vector_index, "list stored chunks", error) from error
+            for obj in objects:
+                found.setdefault(str(obj.properties["document_id"]), set()).add(str(obj.properties["chunk_id"]))
+            if len(objects) < _PAGE_SIZE:
+                break
+            last_chunk_id = str(objects[-1].properties["chunk_id"])
+    return found
+
+
+def written_chunk_ids(
+    vector_index: Collection,
+    chunk_records: list[dict],
+    chunk_vectors: np.ndarray,
+    progress: Progress,
+    upsert_batch_size: int = 200,
+) -> list[str]:
+    """Write the chunk objects with their vectors under UUIDs derived from `chunk_id`, in batches; returns the ids written."""
+    written: list[str] = []
+    total = len(chunk_records)
+    progress("written_chunk_ids", 0, total)
+    for start in range(0, total, upsert_batch_size):
+        batch = chunk_records[start : start + upsert_batch_size]
+        vectors = np.asarray(chunk_vectors[start : start + upsert_batch_size], dtype=np.float32)
+        objects = [
+            DataObject(
+                properties={name: _row(record)[name] for name in STORED_FIELDS},
+                uuid=generate_uuid5(record["chunk_id"]),
+                vector=vector.tolist(),
+            )
+            for record, vector in zip(batch, vectors)
+        ]
+        try:
+            result = vector_index.data.insert_many(objects)
+        except WeaviateBaseError as error:
+            raise _write_failure(vector_index, written, total, error) from error
+        failed = dict(result.errors)
+        written.extend(record["chunk_id"] for index, record in enumerate(batch) if index not in failed)
+        if failed:
+            first = failed[min(failed)]
+            raise _write_failure(vector_index, written, total, getattr(first, "message", first), len(failed))
+        progress("written_chunk_ids", len(written), total)
+    return written
+
+
+def _write_failure(
+    collection: Collection, written: list[str], total: int, error: object, failed: int | None = None
+) -> StoreUnavailableError:
+    failed_text = f"{failed} objects failed; " if failed else ""
+    exception = StoreUnavailableError(
+        f"Weaviate write to collection {collection.name!r} failed after {len(written)} of {total} chunks "
+        f"were written ({failed_text}first error: {error})."
+    )
+    exception.written_chunk_ids = list(written)  # type: ignore[attr-defined]
+    return exception
+
+
+def _delete_where(collection: Collection, where: Any) -> int:
+    """Delete every object matching the filter (in rounds: one call deletes at most QUERY_MAXIMUM_RESULTS)."""
+    deleted = 0
+    while True:
+        try:
+            result = collection.data.delete_many(where=where)
+        except WeaviateBaseError as error:
+            raise _failure(collection, "delete objects", error) from error
+        if result.failed:
+            raise StoreUnavailableError(
+                f"Weaviate could not delete {result.failed} of {result.matches} objects in collection {collection.name!r}."
+            )
+        deleted += result.successful
+        if result.matches == 0 or result.successful == 0:
+            return deleted
+
+
+def deleted_chunk_ids(vector_index: Collection, stale_chunk_ids: list[str], written_chunk_ids: list[str]) -> list[str]:
+    """Remove chunks of re-ingested documents that the new version no longer has (after the writes)."""
+    for start in range(0, len(stale_chunk_ids), _FILTER_VALUES_LIMIT):
+        _delete_where(vector_index, _any_of("chunk_id", stale_chunk_ids[start : start + _FILTER_VALUES_LIMIT]))
+    return list(stale_chunk_ids)
+
+
+def deleted_document_count(vector_index: Collection, document_ids_to_delete: list[str]) -> int:
+    """Remove every chunk of these documents; returns how many objects went."""
+    deleted = 0
+    for start in range(0, len(document_ids_to_delete), _FILTER_VALUES_LIMIT):
+        deleted += _delete_where(
+            vector_index, _any_of("document_id", document_ids_to_delete[start : start + _FILTER_VALUES_LIMIT])
+        )
+    return deleted
+
+
+def search_hits(existing_index: Collection, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
+    """The `top_k` chunks nearest the query vector by cosine distance; `score` is cosine similarity."""
+    try:
+        objects = existing_index.query.near_vector(
+            near_vector=np.asarray(query_vector, dtype=np.float32).ravel().tolist(),
+            limit=top_k,
+            return_properties=list(STORED_FIELDS),
+            return_metadata=MetadataQuery(distance=True),
+        ).objects
+    except WeaviateBaseError as error:
+        raise _failure(existing_index, "search", error) from error
+    hits = []
+    for obj in objects:
+        hit = _row(obj.properties)
+        distance = obj.metadata.distance
+        hit["score"] = 1.0 - float(distance if distance is not None else 1.0)
+        hits.append(hit)
+    return hits
+
+
+def chunk_count(existing_index: Collection) -> int:
+    """How many chunks the index holds."""
+    try:
+        return int(existing_index.aggregate.over_all(total_count=True).total_count or 0)
+    except WeaviateBaseError as error:
+        raise _failure(existing_index, "count objects", error) from error
+
+
+def run_chunks(existing_index: Collection, run_id: str, run_chunk_limit: int = 200) -> list[dict]:
+    """Chunks whose lineage names this run, at most `run_chunk_limit`."""
+    try:
+        objects = existing_index.query.fetch_objects(
+            filters=Filter.by_property("run_id").equal(run_id),
+            limit=run_chunk_limit,
+            return_properties=list(STORED_FIELDS),
+        ).objects
+    except WeaviateBaseError as error:
+        raise _failure(existing_index, "list a run's chunks", error) from error
+    return [_row(obj.properties) for obj in objects]
+
+
+def index_reset(store_client: weaviate.WeaviateClient, index_name: str) -> bool:
+    """Drop the index's collection; False when there was none."""
+    name = _collection_name(index_name)
+    try:
+        if not store_client.collections.exists(name):
+            return False
+        store_client.collections.delete(name)
+    except WeaviateBaseError as error:
+        raise StoreUnavailableError(f"Weaviate could not drop collection {name!r}: {error}.") from error
+    return True

@@ -1,0 +1,106 @@
+"""Sentence-aligned splitting of text into spans (start, end) of the original string.
+
+Every function returns offsets, never copies, so a chunk always maps back to its source:
+`text[start:end]` is the chunk. Sizes are in characters unless a `measure` is given.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+Span = tuple[int, int]
+
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before white space,
+# or at a blank line.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+|\n\s*\n")
+_WORD_BREAK = re.compile(r"\s+")
+
+
+def _strip(text: str, start: int, end: int) -> Span:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentences of `text[start:end]` as stripped spans; white space between them belongs to none."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    position = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        span = _strip(text, position, match.start() if match.group().startswith("\n") else match.end())
+        if span[1] > span[0]:
+            spans.append(span)
+        position = match.end()
+    span = _strip(text, position, end)
+    if span[1] > span[0]:
+        spans.append(span)
+    return spans
+
+
+def _split_long_span(text: str, span: Span, fits: Callable[[int, int], bool]) -> list[Span]:
+    """Cut one over-long span at word boundaries (or anywhere, for a single huge word) so each piece fits."""
+    pieces: list[Span] = []
+    start, end = span
+    while start < end:
+        if fits(start, end):
+            pieces.append((start, end))
+            break
+        # Largest prefix that fits, by binary search on the end offset.
+        low, high = start + 1, end
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(start, middle):
+                low = middle
+            else:
+                high = middle - 1
+        cut = low
+        breaks = [m.start() for m in _WORD_BREAK.finditer(text, start, cut)]
+        if breaks and breaks[-1] > start:
+            cut = breaks[-1]
+        piece = _strip(text, start, cut)
+        if piece[1] > piece[0]:
+            pieces.append(piece)
+        start = _strip(text, cut, end)[0]
+    return pieces
+
+
+def pack_spans(
+    text: str,
+    spans: list[Span],
+    fits: Callable[[int, int], bool],
+    overlap: int = 0,
+) -> list[Span]:
+    """Greedily join consecutive sentence spans into chunks for which `fits(start, end)` holds.
+
+    A sentence that does not fit alone is cut at word boundaries. Each chunk after the first
+    starts with the trailing sentences of the previous chunk whose length is at most `overlap`
+    characters, so context carries across the cut.
+    """
+    units: list[Span] = []
+    for span in spans:
+        units.extend([span] if fits(*span) else _split_long_span(text, span, fits))
+    chunks: list[Span] = []
+    index = 0
+    while index < len(units):
+        first = index
+        end_index = index
+        while end_index + 1 < len(units) and fits(units[first][0], units[end_index + 1][1]):
+            end_index += 1
+        chunks.append((units[first][0], units[end_index][1]))
+        if end_index + 1 >= len(units):
+            break
+        # Step back over trailing sentences that fit in the overlap, but always move forward.
+        next_index = end_index + 1
+        while (
+            overlap
+            and next_index - 1 > first
+            and units[end_index][1] - units[next_index - 1][0] <= overlap
+            and fits(units[next_index - 1][0], units[end_index + 1][1])
+        ):
+            next_index -= 1
+        index = next_index
+    return chunks
