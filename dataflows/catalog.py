@@ -11,7 +11,7 @@ import json
 import os
 import socket
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ _JSON_COLUMNS = {
 
 def now_iso() -> str:
     """The current UTC time, ISO 8601 with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def index_key(store_location: str, index_name: str) -> str:

@@ -9,8 +9,8 @@ and the chunk's content, so re-ingesting the same input finds the same ids.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from hamilton.function_modifiers import ResolveAt, check_output_custom, resolve
 

@@ -13,9 +13,10 @@ import json
 import secrets
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import graphviz
 from hamilton import driver as hamilton_driver
@@ -45,10 +46,12 @@ def dataflow_modules(purpose: str, vector_db: str) -> list[ModuleType]:
 
 
 def hamilton_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The Hamilton config for a resolved config: every public setting, minus 'use the default' zeros."""
-    values = public_config(config)
-    if not values.get("upsert_batch_size"):
-        values.pop("upsert_batch_size", None)
+    """The Hamilton config for a resolved config: every public setting, less unset ones (the nodes' defaults apply)."""
+    values = {
+        name: value
+        for name, value in public_config(config).items()
+        if value != "" and not (name == "upsert_batch_size" and not value)
+    }
     return {**values, "hamilton.enable_power_user_mode": True}
 
 

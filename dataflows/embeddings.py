@@ -10,8 +10,9 @@ embedded once per model, whichever store or run asks for it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from hamilton.function_modifiers import ResolveAt, check_output_custom, config, resolve

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import PurePath
-from typing import Callable
 
 from dataflows.errors import FileParseError
 

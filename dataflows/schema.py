@@ -7,8 +7,9 @@ module (sources, chunking, stores, UI) speaks the same vocabulary.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # Fields every stored chunk carries, in every vector store. `page` is 1-based; 0 means the
 # source has no pages. `question_ids` is filled for SQuAD paragraphs (evaluation needs it).

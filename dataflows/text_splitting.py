@@ -7,7 +7,7 @@ Every function returns offsets, never copies, so a chunk always maps back to its
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 Span = tuple[int, int]
 

@@ -18,7 +18,12 @@ from hamilton import driver
 from weaviate.util import generate_uuid5
 
 import dataflows.stores.weaviate as store
-from dataflows.errors import IndexMismatchError, IndexNotFoundError, MissingApiKeyError, StoreUnavailableError
+from dataflows.errors import (
+    IndexMismatchError,
+    IndexNotFoundError,
+    MissingApiKeyError,
+    StoreUnavailableError,
+)
 from dataflows.schema import STORED_FIELDS, Progress
 from tests.fakes.weaviate_fake import FakeWeaviate
 
@@ -125,7 +130,7 @@ def test_ingest_search_delete_reset_through_the_fake(fake, config, client, monke
 
     query = vectors[3] + 0.05 * _vectors(1, seed=99)[0]
     hits = _execute(["search_hits"], client, **common, query_vector=query, top_k=3)["search_hits"]
-    assert [hit["chunk_id"] for hit in hits][0] == "doc-b-1"
+    assert hits[0]["chunk_id"] == "doc-b-1"
     assert len(hits) == 3
     assert set(hits[0]) == set(STORED_FIELDS) | {"score"}
     assert {k: v for k, v in hits[0].items() if k != "score"} == records[3]

@@ -255,6 +255,11 @@ def existing_index(store_client: Pinecone, index_name: str) -> _Target:
     return _target(store_client, model)
 
 
+def _namespace_count(target: _Target) -> int:
+    summary = target.index.describe_index_stats().namespaces.get(target.namespace)
+    return int(summary.vector_count) if summary is not None else 0
+
+
 def _ids_with_prefix(target: _Target, prefix: str) -> list[str]:
     ids: list[str] = []
     for page in target.index.list(prefix=prefix, limit=_LIST_PAGE, namespace=target.namespace):
@@ -265,9 +270,20 @@ def _ids_with_prefix(target: _Target, prefix: str) -> list[str]:
 def stored_chunk_ids(vector_index: _Target, document_ids: list[str]) -> dict[str, set[str]]:
     """The chunk ids stored now for each of these documents, listed by the `<document_id>-` id prefix."""
     found: dict[str, set[str]] = {doc_id: set() for doc_id in document_ids}
+    if not found:
+        return found
     with _pinecone_errors(f"listing chunk ids in index {vector_index.name!r}"):
-        for doc_id in found:
-            found[doc_id].update(_ids_with_prefix(vector_index, doc_id + "-"))
+        stored = _namespace_count(vector_index)
+        if stored == 0:
+            return found
+        if stored < _LIST_PAGE * len(found):  # one pass over every id costs fewer requests
+            for chunk_id in _ids_with_prefix(vector_index, ""):
+                ids = found.get(chunk_id.rsplit("-", 1)[0])
+                if ids is not None:
+                    ids.add(chunk_id)
+            return found
+        for doc_id, ids in found.items():
+            ids.update(_ids_with_prefix(vector_index, doc_id + "-"))
     return found
 
 
@@ -334,7 +350,12 @@ def written_chunk_ids(
 ) -> list[str]:
     """Upsert the chunks with their vectors by `chunk_id`, in batches; returns the ids written."""
     total = len(chunk_records)
-    vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(total, -1) if total else np.zeros((0, 0))
+    progress("written_chunk_ids", 0, total)
+    if total == 0:
+        return []
+    vectors = np.asarray(chunk_vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != total:
+        raise ValueError(f"{total} chunk records but chunk vectors of shape {vectors.shape}.")
     items = [
         (str(record["chunk_id"]), vectors[position].tolist(), _metadata(record))
         for position, record in enumerate(chunk_records)
@@ -343,7 +364,6 @@ def written_chunk_ids(
     sizes = [24 * vectors.shape[1] + _json_size(metadata) + len(chunk_id) + 64 for chunk_id, _, metadata in items]
     max_count = max(1, min(int(upsert_batch_size), _MAX_VECTORS_PER_REQUEST))
     written: list[str] = []
-    progress("written_chunk_ids", 0, total)
     for start, end in _batches(sizes, max_count):
         batch = items[start:end]
         try:
@@ -417,9 +437,7 @@ def search_hits(existing_index: _Target, query_vector: np.ndarray, top_k: int = 
 def chunk_count(existing_index: _Target) -> int:
     """How many chunks the index's namespace holds."""
     with _pinecone_errors(f"counting chunks in index {existing_index.name!r}"):
-        stats = existing_index.index.describe_index_stats()
-    summary = stats.namespaces.get(existing_index.namespace)
-    return int(summary.vector_count) if summary is not None else 0
+        return _namespace_count(existing_index)
 
 
 def run_chunks(existing_index: _Target, run_id: str, run_chunk_limit: int = 200) -> list[dict]:
@@ -453,8 +471,7 @@ def index_reset(store_client: Pinecone, index_name: str) -> bool:
         except NotFoundError:
             return False
         target = _target(store_client, model)
-        summary = target.index.describe_index_stats().namespaces.get(namespace)
-        if summary is None or summary.vector_count == 0:
+        if _namespace_count(target) == 0:
             return False
         try:
             target.index.delete(delete_all=True, namespace=namespace)

@@ -20,15 +20,30 @@ from urllib.parse import urlsplit
 import httpx
 import numpy as np
 import weaviate
-from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
+from weaviate.classes.config import (
+    Configure,
+    DataType,
+    Property,
+    Tokenization,
+    VectorDistances,
+)
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
 from weaviate.classes.query import Filter, MetadataQuery, Sort
 from weaviate.collections import Collection
-from weaviate.exceptions import AuthenticationFailedError, WeaviateBaseError, WeaviateGRPCUnavailableError
+from weaviate.exceptions import (
+    AuthenticationFailedError,
+    WeaviateBaseError,
+    WeaviateGRPCUnavailableError,
+)
 from weaviate.util import generate_uuid5
 
-from dataflows.errors import IndexMismatchError, IndexNotFoundError, MissingApiKeyError, StoreUnavailableError
+from dataflows.errors import (
+    IndexMismatchError,
+    IndexNotFoundError,
+    MissingApiKeyError,
+    StoreUnavailableError,
+)
 from dataflows.schema import STORED_FIELDS, Progress
 
 _DEFAULT_URL = "http://localhost:8080"
@@ -58,6 +73,8 @@ class _Endpoint:
         self.grpc_port = int(vector_db_config.get("grpc_port") or _DEFAULT_GRPC_PORT)
         self.grpc_secure = bool(vector_db_config.get("grpc_secure", self.secure))
         self.cloud = bool(vector_db_config.get("cloud")) or self.host.endswith(_CLOUD_SUFFIXES)
+        if self.cloud:
+            self.url = f"https://{parts.netloc}"
 
 
 def _collection_name(index_name: str) -> str:
@@ -247,13 +264,15 @@ def written_chunk_ids(
     """Write the chunk objects with their vectors under UUIDs derived from `chunk_id`, in batches; returns the ids written."""
     written: list[str] = []
     total = len(chunk_records)
+    if len(chunk_vectors) != total:
+        raise ValueError(f"{total} chunk records but {len(chunk_vectors)} vectors")
     progress("written_chunk_ids", 0, total)
     for start in range(0, total, upsert_batch_size):
         batch = chunk_records[start : start + upsert_batch_size]
         vectors = np.asarray(chunk_vectors[start : start + upsert_batch_size], dtype=np.float32)
         objects = [
             DataObject(
-                properties={name: _row(record)[name] for name in STORED_FIELDS},
+                properties=_row(record),
                 uuid=generate_uuid5(record["chunk_id"]),
                 vector=vector.tolist(),
             )

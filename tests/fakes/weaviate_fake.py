@@ -21,7 +21,7 @@ import json
 import threading
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import grpc
 import numpy as np
@@ -61,7 +61,7 @@ class FakeWeaviate:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def start(self) -> FakeWeaviate:
+    def start(self) -> Self:
         fake = self
 
         class Handler(_RestHandler):
@@ -69,7 +69,7 @@ class FakeWeaviate:
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.http_port = self._http.server_address[1]
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True).start()
 
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(_Servicer(self), self._grpc)
@@ -85,7 +85,7 @@ class FakeWeaviate:
         if self._grpc is not None:
             self._grpc.stop(grace=None)
 
-    def __enter__(self) -> FakeWeaviate:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -162,16 +162,16 @@ class _RestHandler(BaseHTTPRequestHandler):
         fake.unknown.append(f"REST {method} {self.path}")
         return self._error(404, f"fake Weaviate does not implement {method} {path}")
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self._route("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._route("POST")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._route("DELETE")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._route("PUT")
 
 
@@ -255,7 +255,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
             rows = [(uuid, obj) for uuid, obj in rows if _matches(filters, uuid, obj["properties"])]
         return rows
 
-    def Search(self, request: search_get_pb2.SearchRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def Search(self, request: search_get_pb2.SearchRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC Search")
         unsupported = [f.name for f, _ in request.ListFields() if f.name not in {
@@ -304,7 +304,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
                 ))
         return search_get_pb2.SearchReply(took=0.001, results=results)
 
-    def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC BatchObjects")
         errors = []
@@ -347,7 +347,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
             return {v.name or "default": _floats(v.vector_bytes) for v in obj.vectors}
         return {"default": np.asarray(obj.vector, dtype=np.float32)}
 
-    def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC BatchDelete")
         with fake.lock:
@@ -362,7 +362,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
                                                         successful=True) for u in doomed] if request.verbose else [],
         )
 
-    def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC Aggregate")
         if request.aggregations or request.HasField("group_by") or request.WhichOneof("search"):
@@ -378,8 +378,8 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
         self.fake.unknown.append(f"gRPC {name}")
         context.abort(grpc.StatusCode.UNIMPLEMENTED, f"fake Weaviate does not implement {name}")
 
-    def BatchReferences(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def BatchReferences(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._unimplemented("BatchReferences", context)
 
-    def TenantsGet(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+    def TenantsGet(self, request: Any, context: grpc.ServicerContext) -> Any:
         return self._unimplemented("TenantsGet", context)

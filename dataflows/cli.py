@@ -1,0 +1,203 @@
+"""Command line: `python -m dataflows ingest|query|runs|indexes|dag`.
+
+Flags build the same plain config dict as the UI and hand it to the driver layer. API keys come
+from the environment (OPENAI_API_KEY, COHERE_API_KEY, PINECONE_API_KEY, WEAVIATE_API_KEY) or
+.streamlit/secrets.toml — never from flags, so they stay out of shell history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from dataflows.errors import WorkbenchError
+from dataflows.schema import Progress
+from dataflows.settings import EMBEDDING_SERVICES, SOURCES, VECTOR_DBS
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
+
+
+def _add_store_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vector-db", choices=VECTOR_DBS, help="vector store (default lancedb)")
+    parser.add_argument(
+        "--vector-db-config",
+        type=_json_object,
+        help='store settings as JSON: lancedb {"uri": "data/lancedb"}; weaviate {"url": "http://localhost:8080"}; '
+        'pinecone {"namespace": "default", "cloud": "aws", "region": "us-east-1"}',
+    )
+    parser.add_argument("--index", dest="index_name", help="index name: LanceDB table, Weaviate collection, Pinecone index")
+    parser.add_argument("--data-dir", help="folder for run records, manifests, cache (default $WORKBENCH_DATA_DIR or ./data)")
+    parser.add_argument("--config", dest="config_file", help="a JSON file with a config dict; flags override it")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its subcommands."""
+    parser = argparse.ArgumentParser(prog="python -m dataflows", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="parse, chunk, embed and store documents")
+    ingest.add_argument("files", nargs="*", help="files to ingest with --source files (PDF, TXT, MD, DOCX, HTML)")
+    ingest.add_argument("--source", choices=SOURCES, help="squad or files (default: files when paths are given)")
+    ingest.add_argument("--squad-split", help="SQuAD split on the hub: validation or train")
+    ingest.add_argument("--squad-path", help="local SQuAD v1.1 JSON (.json or .json.gz), used instead of the hub")
+    ingest.add_argument("--limit", type=int, help="at most this many SQuAD paragraphs (0: all)")
+    ingest.add_argument("--embedding-service", choices=EMBEDDING_SERVICES)
+    ingest.add_argument("--model-name", help="embedding model (default: the service's default)")
+    ingest.add_argument("--embedding-batch-size", type=int)
+    ingest.add_argument("--chunk-size", type=int, help="chunk size in characters (default 800)")
+    ingest.add_argument("--chunk-overlap", type=int, help="overlap in characters (default 100)")
+    ingest.add_argument("--openai-base-url", help="OpenAI-compatible endpoint (default: api.openai.com)")
+    ingest.add_argument("--cohere-base-url", help="Cohere endpoint (default: api.cohere.com)")
+    ingest.add_argument("--display-dag", metavar="PATH", help="also write the DAG picture to PATH (.png, .svg or .dot)")
+    _add_store_flags(ingest)
+
+    query = commands.add_parser("query", help="search an index")
+    query.add_argument("question")
+    query.add_argument("--top-k", type=int, default=5)
+    _add_store_flags(query)
+
+    runs = commands.add_parser("runs", help="list ingestion runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--data-dir")
+    runs.add_argument("--json", action="store_true")
+
+    indexes = commands.add_parser("indexes", help="list indexes and their manifests")
+    indexes.add_argument("--data-dir")
+    indexes.add_argument("--json", action="store_true")
+    return parser
+
+
+_CONFIG_FLAGS = (
+    "source", "squad_split", "squad_path", "limit", "embedding_service", "model_name", "embedding_batch_size",
+    "chunk_size", "chunk_overlap", "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
+    "index_name", "data_dir",
+)
+
+
+def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The config dict for parsed flags: a --config file first, then every flag that was given."""
+    config: dict[str, Any] = {}
+    if getattr(args, "config_file", None):
+        config.update(_json_object(Path(args.config_file).read_text(encoding="utf-8")))
+    for name in _CONFIG_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            config[name] = value
+    files = getattr(args, "files", None)
+    if files:
+        config["file_paths"] = files
+        config.setdefault("source", "files")
+    return config
+
+
+class _Bars:
+    """tqdm progress bars, one per batched step, on stderr."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if total <= 0:
+            return
+        bar = self._bars.get(step)
+        if bar is None:
+            bar = self._bars[step] = tqdm(total=total, desc=step, unit="item", file=sys.stderr, leave=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+
+def write_dag(config: dict[str, Any], path: str) -> str:
+    """Write the ingestion DAG of a config to PATH (.png/.svg need Graphviz's `dot`; .dot never does)."""
+    from dataflows import driver
+
+    target = Path(path)
+    digraph = driver.dag(config, "ingest")
+    if target.suffix.lower() == ".dot" or not shutil.which("dot"):
+        dot_path = target.with_suffix(".dot")
+        dot_path.write_text(digraph.source, encoding="utf-8")
+        if target.suffix.lower() != ".dot":
+            return f"Graphviz `dot` is not installed (apt-get install graphviz); wrote {dot_path} instead."
+        return f"DAG written to {dot_path}"
+    digraph.render(outfile=str(target), format=target.suffix.lstrip(".").lower() or "png", cleanup=True)
+    return f"DAG written to {target}"
+
+
+def _print_run(record: dict[str, Any]) -> None:
+    counts = record.get("counts", {})
+    print(f"run {record['run_id']}: {record['status']}")
+    print("  " + ", ".join(f"{name} {value}" for name, value in counts.items()))
+    for error in record.get("file_errors", []):
+        print(f"  failed: {error['source_name']}: {error['reason']}")
+    slowest = sorted(record.get("timings", {}).items(), key=lambda item: -item[1])[:3]
+    print("  slowest steps: " + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in slowest))
+
+
+def _print_hits(result: dict[str, Any]) -> None:
+    latency = result["latency_ms"]
+    print(f"{len(result['hits'])} hits in {latency['total']:.0f} ms (embed {latency['embed']:.0f} ms, search {latency['search']:.0f} ms)")
+    for rank, hit in enumerate(result["hits"], start=1):
+        page = f", page {hit['page']}" if hit["page"] else ""
+        print(f"\n{rank}. {hit['score']:.3f}  {hit['title']} ({hit['source_name']}{page})")
+        print("   " + hit["text"][:300].replace("\n", " "))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    from dataflows import driver
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "ingest":
+            config = config_from_args(args)
+            if args.display_dag:
+                print(write_dag(config, args.display_dag), file=sys.stderr)
+            record = driver.ingest(config, progress=None if args.json else Progress(_Bars()))
+            if args.json:
+                print(json.dumps(record, indent=2, default=str))
+            else:
+                _print_run(record)
+            return 0 if not record.get("file_errors") else 3
+        if args.command == "query":
+            result = driver.search(config_from_args(args), args.question, top_k=args.top_k)
+            if args.json:
+                print(json.dumps(result["hits"], indent=2, default=str))
+            else:
+                _print_hits(result)
+            return 0
+        if args.command == "runs":
+            records = driver.runs(args.data_dir or "", limit=args.limit)
+            if args.json:
+                print(json.dumps(records, indent=2, default=str))
+            for record in [] if args.json else records:
+                counts = record["counts"]
+                print(f"{record['started_at']}  {record['run_id']}  {record['status']:<11} {record['index_key']}  "
+                      f"written {counts.get('written', '-')}, failed {counts.get('failed', '-')}")
+            return 0
+        if args.command == "indexes":
+            manifests = driver.indexes(args.data_dir or "")
+            if args.json:
+                print(json.dumps(manifests, indent=2, default=str))
+            for manifest in [] if args.json else manifests:
+                print(f"{manifest['index_key']}: {manifest['embedding_service']}/{manifest['model_name']} "
+                      f"dim {manifest['dimension']}, {manifest['chunk_count']} chunks, last run {manifest['last_run_id']}")
+            return 0
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 1
