@@ -156,7 +156,7 @@ def _pinecone_errors(action: str) -> Iterator[None]:
             else ""
         )
         raise StoreUnavailableError(
-            f"Pinecone answered HTTP {error.status_code} while {action}: {error.message}.{hint}"
+            f"Pinecone answered HTTP {error.status_code} while {action}: {str(error.message).rstrip('.')}.{hint}"
         ) from error
 
 
