@@ -143,7 +143,7 @@ def token_counts__sentence_transformers(embedding_client: Any) -> TokenCounts:
     def count(texts: list[str]) -> list[int]:
         if not texts:
             return []
-        return [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]]
+        return [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]]
 
     return count
 
