@@ -10,6 +10,7 @@ embedded once per model, whichever store or run asks for it.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def embedding_client__sentence_transformers(model_name: str) -> Any:
 
 @config.when(embedding_service="openai")
 def embedding_client__openai(openai_api_key: str, openai_base_url: str = "") -> Any:
-    """An OpenAI client with the SDK's own retry and backoff (honours Retry-After)."""
+    """An OpenAI client with the SDK's own retry and backoff (Retry-After honoured up to 2 minutes)."""
     from openai import OpenAI
 
     if not openai_api_key:
@@ -86,12 +87,12 @@ def embedding_client__openai(openai_api_key: str, openai_base_url: str = "") -> 
 
 @config.when(embedding_service="cohere")
 def embedding_client__cohere(cohere_api_key: str, cohere_base_url: str = "") -> Any:
-    """A Cohere v2 client with the SDK's own retry and backoff (honours Retry-After)."""
+    """A Cohere v2 client with the SDK's own retry and backoff (Retry-After honoured up to 60 s)."""
     import cohere
 
     if not cohere_api_key:
         raise MissingApiKeyError("Cohere", "COHERE_API_KEY")
-    return cohere.ClientV2(api_key=cohere_api_key, base_url=cohere_base_url or None, timeout=60, max_retries=API_MAX_RETRIES)
+    return cohere.ClientV2(api_key=cohere_api_key, base_url=cohere_base_url or os.environ.get("CO_API_URL") or None, timeout=60, max_retries=API_MAX_RETRIES)
 
 
 # --- what the model accepts and produces ------------------------------------------------------
@@ -235,7 +236,8 @@ def _openai_batch(client: Any, model_name: str, texts: list[str]) -> list[list[f
         raise ServiceError(f"OpenAI rejected the API key ({error.status_code}). Check OPENAI_API_KEY.") from None
     except openai.RateLimitError as error:
         raise ServiceError(
-            f"OpenAI kept answering 429 (rate limit) after {API_MAX_RETRIES} retries with backoff: {error.message}"
+            f"OpenAI answered 429 (rate limit); the SDK retries up to {API_MAX_RETRIES} times with backoff, but not "
+            f"when the server asks to wait more than 2 minutes. Try again later or lower the request rate: {error.message}"
         ) from None
     except openai.APIStatusError as error:
         raise ServiceError(f"OpenAI embeddings request failed ({error.status_code}): {error.message}") from None
@@ -255,7 +257,9 @@ def _cohere_batch(client: Any, model_name: str, texts: list[str], input_type: st
     except cohere.errors.UnauthorizedError:
         raise ServiceError("Cohere rejected the API key (401). Check COHERE_API_KEY.") from None
     except cohere.errors.TooManyRequestsError:
-        raise ServiceError(f"Cohere kept answering 429 (rate limit) after {API_MAX_RETRIES} retries with backoff.") from None
+        raise ServiceError(
+            f"Cohere answered 429 (rate limit) after up to {API_MAX_RETRIES} retries with backoff. Try again later or lower the request rate."
+        ) from None
     except cohere.core.api_error.ApiError as error:
         raise ServiceError(f"Cohere embed request failed ({error.status_code}): {str(error.body)[:200]}") from None
     except httpx.HTTPError as error:

@@ -1,6 +1,7 @@
 """Chunking: sizes, page spans, SQuAD paragraphs whole, model-limit splitting, deterministic ids."""
 
 import pytest
+
 from dataflows import chunking
 from dataflows.schema import Document, Page
 

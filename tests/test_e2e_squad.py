@@ -3,8 +3,8 @@
 import random
 
 import pytest
-
 from conftest import shared_squad_path
+
 from dataflows import driver
 from dataflows.schema import Document
 from dataflows.sources import read_squad_file

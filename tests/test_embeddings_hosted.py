@@ -304,6 +304,21 @@ def test_zero_retry_after_still_backs_off_within_a_bounded_budget(
     assert sum(recorded_sleeps) < 20  # the worst case a user waits before seeing the error
 
 
+@pytest.mark.parametrize("service, requests, sleeps", [("openai", 1, []), ("cohere", 1 + API_MAX_RETRIES, [60.0] * API_MAX_RETRIES)])
+def test_long_retry_after_openai_gives_up_at_once_cohere_waits_capped(
+    service: str, requests: int, sleeps: list[float],
+    openai_fake: FakeOpenAI, cohere_fake: FakeCohere, tmp_path: Path, recorded_sleeps: list[float],
+) -> None:
+    """Retry-After: 300 — the OpenAI SDK does not retry past 2 minutes; the Cohere SDK waits 60 s (its cap) each time."""
+    fake = openai_fake if service == "openai" else cohere_fake
+    fake.fail_next(None, 429, retry_after="300")
+    with pytest.raises(ServiceError, match="429"):
+        embed(service, fake, tmp_path, TEXTS[:1])
+    sent = openai_fake.embedding_requests if service == "openai" else cohere_fake.embed_requests
+    assert len(sent) == requests
+    assert recorded_sleeps == sleeps
+
+
 # --- the embedding cache -------------------------------------------------------------------------
 
 

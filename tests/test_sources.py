@@ -5,9 +5,9 @@ import json
 import time
 
 import pytest
+from conftest import SQUAD_SAMPLE, shared_squad_path
 from pdfs import encrypt_pdf, make_pdf
 
-from conftest import SQUAD_SAMPLE, shared_squad_path
 from dataflows import sources
 from dataflows.errors import SourceUnavailableError
 from dataflows.schema import InputFile

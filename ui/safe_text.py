@@ -1,0 +1,47 @@
+"""Document text shown as text, never as markup: escaping and query-term highlighting.
+
+Documents are untrusted. Everything taken from them is HTML-escaped and has its Markdown-active
+characters turned into entities, so `<script>`, `<img onerror=...>` or `[x](javascript:...)` show
+up literally; only the `<mark>` tags added here are real markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MARKDOWN_ACTIVE = {
+    "[": "&#91;", "]": "&#93;", "(": "&#40;", ")": "&#41;", "*": "&#42;", "_": "&#95;", "`": "&#96;",
+    "#": "&#35;", "~": "&#126;", "|": "&#124;", "$": "&#36;", ":": "&#58;", "!": "&#33;", "\\": "&#92;",
+    "{": "&#123;", "}": "&#125;", "+": "&#43;", "-": "&#45;", ">": "&gt;", "<": "&lt;", "&": "&amp;",
+    '"': "&quot;", "'": "&#39;", "=": "&#61;",
+}
+_STOP_WORDS = frozenset(
+    "a an and are as at be by did do does for from had has have how in is it its of on or that the their this to"
+    " was were what when where which who whom whose why will with".split()
+)
+
+
+def escape_text(text: str) -> str:
+    """Text made inert for `st.markdown(..., unsafe_allow_html=True)`: HTML-escaped, Markdown-neutral, newlines kept."""
+    return "".join(_MARKDOWN_ACTIVE.get(ch, ch) for ch in text).replace("\n", "<br>")
+
+
+def query_terms(question: str) -> list[str]:
+    """The words of a question worth highlighting: lower-cased, no stop words, at least 3 characters."""
+    words = re.findall(r"\w+", question.lower())
+    return sorted({w for w in words if len(w) >= 3 and w not in _STOP_WORDS}, key=len, reverse=True)
+
+
+def highlighted(text: str, question: str) -> str:
+    """Escaped text with the question's terms wrapped in <mark>, safe to render as HTML."""
+    terms = query_terms(question)
+    if not terms:
+        return escape_text(text)
+    pattern = re.compile(r"\b(" + "|".join(re.escape(t) for t in terms) + r")\w*", re.IGNORECASE)
+    pieces, position = [], 0
+    for match in pattern.finditer(text):
+        pieces.append(escape_text(text[position : match.start()]))
+        pieces.append("<mark>" + escape_text(match.group(0)) + "</mark>")
+        position = match.end()
+    pieces.append(escape_text(text[position:]))
+    return "".join(pieces)

@@ -1,0 +1,145 @@
+"""Widgets every page shares: API-key fields, the stack picker, the index picker, result cards, errors.
+
+Widgets build the same plain config dict as the CLI (`dataflows.settings`); pages hand it to the
+driver layer. Secrets typed here live only in `st.session_state` for this browser session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dataflows.errors import WorkbenchError
+from dataflows.settings import API_KEY_ENV_VARS, DEFAULT_MODELS, DEFAULTS, EMBEDDING_SERVICES, VECTOR_DBS, default_data_dir, resolve_api_keys
+from ui.safe_text import escape_text, highlighted
+
+SERVICE_LABELS = {"sentence_transformers": "sentence-transformers (local)", "openai": "OpenAI", "cohere": "Cohere"}
+STORE_LABELS = {"lancedb": "LanceDB (embedded)", "weaviate": "Weaviate", "pinecone": "Pinecone"}
+KEY_LABELS = {"openai_api_key": "OpenAI", "cohere_api_key": "Cohere", "pinecone_api_key": "Pinecone", "weaviate_api_key": "Weaviate"}
+SERVICE_KEYS = {"openai": "openai_api_key", "cohere": "cohere_api_key"}
+
+
+def data_dir() -> str:
+    """The data folder of this app process ($WORKBENCH_DATA_DIR or ./data)."""
+    return str(default_data_dir())
+
+
+def session_api_keys() -> dict[str, str]:
+    """Keys typed into this session's password fields (never written anywhere)."""
+    return {name: value for name, value in st.session_state.get("session_api_keys", {}).items() if value}
+
+
+def api_keys() -> dict[str, str]:
+    """Keys for the dataflows: this session's, else the environment, else .streamlit/secrets.toml."""
+    return resolve_api_keys(session_api_keys())
+
+
+def api_key_fields() -> None:
+    """Password fields for API keys in the sidebar; a key from the environment is reported as set, never shown."""
+    with st.sidebar.expander("API keys", expanded=False):
+        st.caption("Kept for this browser session only; never saved, logged or shown back.")
+        environment_keys = resolve_api_keys({})
+        keys = st.session_state.setdefault("session_api_keys", {})
+        for name, label in KEY_LABELS.items():
+            source = "set in the environment or secrets.toml" if environment_keys.get(name) else "not set"
+            value = st.text_input(f"{label} API key", type="password", key=f"key_{name}",
+                                  help=f"{API_KEY_ENV_VARS[name]}: {source}", placeholder=source)
+            if value:
+                keys[name] = value.strip()
+            else:
+                keys.pop(name, None)
+
+
+def show_error(error: Exception, doing: str) -> None:
+    """One clear message where the error happened; unexpected errors also name their type, without a traceback."""
+    if isinstance(error, WorkbenchError):
+        st.error(f"{doing} failed: {error}")
+    else:
+        st.error(f"{doing} failed unexpectedly ({type(error).__name__}: {error}). The page is still usable; see the server log.")
+
+
+def missing_key_for(service_or_store: str) -> str:
+    """The name of the env var whose key is missing for a service or store, or ''."""
+    input_name = {"openai": "openai_api_key", "cohere": "cohere_api_key", "pinecone": "pinecone_api_key"}.get(service_or_store)
+    if input_name and not api_keys().get(input_name):
+        return API_KEY_ENV_VARS[input_name]
+    return ""
+
+
+def stack_picker(key: str = "stack") -> dict[str, Any]:
+    """Embedding service, model, store and its settings, chunking: the widgets that are the Hamilton config."""
+    config: dict[str, Any] = {"data_dir": data_dir()}
+    left, right = st.columns(2)
+    with left:
+        service = st.selectbox("Embedding service", EMBEDDING_SERVICES, format_func=SERVICE_LABELS.get, key=f"{key}_service")
+        missing = missing_key_for(service)
+        if missing:
+            st.warning(f"{SERVICE_LABELS[service]} needs an API key: set {missing}, or enter it under API keys in the sidebar.")
+        config["embedding_service"] = service
+        config["model_name"] = st.text_input("Model", value=DEFAULT_MODELS[service], key=f"{key}_model_{service}",
+                                             help="The service's default is filled in; any model of that service works.")
+        config["chunk_size"] = st.number_input("Chunk size (characters)", 100, 8000, DEFAULTS["chunk_size"], 50, key=f"{key}_size")
+        config["chunk_overlap"] = st.number_input("Chunk overlap (characters)", 0, 2000, DEFAULTS["chunk_overlap"], 10, key=f"{key}_overlap")
+    with right:
+        store = st.selectbox("Vector store", VECTOR_DBS, format_func=STORE_LABELS.get, key=f"{key}_store")
+        config["vector_db"] = store
+        config["index_name"] = st.text_input("Index name", value=DEFAULTS["index_name"], key=f"{key}_index",
+                                             help="LanceDB table, Weaviate collection or Pinecone index.")
+        if store == "lancedb":
+            config["vector_db_config"] = {"uri": st.text_input("LanceDB folder", value=f"{data_dir()}/lancedb", key=f"{key}_uri")}
+        elif store == "weaviate":
+            config["vector_db_config"] = {"url": st.text_input("Weaviate URL", value="http://localhost:8080", key=f"{key}_wurl")}
+            st.caption("Weaviate Cloud: its cluster URL, with WEAVIATE_API_KEY set (sidebar → API keys).")
+        else:
+            config["vector_db_config"] = {
+                "namespace": st.text_input("Pinecone namespace", value="default", key=f"{key}_ns"),
+                "cloud": st.selectbox("Pinecone cloud", ["aws", "gcp", "azure"], key=f"{key}_cloud"),
+                "region": st.text_input("Pinecone region", value="us-east-1", key=f"{key}_region"),
+            }
+            if missing_key_for("pinecone"):
+                st.warning("Pinecone needs an API key: set PINECONE_API_KEY, or enter it under API keys in the sidebar.")
+    return config
+
+
+def index_label(manifest: dict[str, Any]) -> str:
+    """A short human name for an index."""
+    return (f"{manifest['index_name']} · {manifest['vector_db']} · {manifest['model_name']} "
+            f"({manifest['chunk_count']} chunks)")
+
+
+def config_for_index(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The query config of an existing index: its store, settings and name (the model comes from its manifest)."""
+    return {"vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
+            "index_name": manifest["index_name"], "data_dir": data_dir()}
+
+
+def index_picker(manifests: list[dict[str, Any]], label: str = "Index", key: str = "index", param: str = "index") -> dict[str, Any] | None:
+    """Pick an index; the choice is kept in the URL (?index=...) so refresh and back/forward keep it."""
+    if not manifests:
+        st.info("No index yet. Ingest documents first (Ingest page, or “Try it” on Home).")
+        return None
+    keys = [m["index_key"] for m in manifests]
+    wanted = st.query_params.get(param)
+    default = keys.index(wanted) if wanted in keys else 0
+    chosen = st.selectbox(label, keys, index=default, key=key,
+                          format_func=lambda k: index_label(manifests[keys.index(k)]))
+    if st.query_params.get(param) != chosen:
+        st.query_params[param] = chosen
+    return manifests[keys.index(chosen)]
+
+
+def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "") -> None:
+    """One hit: rank, score, title, source, page, the matched text with query terms highlighted, and its lineage."""
+    with st.container(border=True):
+        page = f" · page {hit['page']}" if hit.get("page") else ""
+        st.markdown(
+            f"**{rank}.** {marker}score **{hit['score']:.3f}** · **{escape_text(hit['title'])}** · "
+            f"{escape_text(hit['source_name'])}{page}",
+            unsafe_allow_html=True,
+        )
+        st.markdown(f"<div class='hit-text'>{highlighted(hit['text'], question)}</div>", unsafe_allow_html=True)
+        with st.expander("Lineage"):
+            st.json({name: hit.get(name) for name in (
+                "chunk_id", "document_id", "run_id", "embedding_service", "model_name", "dimension", "ingested_at",
+                "chunk_index", "char_start", "char_end", "content_hash")})
