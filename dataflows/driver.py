@@ -313,3 +313,48 @@ def runs(data_dir: str = "", limit: int = 100) -> list[dict[str, Any]]:
 def indexes(data_dir: str = "") -> list[dict[str, Any]]:
     """Manifests of every index built from a data folder."""
     return Catalog(resolve_config({"data_dir": data_dir})["data_dir"]).manifests()
+
+
+def run_chunks(config: dict[str, Any], run_id: str, limit: int = 200, api_keys: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The chunks a run wrote (those still stored), from the run's own index."""
+    config = resolve_config(config)
+    keys = resolve_api_keys(api_keys)
+    dr = build_driver(config, "query")
+    return dr.execute(["run_chunks"], inputs=_runtime_inputs(keys, None, run_id=run_id, run_chunk_limit=int(limit)))["run_chunks"]
+
+
+def answer(
+    config: dict[str, Any],
+    question: str,
+    history: list[dict] | None = None,
+    top_k: int = 5,
+    api_keys: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Retrieve for a question, build the prompt, and start the answer stream of the configured LLM.
+
+    Returns the hits, the exact chunks and messages sent, the LLM service, and `stream`, an iterator
+    of text pieces (consume it to get the answer; errors surface as ServiceError while streaming).
+    """
+    from dataflows import generation
+
+    retrieved = search(config, question, top_k=top_k, api_keys=api_keys)
+    config = resolve_config(config)
+    keys = resolve_api_keys(api_keys)
+    dr = (
+        hamilton_driver.Builder()
+        .with_modules(generation)
+        .with_config(hamilton_config(config))
+        .build()
+    )
+    inputs = _runtime_inputs(keys, None, question=question, chat_history=list(history or []),
+                             search_hits=retrieved["hits"])
+    result = dr.execute(["context_chunks", "prompt_messages", "answer_stream"], inputs=inputs)
+    return {
+        "hits": retrieved["hits"],
+        "latency_ms": retrieved["latency_ms"],
+        "context_chunks": result["context_chunks"],
+        "prompt_messages": result["prompt_messages"],
+        "stream": result["answer_stream"],
+        "llm_service": config["llm_service"],
+        "llm_model": config["llm_model"],
+    }

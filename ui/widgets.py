@@ -143,3 +143,22 @@ def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "")
             st.json({name: hit.get(name) for name in (
                 "chunk_id", "document_id", "run_id", "embedding_service", "model_name", "dimension", "ingested_at",
                 "chunk_index", "char_start", "char_end", "content_hash")})
+
+
+RETRIEVAL_MODES = {"dense": "Dense (vectors)", "lexical": "Lexical (BM25 / full text)", "hybrid": "Hybrid (fused)"}
+
+
+def retrieval_settings(key: str) -> dict[str, Any]:
+    """Retrieval mode and reranking, when the dataflows offer them; an empty dict means plain dense search."""
+    if "retrieval_mode" not in DEFAULTS:
+        return {}
+    settings: dict[str, Any] = {}
+    left, right = st.columns(2)
+    settings["retrieval_mode"] = left.selectbox("Retrieval mode", list(RETRIEVAL_MODES), format_func=RETRIEVAL_MODES.get,
+                                                key=f"{key}_mode")
+    if "reranker" in DEFAULTS:
+        settings["reranker"] = right.selectbox("Reranker", ["none", "cross_encoder", "cohere"], key=f"{key}_reranker",
+                                               help="Re-scores the top candidates; its latency is shown beside the results.")
+        if settings["reranker"] == "cross_encoder":
+            settings["reranker_model"] = right.text_input("Cross-encoder (local path or model name)", key=f"{key}_ce")
+    return settings

@@ -1,0 +1,80 @@
+"""The workbench's entry page: navigation, and Home (what it does, the indexes, "Try it")."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import streamlit as st  # noqa: E402
+
+from dataflows import driver  # noqa: E402
+from ui.resources import warm_default_model  # noqa: E402
+from ui.widgets import api_key_fields, data_dir, show_error  # noqa: E402
+
+TRY_IT_PARAGRAPHS = 200
+
+
+def _try_it() -> None:
+    """Ingest a SQuAD sample with the embedded default stack, with a status box."""
+    config = {"source": "squad", "limit": TRY_IT_PARAGRAPHS, "index_name": "squad_sample", "data_dir": data_dir()}
+    with st.status(f"Ingesting {TRY_IT_PARAGRAPHS} SQuAD paragraphs with all-MiniLM-L6-v2 into LanceDB…", expanded=True) as box:
+        try:
+            record = driver.ingest(config, api_keys={})
+        except Exception as error:  # shown in words, the page stays usable
+            box.update(label="Try it failed", state="error")
+            show_error(error, "Ingesting the SQuAD sample")
+            return
+        counts = record["counts"]
+        box.update(label=f"Done: {counts['written']} chunks written, {counts['skipped_unchanged']} unchanged", state="complete")
+
+
+def home() -> None:
+    """Home: the three-line pitch, the indexes that exist, and a one-click sample."""
+    st.title("RAG workbench")
+    st.markdown(
+        "Ingest your documents or the SQuAD benchmark, with the embedding service and vector store you pick.  \n"
+        "Watch the Hamilton DAG run, query the index, compare two stacks side by side on the same questions.  \n"
+        "Chat with the documents, with cited answers you can trace back to the run that stored them."
+    )
+    if st.button("Try it: ingest 200 SQuAD paragraphs with the embedded default", type="primary"):
+        _try_it()
+    st.subheader("Indexes")
+    try:
+        manifests = driver.indexes(data_dir())
+    except Exception as error:
+        show_error(error, "Reading the catalog")
+        return
+    if not manifests:
+        st.info("No index yet. Press “Try it”, or go to Ingest.")
+        return
+    runs = {run["run_id"]: run for run in driver.runs(data_dir(), limit=1000)}
+    for manifest in manifests:
+        with st.container(border=True):
+            name, links = st.columns([3, 2])
+            last = runs.get(manifest["last_run_id"], {})
+            name.markdown(
+                f"**{manifest['index_name']}** · {manifest['vector_db']} · {manifest['embedding_service']} / "
+                f"`{manifest['model_name']}` · {manifest['dimension']}-d · **{manifest['chunk_count']}** chunks  \n"
+                f"last run {manifest['last_run_id']} ({last.get('status', '?')}, {last.get('finished_at') or last.get('started_at', '')})"
+            )
+            with links:
+                first, second = st.columns(2)
+                first.page_link("pages/retrieve.py", label="Query", icon="🔎", query_params={"index": manifest["index_key"]})
+                second.page_link("pages/compare.py", label="Compare", icon="⚖️", query_params={"a": manifest["index_key"]})
+
+
+pages = [
+    st.Page(home, title="Home", icon="🏠", default=True),
+    st.Page("pages/ingest.py", title="Ingest", icon="📥"),
+    st.Page("pages/retrieve.py", title="Retrieve", icon="🔎"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/chat.py", title="Chat", icon="💬"),
+    st.Page("pages/runs.py", title="Runs", icon="📜"),
+]
+st.set_page_config(page_title="RAG workbench", page_icon="🧭", layout="wide")
+navigation = st.navigation(pages)
+api_key_fields()
+warm_default_model()
+navigation.run()

@@ -1,0 +1,93 @@
+"""Chat with an index: answers streamed by the chosen LLM (or extracted offline), with numbered citations."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from dataflows import driver
+from dataflows.settings import DEFAULT_LLM_MODELS, LLM_SERVICES
+from ui.safe_text import escape_text
+from ui.widgets import api_keys, config_for_index, data_dir, index_picker, missing_key_for, retrieval_settings, show_error
+
+LLM_LABELS = {
+    "extractive": "Offline: extract sentences (no LLM)",
+    "openai": "OpenAI",
+    "cohere": "Cohere",
+    "openai_compatible": "OpenAI-compatible endpoint (Ollama, vLLM)",
+    "llama_cpp": "Local SmolLM2 via llama.cpp (opt-in extra)",
+}
+
+st.title("Chat")
+manifest = index_picker(driver.indexes(data_dir()), key="chat_index")
+if manifest is None:
+    st.stop()
+
+with st.sidebar:
+    st.subheader("Answering")
+    llm_service = st.selectbox("LLM", LLM_SERVICES, format_func=LLM_LABELS.get, key="chat_llm")
+    llm_config = {"llm_service": llm_service}
+    if llm_service != "extractive":
+        llm_config["llm_model"] = st.text_input("Model", value=DEFAULT_LLM_MODELS[llm_service], key=f"chat_model_{llm_service}")
+    if llm_service == "openai_compatible":
+        llm_config["llm_base_url"] = st.text_input("Base URL", value="http://localhost:11434/v1", key="chat_base_url")
+    missing = missing_key_for(llm_service)
+    if missing:
+        st.warning(f"{LLM_LABELS[llm_service]} needs {missing} (environment, secrets.toml or API keys above). "
+                   "Until then, choose the offline mode.")
+    top_k = st.slider("Chunks retrieved", 1, 10, 5, key="chat_top_k")
+    settings = retrieval_settings("chat")
+    if st.button("Clear conversation"):
+        st.session_state["chat_history"] = []
+
+history: list[dict] = st.session_state.setdefault("chat_history", [])
+
+
+def show_sources(turn: dict) -> None:
+    """The numbered sources of an answer (each opens its text), and what was sent to the model."""
+    for number, chunk in enumerate(turn.get("sources", []), start=1):
+        page = f", page {chunk['page']}" if chunk.get("page") else ""
+        with st.expander(f"[{number}] {chunk['title']} — {chunk['source_name']}{page} (score {chunk['score']:.3f})"):
+            st.markdown(escape_text(chunk["text"]), unsafe_allow_html=True)
+            st.caption(f"chunk {chunk['chunk_id']} · run {chunk['run_id']} · {chunk['model_name']}")
+    if turn.get("prompt"):
+        with st.expander("Retrieval and prompt sent"):
+            st.code(json.dumps(turn["prompt"], indent=2, ensure_ascii=False), language="json")
+
+
+def stream_safely(pieces) -> str:
+    """Show an answer as it streams, as escaped text (answers may quote untrusted documents); returns the full text."""
+    slot, text = st.empty(), ""
+    for piece in pieces:
+        text += piece
+        slot.markdown(escape_text(text) + "▌", unsafe_allow_html=True)
+    slot.markdown(escape_text(text), unsafe_allow_html=True)
+    return text
+
+
+for turn in history:
+    with st.chat_message(turn["role"]):
+        if turn["role"] == "assistant":
+            st.markdown(escape_text(turn["content"]), unsafe_allow_html=True)
+            show_sources(turn)
+        else:
+            st.text(turn["content"])
+
+question = st.chat_input("Ask the documents…")
+if question:
+    with st.chat_message("user"):
+        st.text(question)
+    with st.chat_message("assistant"):
+        try:
+            result = driver.answer({**config_for_index(manifest), **settings, **llm_config}, question,
+                                   history=[{"role": t["role"], "content": t["content"]} for t in history],
+                                   top_k=top_k, api_keys=api_keys())
+            text = stream_safely(result["stream"])
+        except Exception as error:
+            show_error(error, "Answering")
+        else:
+            turn = {"role": "assistant", "content": text,
+                    "sources": result["context_chunks"], "prompt": result["prompt_messages"]}
+            show_sources(turn)
+            history.extend([{"role": "user", "content": question}, turn])

@@ -1,0 +1,117 @@
+"""Ingest: pick a source and a stack; see the DAG it resolves to; preview chunks; run with a live DAG."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import streamlit as st
+
+from dataflows import driver
+from dataflows.lifecycle import NodeStatusListener
+from dataflows.schema import InputFile, Progress
+from dataflows.visualize import execution_graph, status_digraph
+from ui.widgets import api_keys, show_error, stack_picker
+
+UPLOAD_TYPES = ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
+STEP_LABELS = {"fresh_embeddings": "Embedding", "written_chunk_ids": "Writing to the store"}
+
+st.title("Ingest")
+
+source = st.radio("Source", ["files", "squad"], horizontal=True,
+                  format_func={"files": "Upload files", "squad": "SQuAD dataset"}.get, key="ingest_source")
+files: list[InputFile] = []
+config: dict = {"source": source}
+if source == "files":
+    uploads = st.file_uploader("Documents (PDF, TXT, MD, DOCX, HTML)", type=UPLOAD_TYPES, accept_multiple_files=True,
+                               key="ingest_uploads")
+    files = [InputFile(name=upload.name, data=upload.getvalue()) for upload in uploads or []]
+else:
+    left, middle, right = st.columns(3)
+    config["squad_split"] = left.selectbox("Split", ["validation", "train"], key="ingest_split")
+    config["limit"] = middle.number_input("Paragraphs (0 = all)", 0, 100_000, 200, 50, key="ingest_limit")
+    config["squad_path"] = right.text_input("Local SQuAD v1.1 file (used instead of the hub)",
+                                            value=os.environ.get("WORKBENCH_SQUAD_PATH", ""), key="ingest_squad_path")
+
+st.subheader("Stack")
+config.update(stack_picker("ingest"))
+
+try:
+    preview_driver = driver.build_driver(config, "ingest")
+    graph = execution_graph(preview_driver, driver.INGEST_TARGETS)
+except Exception as error:
+    show_error(error, "Resolving the DAG for this configuration")
+    st.stop()
+
+with st.expander("The DAG this configuration resolves to", expanded=True):
+    st.caption("Each box is a Python function; its module (and the @config.when variant) is under its name.")
+    dag_slot = st.empty()
+    dag_slot.graphviz_chart(status_digraph(graph, {}), width="stretch")
+
+has_input = source == "squad" or bool(files)
+preview_col, ingest_col = st.columns([1, 1])
+preview_clicked = preview_col.button("Preview chunks", disabled=not has_input, help="Runs only up to the chunking node.")
+ingest_clicked = ingest_col.button("Ingest", type="primary", disabled=not has_input)
+
+if preview_clicked:
+    try:
+        with st.spinner("Parsing and chunking…"):
+            chunks, errors = driver.preview_chunks(config, files=files, api_keys=api_keys())
+    except Exception as error:
+        show_error(error, "Preview")
+    else:
+        st.write(f"**{len(chunks)} chunks** from {len({c.document_id for c in chunks})} documents")
+        for error in errors:
+            st.warning(f"{error.source_name}: {error.reason}")
+        st.dataframe(
+            pd.DataFrame([{"source": c.source_name, "page": c.page, "chunk": c.chunk_index, "tokens": c.token_count,
+                           "characters": len(c.text), "text": c.text} for c in chunks[:500]]),
+            width="stretch", hide_index=True,
+            column_config={"text": st.column_config.TextColumn("text", width="large")},
+        )
+
+if ingest_clicked:
+    status: dict[str, tuple[str, float]] = {}
+    bars: dict[str, st.delta_generator.DeltaGenerator] = {}
+    progress_area = st.container()
+    last_draw = [0.0]
+
+    def redraw(force: bool = False) -> None:
+        if force or time.monotonic() - last_draw[0] > 0.25:
+            dag_slot.graphviz_chart(status_digraph(graph, status), width="stretch")
+            last_draw[0] = time.monotonic()
+
+    def on_node(name: str, state: str, elapsed: float, error: str) -> None:
+        status[name] = (state, elapsed)
+        redraw(force=state == "failed")
+
+    def on_progress(step: str, done: int, total: int) -> None:
+        if step not in bars:
+            bars[step] = progress_area.progress(0.0, text=STEP_LABELS.get(step, step))
+        bars[step].progress(min(1.0, done / total) if total else 1.0, text=f"{STEP_LABELS.get(step, step)}: {done} / {total}")
+
+    with st.status("Ingesting…", expanded=True) as box:
+        try:
+            record = driver.ingest(config, files=files, api_keys=api_keys(),
+                                   adapters=[NodeStatusListener(on_node)], progress=Progress(on_progress))
+        except Exception as error:
+            redraw(force=True)
+            box.update(label="Ingestion failed", state="error")
+            show_error(error, "Ingestion")
+            st.stop()
+        redraw(force=True)
+        counts = record["counts"]
+        box.update(label=f"Run {record['run_id']} finished: {counts['written']} chunks written", state="complete")
+    st.session_state["last_run_id"] = record["run_id"]
+    st.subheader("Run record")
+    columns = st.columns(7)
+    for column, (label, key) in zip(columns, [("Read", "read"), ("Chunked", "chunked"), ("Embedded", "embedded"),
+                                              ("Written", "written"), ("Unchanged", "skipped_unchanged"),
+                                              ("Replaced", "deleted_stale"), ("Failed", "failed")]):
+        column.metric(label, counts.get(key, 0))
+    for error in record["file_errors"]:
+        st.error(f"**{error['source_name']}** was not ingested: {error['reason']}")
+    timings = pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"])
+    st.dataframe(timings, hide_index=True, width="stretch")
+    st.page_link("pages/runs.py", label="Open this run on the Runs page", icon="📜", query_params={"run": record["run_id"]})

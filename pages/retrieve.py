@@ -1,0 +1,34 @@
+"""Retrieve: ask an index a question; results as cards with highlighted terms and lineage."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dataflows import driver
+from ui.widgets import api_keys, config_for_index, data_dir, index_picker, result_card, retrieval_settings, show_error
+
+st.title("Retrieve")
+manifest = index_picker(driver.indexes(data_dir()))
+if manifest is None:
+    st.stop()
+
+with st.form("retrieve_form"):
+    question = st.text_input("Question", key="retrieve_question", placeholder="e.g. Who won Super Bowl 50?")
+    top_k = st.slider("Top k", 1, 20, 5, key="retrieve_top_k")
+    settings = retrieval_settings("retrieve")
+    asked = st.form_submit_button("Search", type="primary")
+
+if asked and question.strip():
+    try:
+        result = driver.search({**config_for_index(manifest), **settings}, question, top_k=top_k, api_keys=api_keys())
+    except Exception as error:
+        show_error(error, "Search")
+        st.stop()
+    latency = result["latency_ms"]
+    parts = [f"{name} {latency[name]:.0f} ms" for name in ("embed", "search", "rerank") if name in latency]
+    st.caption(f"{len(result['hits'])} hits in {latency['total']:.0f} ms ({', '.join(parts)}) · "
+               f"{result['manifest']['embedding_service']} / {result['manifest']['model_name']}")
+    for rank, hit in enumerate(result["hits"], start=1):
+        result_card(rank, hit, question)
+elif asked:
+    st.warning("Type a question first.")

@@ -1,0 +1,63 @@
+"""Runs: every ingestion run — when, config, counts, timings, errors, its DAG — and the chunks it wrote."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dataflows import driver
+from ui.widgets import api_keys, data_dir, show_error
+
+st.title("Runs")
+records = driver.runs(data_dir(), limit=500)
+if not records:
+    st.info("No runs yet. Ingest something first.")
+    st.stop()
+
+st.dataframe(
+    pd.DataFrame([{"started": r["started_at"], "run": r["run_id"], "status": r["status"], "index": r["index_key"],
+                   "written": r["counts"].get("written"), "unchanged": r["counts"].get("skipped_unchanged"),
+                   "failed files": r["counts"].get("failed"), "error": r["error"][:120]} for r in records]),
+    hide_index=True, width="stretch",
+)
+
+run_ids = [r["run_id"] for r in records]
+wanted = st.query_params.get("run")
+chosen = st.selectbox("Run", run_ids, index=run_ids.index(wanted) if wanted in run_ids else 0, key="runs_pick",
+                      format_func=lambda rid: f"{rid} · {next(r['status'] for r in records if r['run_id'] == rid)}")
+if st.query_params.get("run") != chosen:
+    st.query_params["run"] = chosen
+record = next(r for r in records if r["run_id"] == chosen)
+
+status_icon = {"succeeded": "✅", "failed": "❌", "interrupted": "⚠️", "running": "⏳"}.get(record["status"], "")
+st.subheader(f"{status_icon} {record['run_id']} — {record['status']}")
+st.caption(f"{record['started_at']} → {record['finished_at'] or '…'} · {record['index_key']} · {record['code_version']}")
+if record["error"]:
+    st.error(record["error"])
+columns = st.columns(max(1, len(record["counts"])))
+for column, (name, value) in zip(columns, record["counts"].items()):
+    column.metric(name.replace("_", " "), value)
+for error in record["file_errors"]:
+    st.warning(f"**{error['source_name']}**: {error['reason']}")
+
+config_tab, timing_tab, dag_tab, chunks_tab = st.tabs(["Config", "Timings", "DAG", "Chunks written"])
+with config_tab:
+    st.json({"config": record["config"], "inputs": record["inputs"]})
+with timing_tab:
+    st.dataframe(pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"]),
+                 hide_index=True, width="stretch")
+with dag_tab:
+    if record["dag_dot"].lstrip().startswith(("digraph", "//")) and "digraph" in record["dag_dot"]:
+        st.graphviz_chart(record["dag_dot"], width="stretch")
+    else:
+        st.info("No DAG was recorded for this run.")
+with chunks_tab:
+    try:
+        chunks = driver.run_chunks(record["config"], record["run_id"], limit=200, api_keys=api_keys())
+    except Exception as error:
+        show_error(error, "Reading the run's chunks")
+    else:
+        st.caption(f"{len(chunks)} chunk(s) written by this run are still stored (at most 200 shown).")
+        if chunks:
+            st.dataframe(pd.DataFrame(chunks)[["source_name", "title", "page", "chunk_index", "char_start", "char_end",
+                                               "text", "chunk_id", "ingested_at"]], hide_index=True, width="stretch")
