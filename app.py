@@ -61,19 +61,19 @@ def home() -> None:
             )
             with links:
                 first, second = st.columns(2)
-                first.page_link("pages/retrieve.py", label="Query", icon="🔎", query_params={"index": manifest["index_key"]})
-                second.page_link("pages/compare.py", label="Compare", icon="⚖️", query_params={"a": manifest["index_key"]})
+                first.page_link("pages/retrieve.py", label="Query", icon=":material/search:", query_params={"index": manifest["index_key"]})
+                second.page_link("pages/compare.py", label="Compare", icon=":material/compare:", query_params={"a": manifest["index_key"]})
 
 
 pages = [
-    st.Page(home, title="Home", icon="🏠", default=True),
-    st.Page("pages/ingest.py", title="Ingest", icon="📥"),
-    st.Page("pages/retrieve.py", title="Retrieve", icon="🔎"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
-    st.Page("pages/chat.py", title="Chat", icon="💬"),
-    st.Page("pages/runs.py", title="Runs", icon="📜"),
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/ingest.py", title="Ingest", icon=":material/upload_file:"),
+    st.Page("pages/retrieve.py", title="Retrieve", icon=":material/search:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
-st.set_page_config(page_title="RAG workbench", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="RAG workbench", page_icon=":material/hub:", layout="wide")
 navigation = st.navigation(pages)
 api_key_fields()
 warm_default_model()

@@ -1,8 +1,10 @@
-"""The catalog: run records and index manifests, in one SQLite file in the data folder.
+"""The catalog: run records, index manifests and evaluation records, in one SQLite file in the data folder.
 
 A run record says what a run did (config without secrets, inputs, counts, per-node times,
 per-file errors, the DAG, the code version); a manifest says how an index was built
-(store, embedding service, model, dimension, chunking), and retrieval reads it.
+(store, embedding service, model, dimension, chunking), and retrieval reads it. An evaluation
+record says how well a retrieval config found SQuAD's gold paragraphs in an index (config,
+question sample, metrics, latency, code version); they accumulate into a history per index.
 """
 
 from __future__ import annotations
@@ -51,6 +53,22 @@ CREATE TABLE IF NOT EXISTS manifests (
 );
 """
 
+_EVALUATIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS evaluations (
+    eval_id TEXT PRIMARY KEY,
+    index_key TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    duration_s REAL NOT NULL DEFAULT 0,
+    questions INTEGER NOT NULL,
+    config_json TEXT NOT NULL,
+    sample_json TEXT NOT NULL,
+    metrics_json TEXT NOT NULL,
+    latency_json TEXT NOT NULL,
+    code_version TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS evaluations_by_index ON evaluations (index_key, started_at);
+"""
+
 _JSON_COLUMNS = {
     "config_json": "config",
     "inputs_json": "inputs",
@@ -59,6 +77,9 @@ _JSON_COLUMNS = {
     "file_errors_json": "file_errors",
     "vector_db_config_json": "vector_db_config",
     "chunking_json": "chunking",
+    "sample_json": "sample",
+    "metrics_json": "metrics",
+    "latency_json": "latency_ms",
 }
 
 
@@ -91,6 +112,7 @@ class Catalog:
         with self._connect() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
+            connection.executescript(_EVALUATIONS_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=60)
@@ -187,3 +209,27 @@ class Catalog:
         """Forget an index (after it was reset)."""
         with self._connect() as connection:
             connection.execute("DELETE FROM manifests WHERE index_key = ?", (key,))
+
+    # --- evaluations --------------------------------------------------------------------------
+
+    def save_evaluation(self, record: dict[str, Any]) -> None:
+        """Store an evaluation record (see `driver.evaluate`)."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO evaluations (eval_id, index_key, started_at, duration_s, questions, config_json, sample_json,"
+                " metrics_json, latency_json, code_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record["eval_id"], record["index_key"], record["started_at"], float(record.get("duration_s", 0.0)),
+                 int(record["questions"]), json.dumps(record["config"]), json.dumps(record["sample"]),
+                 json.dumps(record["metrics"]), json.dumps(record["latency_ms"]), record.get("code_version", "")),
+            )
+
+    def evaluations(self, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Evaluation records, newest first; only one index's when `key` is given."""
+        query = "SELECT * FROM evaluations"
+        params: tuple = ()
+        if key:
+            query += " WHERE index_key = ?"
+            params = (key,)
+        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        with self._connect() as connection:
+            return [self._decode(row) for row in connection.execute(query, params + (limit,))]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import subprocess
 import time
@@ -21,7 +22,7 @@ from typing import Any
 import graphviz
 from hamilton import driver as hamilton_driver
 
-from dataflows import chunking, embeddings, ingestion, retrieval, sources
+from dataflows import chunking, embeddings, evaluation, ingestion, reranking, retrieval, sources
 from dataflows.catalog import Catalog, index_key, now_iso
 from dataflows.errors import ConfigError, IndexMismatchError, IndexNotFoundError, MissingApiKeyError, WorkbenchError
 from dataflows.lifecycle import NodeTimer
@@ -31,18 +32,21 @@ from dataflows.stores import store_module
 
 INGEST_TARGETS = ["ingestion_counts", "file_errors"]
 PREFLIGHT_TARGETS = ["embedding_client", "embedding_dimension", "store_client", "vector_index"]
-QUERY_TARGETS = ["search_hits"]
+QUERY_TARGETS = ["ranked_hits"]
+EVALUATION_TARGETS = ["retrieval_metrics", "latency_percentiles"]
 _DATAFLOW_DIR = Path(__file__).resolve().parent
 
 
 def dataflow_modules(purpose: str, vector_db: str) -> list[ModuleType]:
-    """The Hamilton modules of a flow: 'ingest' or 'query', with the chosen store's module."""
+    """The Hamilton modules of a flow: 'ingest', 'query' or 'evaluate', with the chosen store's module."""
     store = store_module(vector_db)
     if purpose == "ingest":
         return [sources, chunking, embeddings, ingestion, store]
     if purpose == "query":
-        return [embeddings, retrieval, store]
-    raise ConfigError(f"Unknown flow {purpose!r}; use 'ingest' or 'query'.")
+        return [embeddings, retrieval, reranking, store]
+    if purpose == "evaluate":
+        return [embeddings, evaluation, store]
+    raise ConfigError(f"Unknown flow {purpose!r}; use 'ingest', 'query' or 'evaluate'.")
 
 
 def hamilton_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +237,7 @@ def dag(config: dict[str, Any], purpose: str = "ingest", custom_style_function: 
     """The DAG this exact config resolves to, as a graphviz Digraph (no `dot` binary needed to render it in a browser)."""
     config = resolve_config(config)
     dr = build_driver(config, purpose)
-    targets = INGEST_TARGETS if purpose == "ingest" else QUERY_TARGETS
+    targets = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS}.get(purpose, QUERY_TARGETS)
     return dr.visualize_execution(
         targets, inputs={}, bypass_validation=True, show_legend=False, custom_style_function=custom_style_function
     )
@@ -255,16 +259,32 @@ _QUERY_RESOURCES: dict[str, dict[str, Any]] = {}
 
 
 def _query_resources(dr: hamilton_driver.Driver, config: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
-    """Model, embedding client, store client and index handle, created once per process per config."""
+    """Model, embedding client, store client (and reranker), created once per process per config.
+
+    The index handle is not kept: it is opened per search, so a search sees what was written since
+    (a LanceDB table handle stays at the version it was opened with).
+    """
     fingerprint = hashlib.sha256(
         json.dumps([hamilton_config(config), sorted((k, v) for k, v in inputs.items() if k.endswith("_api_key"))],
                    sort_keys=True, default=str).encode()
     ).hexdigest()
     if fingerprint not in _QUERY_RESOURCES:
-        _QUERY_RESOURCES[fingerprint] = dr.execute(
-            ["embedding_client", "embedding_dimension", "store_client", "existing_index"], inputs=inputs
-        )
+        targets = ["embedding_client", "embedding_dimension", "store_client"]
+        if config["reranker"] != "none":
+            targets.append("reranker_client")
+        _QUERY_RESOURCES[fingerprint] = dr.execute(targets, inputs=inputs)
     return _QUERY_RESOURCES[fingerprint]
+
+
+_QUERY_DRIVERS: dict[str, hamilton_driver.Driver] = {}
+
+
+def _query_driver(config: dict[str, Any]) -> hamilton_driver.Driver:
+    """The query flow's Hamilton driver for a config, built once per process (building costs more than a search)."""
+    fingerprint = json.dumps(hamilton_config(config), sort_keys=True, default=str)
+    if fingerprint not in _QUERY_DRIVERS:
+        _QUERY_DRIVERS[fingerprint] = build_driver(config, "query")
+    return _QUERY_DRIVERS[fingerprint]
 
 
 def query_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -274,35 +294,151 @@ def query_config(config: dict[str, Any]) -> dict[str, Any]:
     return resolve_config(config, embedding_service=manifest["embedding_service"], model_name=manifest["model_name"])
 
 
+def _check_query_api_keys(config: dict[str, Any], api_keys: dict[str, str]) -> None:
+    _check_api_keys(config, api_keys)
+    if config["reranker"] == "cohere" and not api_keys.get("cohere_api_key"):
+        raise MissingApiKeyError("Cohere Rerank", API_KEY_ENV_VARS["cohere_api_key"])
+
+
+def _open_query_flow(
+    config: dict[str, Any], manifest: dict[str, Any], keys: dict[str, str], top_k: int
+) -> tuple[hamilton_driver.Driver, dict[str, Any], dict[str, Any]]:
+    """The query driver, its runtime inputs, and the handles every search reuses (clients, index, full-text index)."""
+    dr = _query_driver(config)
+    inputs = _runtime_inputs(keys, None, question="", top_k=int(top_k))
+    handles = dict(_query_resources(dr, config, inputs))
+    _check_manifest(manifest, config, handles["embedding_dimension"])
+    handles.update(dr.execute(["existing_index"], inputs=inputs, overrides=handles))
+    if config["retrieval_mode"] != "dense":
+        handles.update(dr.execute(["text_index"], inputs=inputs, overrides=handles))
+    return dr, inputs, handles
+
+
+def _ranked_hits(
+    dr: hamilton_driver.Driver, inputs: dict[str, Any], handles: dict[str, Any], question: str, vector: Any, reranking: bool
+) -> tuple[list[dict], float, float | None]:
+    """Run the query flow for one question (its vector already computed, or None): hits, search ms, rerank ms."""
+    inputs = {**inputs, "question": question}
+    overrides = handles if vector is None else {**handles, "query_vector": vector}
+    started = time.perf_counter()
+    if not reranking:
+        hits = dr.execute(QUERY_TARGETS, inputs=inputs, overrides=overrides)["ranked_hits"]
+        return hits, (time.perf_counter() - started) * 1000, None
+    retrieved = dr.execute(["retrieved_hits"], inputs=inputs, overrides=overrides)["retrieved_hits"]
+    searched = time.perf_counter()
+    hits = dr.execute(QUERY_TARGETS, inputs=inputs, overrides={**overrides, "retrieved_hits": retrieved})["ranked_hits"]
+    return hits, (searched - started) * 1000, (time.perf_counter() - searched) * 1000
+
+
 def search(
     config: dict[str, Any], question: str, top_k: int = 5, api_keys: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Top-k chunks for a question, with scores and full lineage, plus how long embedding and search took."""
+    """Top-k chunks for a question, with scores and full lineage, plus how long embedding, search (and reranking) took.
+
+    The retrieval mode, fusion and reranker come from the config (`retrieval_mode`, `reranker`, ...).
+    """
     if not question.strip():
         raise ConfigError("The question is empty.")
     config = query_config(config)
     manifest = index_manifest(config)
     keys = resolve_api_keys(api_keys)
-    _check_api_keys(config, keys)
-    dr = build_driver(config, "query")
-    inputs = _runtime_inputs(keys, None, question=question, top_k=int(top_k))
-    resources = _query_resources(dr, config, inputs)
-    _check_manifest(manifest, config, resources["embedding_dimension"])
+    _check_query_api_keys(config, keys)
+    dr, inputs, handles = _open_query_flow(config, manifest, keys, top_k)
     started = time.perf_counter()
-    vector = dr.execute(["query_vector"], inputs=inputs, overrides=resources)["query_vector"]
-    embedded = time.perf_counter()
-    hits = dr.execute(QUERY_TARGETS, inputs=inputs, overrides={**resources, "query_vector": vector})["search_hits"]
-    finished = time.perf_counter()
-    return {
-        "question": question,
-        "hits": hits,
-        "manifest": manifest,
-        "latency_ms": {
-            "embed": round((embedded - started) * 1000, 2),
-            "search": round((finished - embedded) * 1000, 2),
-            "total": round((finished - started) * 1000, 2),
+    vector = None
+    if config["retrieval_mode"] != "lexical":
+        vector = dr.execute(["query_vector"], inputs={**inputs, "question": question}, overrides=handles)["query_vector"]
+    embed_ms = (time.perf_counter() - started) * 1000
+    reranking = config["reranker"] != "none"
+    hits, search_ms, rerank_ms = _ranked_hits(dr, inputs, handles, question, vector, reranking)
+    latency = {"embed": round(embed_ms, 2), "search": round(search_ms, 2)}
+    if rerank_ms is not None:
+        latency["rerank"] = round(rerank_ms, 2)
+    latency["total"] = round((time.perf_counter() - started) * 1000, 2)
+    return {"question": question, "hits": hits, "manifest": manifest, "latency_ms": latency}
+
+
+def _evaluation_squad_path(config: dict[str, Any], squad_path: str, catalog: Catalog, key: str) -> str:
+    """The SQuAD file to take questions from: the argument, the config, the index's last SQuAD ingestion, the environment."""
+    if squad_path or config["squad_path"]:
+        return str(squad_path or config["squad_path"])
+    for record in catalog.runs(limit=1000, key=key):
+        recorded = record["config"].get("squad_path") if record["config"].get("source") == "squad" else ""
+        if recorded and Path(recorded).exists():
+            return str(recorded)
+    return os.environ.get("WORKBENCH_SQUAD_PATH", "")
+
+
+def evaluate(
+    config: dict[str, Any],
+    sample_size: int = 200,
+    seed: int = 0,
+    k_values: Iterable[int] = (1, 5, 10, 20),
+    api_keys: dict[str, str] | None = None,
+    squad_path: str = "",
+) -> dict[str, Any]:
+    """Score retrieval on an index of SQuAD paragraphs: recall@k, MRR@10, nDCG@10 and latency, stored as an evaluation record.
+
+    The questions are a seeded sample (`sample_size` 0 = all) of the SQuAD questions whose paragraph
+    the index holds, so two configs on the same index and seed answer the same questions.
+    """
+    config = query_config(config)
+    manifest = index_manifest(config)
+    keys = resolve_api_keys(api_keys)
+    _check_query_api_keys(config, keys)
+    catalog = Catalog(config["data_dir"])
+    key = index_key_for(config)
+    k_values = sorted({int(k) for k in k_values if int(k) > 0})
+    if not k_values:
+        raise ConfigError("k_values must hold at least one positive number, e.g. 1, 5, 10, 20.")
+    depth = max(k_values + [evaluation.RANK_METRIC_DEPTH])
+    started_at, started = now_iso(), time.perf_counter()
+    dr_query, query_inputs, handles = _open_query_flow(config, manifest, keys, depth)
+    reranking = config["reranker"] != "none"
+
+    def search_one(question: str, vector: Any) -> evaluation.QuestionOutcome:
+        hits, search_ms, rerank_ms = _ranked_hits(dr_query, query_inputs, handles, question, vector, reranking)
+        return evaluation.QuestionOutcome(tuple(hit["document_id"] for hit in hits), search_ms, rerank_ms)
+
+    clock = evaluation.EmbeddingClock()
+    path = _evaluation_squad_path(config, squad_path, catalog, key)
+    inputs = _runtime_inputs(
+        keys, Progress(clock), embedding_clock=clock, evaluation_squad_path=path, sample_size=int(sample_size),
+        seed=int(seed), k_values=k_values, searcher=evaluation.Searcher(search_one),
+    )
+    shared = {name: handles[name] for name in ("embedding_client", "embedding_dimension", "store_client", "existing_index")}
+    dr = build_driver(config, "evaluate")
+    result = dr.execute(
+        ["evaluation_questions", "retrieval_metrics", "latency_percentiles"],
+        inputs=inputs,
+        overrides={**shared, "cached_embeddings": {}},  # the model, not the cache, is what is timed
+    )
+    questions = result["evaluation_questions"]
+    record = {
+        "eval_id": new_run_id(),
+        "index_key": key,
+        "config": public_config(config),
+        "questions": len(questions),
+        "sample": {
+            "sample_size": int(sample_size),
+            "seed": int(seed),
+            "k_values": k_values,
+            "squad_path": path,
+            "questions_digest": hashlib.sha256("\n".join(sorted(q.question_id for q in questions)).encode()).hexdigest()[:16],
         },
+        "metrics": result["retrieval_metrics"],
+        "latency_ms": result["latency_percentiles"],
+        "started_at": started_at,
+        "duration_s": round(time.perf_counter() - started, 2),
+        "code_version": code_version(),
     }
+    catalog.save_evaluation(record)
+    return record
+
+
+def evaluations(data_dir: str = "", index_key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Past evaluation records of a data folder (optionally of one index), newest first."""
+    return Catalog(resolve_config({"data_dir": data_dir})["data_dir"]).evaluations(key=index_key, limit=limit)
 
 
 def runs(data_dir: str = "", limit: int = 100) -> list[dict[str, Any]]:

@@ -202,11 +202,11 @@ def answer_stream__extractive(question: str, context_chunks: list[dict]) -> Iter
     sentences = supporting_sentences(question, context_chunks)
 
     def stream() -> Iterator[str]:
-        yield f"*{EXTRACTIVE_LABEL}*\n\n"
+        yield f"{EXTRACTIVE_LABEL}\n\n"
         if not sentences:
             yield "No sentence in the retrieved sources shares a term with the question."
             return
         for sentence, number in sentences:
-            yield f"> {sentence} [{number}]\n\n"
+            yield f"\u201c{sentence}\u201d [{number}]\n\n"
 
     return stream()

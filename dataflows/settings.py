@@ -17,6 +17,10 @@ from dataflows.errors import ConfigError
 EMBEDDING_SERVICES = ("sentence_transformers", "openai", "cohere")
 VECTOR_DBS = ("lancedb", "weaviate", "pinecone")
 SOURCES = ("squad", "files")
+RETRIEVAL_MODES = ("dense", "lexical", "hybrid")
+HYBRID_FUSIONS = ("rrf", "linear")
+RERANKERS = ("none", "cohere", "cross_encoder")
+LEXICAL_TOKENIZERS = ("simple", "whitespace")
 LLM_SERVICES = ("extractive", "openai", "cohere", "openai_compatible", "llama_cpp")
 DEFAULT_LLM_MODELS: dict[str, str] = {
     "extractive": "",
@@ -66,9 +70,26 @@ DEFAULTS: dict[str, Any] = {
     "max_context_chunks": 5,
     "data_dir": "",
     "data_quality": "fail",  # what a failed data-quality check does: "fail" the run or "warn"
+    # retrieval (see dataflows/retrieval.py, dataflows/lexical.py, dataflows/reranking.py)
+    "retrieval_mode": "dense",  # "dense" (vectors), "lexical" (BM25 full text) or "hybrid" (both, fused)
+    "hybrid_fusion": "rrf",  # "rrf": weighted reciprocal rank fusion; "linear": weighted sum of min-max scores
+    "hybrid_alpha": 0.5,  # weight of the dense side in hybrid fusion (1 = dense only, 0 = lexical only)
+    "rrf_k": 60,  # the reciprocal rank fusion constant: 1 / (rrf_k + rank)
+    "hybrid_candidates": 50,  # hits taken from each side before fusing
+    "lexical_tokenizer": "simple",  # LanceDB FTS: "simple" (split on whitespace and punctuation) or "whitespace"
+    "lexical_stem": True,  # LanceDB FTS: reduce words to their stem ("running" -> "run")
+    "lexical_stop_words": True,  # LanceDB FTS: drop stop words ("the", "of")
+    "lexical_language": "English",  # LanceDB FTS: language of the stemmer and stop-word list
+    "reranker": "none",  # "none", "cohere" (Cohere Rerank API) or "cross_encoder" (sentence-transformers)
+    "reranker_model": "",  # "": rerank-v3.5 for Cohere; a local folder or model name for a cross-encoder
+    "rerank_top_n": 20,  # candidates the reranker scores (the store returns this many, the reranker keeps top_k)
 }
 
 CHUNK_SETTING_KEYS = ("chunk_size", "chunk_overlap", "split_squad_paragraphs")
+RETRIEVAL_SETTING_KEYS = (
+    "retrieval_mode", "hybrid_fusion", "hybrid_alpha", "rrf_k", "hybrid_candidates", "lexical_tokenizer",
+    "lexical_stem", "lexical_stop_words", "lexical_language", "reranker", "reranker_model", "rerank_top_n",
+)
 
 
 def default_data_dir() -> Path:
@@ -98,6 +119,7 @@ def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> di
         raise ConfigError("chunk_overlap must be at least 0 and less than half of chunk_size.")
     if not str(merged["index_name"]).strip():
         raise ConfigError("index_name must not be empty.")
+    _check_retrieval_settings(merged)
     merged["model_name"] = merged["model_name"] or DEFAULT_MODELS[merged["embedding_service"]]
     merged["llm_model"] = merged["llm_model"] or DEFAULT_LLM_MODELS[merged["llm_service"]]
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
@@ -108,6 +130,26 @@ def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> di
     merged["vector_db_config"] = store_config
     merged["file_paths"] = [str(p) for p in merged["file_paths"]]
     return merged
+
+
+def _check_retrieval_settings(merged: dict[str, Any]) -> None:
+    choices = {"retrieval_mode": RETRIEVAL_MODES, "hybrid_fusion": HYBRID_FUSIONS, "reranker": RERANKERS,
+               "lexical_tokenizer": LEXICAL_TOKENIZERS}
+    for name, allowed in choices.items():
+        if merged[name] not in allowed:
+            raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {merged[name]!r}).")
+    try:
+        merged["hybrid_alpha"] = float(merged["hybrid_alpha"])
+        for name in ("rrf_k", "hybrid_candidates", "rerank_top_n"):
+            merged[name] = int(merged[name])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"hybrid_alpha, rrf_k, hybrid_candidates and rerank_top_n must be numbers: {error}.") from None
+    if not 0.0 <= merged["hybrid_alpha"] <= 1.0:
+        raise ConfigError("hybrid_alpha is the weight of the dense side and must be between 0 and 1.")
+    if merged["rrf_k"] < 1 or merged["hybrid_candidates"] < 1 or merged["rerank_top_n"] < 1:
+        raise ConfigError("rrf_k, hybrid_candidates and rerank_top_n must be at least 1.")
+    for name in ("lexical_stem", "lexical_stop_words"):
+        merged[name] = bool(merged[name])
 
 
 def _refuse_secrets_in(store_config: dict[str, Any]) -> None:

@@ -61,7 +61,7 @@ def execution_graph(dr: hamilton_driver.Driver, targets: list[str]) -> Execution
 
 def status_digraph(graph: ExecutionGraph, status: dict[str, tuple[str, float]]) -> graphviz.Digraph:
     """The execution graph with each node coloured by its status and labelled with its elapsed time."""
-    digraph = graphviz.Digraph(graph_attr={"rankdir": "LR", "ranksep": "0.3", "nodesep": "0.15"})
+    digraph = graphviz.Digraph(graph_attr={"rankdir": "TB", "ranksep": "0.25", "nodesep": "0.2"})
     digraph.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10")
     for name in graph.nodes:
         state, elapsed = status.get(name, ("pending", 0.0))

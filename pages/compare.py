@@ -22,15 +22,19 @@ if manifest_a is None or manifest_b is None:
 
 config_a = {**config_for_index(manifest_a), **settings_a}
 config_b = {**config_for_index(manifest_b), **settings_b}
-question = st.text_input("Question", key="compare_question", placeholder="The same question goes to both sides")
-top_k = st.slider("Top k", 1, 20, 5, key="compare_top_k")
+with st.form("compare_form"):
+    question = st.text_input("Question", key="compare_question", placeholder="The same question goes to both sides")
+    top_k = st.slider("Top k", 1, 20, 5, key="compare_top_k")
+    asked = st.form_submit_button("Search both", type="primary")
 
 
 def _passage(hit: dict) -> tuple:
     return hit["document_id"], hit["char_start"], hit["char_end"]
 
 
-if st.button("Search both", type="primary", disabled=not question.strip()):
+if asked and not question.strip():
+    st.warning("Type a question first.")
+elif asked:
     results = []
     for config in (config_a, config_b):
         try:
@@ -40,7 +44,7 @@ if st.button("Search both", type="primary", disabled=not question.strip()):
     passages = [{_passage(h) for h in r["hits"]} if isinstance(r, dict) else set() for r in results]
     both = passages[0] & passages[1]
     st.caption(f"{len(both)} passage(s) found by both sides are marked ◆.")
-    for column, result in zip(st.columns(2), results):
+    for side, column, result in zip(("a", "b"), st.columns(2), results):
         with column:
             if isinstance(result, Exception):
                 show_error(result, "Search")
@@ -48,7 +52,7 @@ if st.button("Search both", type="primary", disabled=not question.strip()):
             st.metric("Latency", f"{result['latency_ms']['total']:.0f} ms",
                       help=f"embed {result['latency_ms']['embed']:.0f} ms, search {result['latency_ms']['search']:.0f} ms")
             for rank, hit in enumerate(result["hits"], start=1):
-                result_card(rank, hit, question, marker="◆ " if _passage(hit) in both else "")
+                result_card(rank, hit, question, marker="◆ " if _passage(hit) in both else "", side=side)
 
 st.divider()
 st.subheader("Benchmark on SQuAD questions")

@@ -5,9 +5,8 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO, SQUAD_SAMPLE
-
 from dataflows.schema import STORED_FIELDS
+from tests.conftest import REPO, SQUAD_SAMPLE
 
 
 def _cli(*args, data_dir, check=True):

@@ -3,11 +3,11 @@
 import random
 
 import pytest
-from conftest import shared_squad_path
 
 from dataflows import driver
 from dataflows.schema import Document
 from dataflows.sources import read_squad_file
+from tests.conftest import shared_squad_path
 
 pytestmark = pytest.mark.slow
 

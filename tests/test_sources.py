@@ -5,12 +5,12 @@ import json
 import time
 
 import pytest
-from conftest import SQUAD_SAMPLE, shared_squad_path
-from pdfs import encrypt_pdf, make_pdf
 
 from dataflows import sources
 from dataflows.errors import SourceUnavailableError
 from dataflows.schema import InputFile
+from tests.conftest import SQUAD_SAMPLE, shared_squad_path
+from tests.pdfs import encrypt_pdf, make_pdf
 
 
 def test_squad_file_paragraphs_are_unique_with_titles_and_question_ids():

@@ -11,7 +11,15 @@ from typing import Any
 import streamlit as st
 
 from dataflows.errors import WorkbenchError
-from dataflows.settings import API_KEY_ENV_VARS, DEFAULT_MODELS, DEFAULTS, EMBEDDING_SERVICES, VECTOR_DBS, default_data_dir, resolve_api_keys
+from dataflows.settings import (
+    API_KEY_ENV_VARS,
+    DEFAULT_MODELS,
+    DEFAULTS,
+    EMBEDDING_SERVICES,
+    VECTOR_DBS,
+    default_data_dir,
+    resolve_api_keys,
+)
 from ui.safe_text import escape_text, highlighted
 
 SERVICE_LABELS = {"sentence_transformers": "sentence-transformers (local)", "openai": "OpenAI", "cohere": "Cohere"}
@@ -129,9 +137,9 @@ def index_picker(manifests: list[dict[str, Any]], label: str = "Index", key: str
     return manifests[keys.index(chosen)]
 
 
-def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "") -> None:
+def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "", side: str = "") -> None:
     """One hit: rank, score, title, source, page, the matched text with query terms highlighted, and its lineage."""
-    with st.container(border=True):
+    with st.container(border=True, key=f"hit{side}_{rank}"):
         page = f" · page {hit['page']}" if hit.get("page") else ""
         st.markdown(
             f"**{rank}.** {marker}score **{hit['score']:.3f}** · **{escape_text(hit['title'])}** · "

@@ -15,6 +15,13 @@ nodes (inputs in brackets are driver inputs or nodes of other modules):
                                                                -> ids removed; runs after the writes
     deleted_document_count(vector_index, document_ids_to_delete) -> chunks removed for those documents
     search_hits(existing_index, query_vector, top_k)           -> [{**STORED_FIELDS, "score": cosine similarity}]
+    dense_hits(existing_index, query_vector, candidate_count)  -> the same, `candidate_count` of them (retrieval flow)
+    text_index(existing_index, [lexical settings])             -> handle with a current full-text (BM25) index;
+                                                                  ConfigError where the store has none (Pinecone)
+    lexical_hits(text_index, question, candidate_count)        -> [{**STORED_FIELDS, "score": BM25}]
+    hybrid_hits(text_index, question, query_vector, candidate_count, [fusion settings])
+                                                               -> [{**STORED_FIELDS, "score": fused score}]
+    indexed_questions(existing_index)                          -> {SQuAD question id: document id} (evaluation)
     chunk_count(existing_index)                                -> rows in the index
     run_chunks(existing_index, run_id, run_chunk_limit)        -> stored rows written by one run
     index_reset(store_client, index_name)                      -> True when the index was dropped

@@ -13,6 +13,10 @@ The API key is the driver input `pinecone_api_key` ("" when not set).
 nodes below it (`vector_index`, `existing_index`, `index_reset`) see only the client and the
 index name. The SDK's own retry policy (3 retries on 408/429/5xx with jittered backoff) is kept.
 
+Retrieval is dense only. Pinecone's lexical search needs sparse vectors written at ingestion
+into a `dotproduct` index (sparse-dense) or a separate sparse index; the indexes here are dense
+cosine indexes, so `text_index` refuses lexical and hybrid modes with a ConfigError.
+
 Pinecone is eventually consistent: a count, list or query right after an upsert may not see it
 yet (usually within a second or two).
 """
@@ -432,6 +436,51 @@ def search_hits(existing_index: _Target, query_vector: np.ndarray, top_k: int = 
         hit["score"] = float(match.score)
         hits.append(hit)
     return hits
+
+
+def dense_hits(existing_index: _Target, query_vector: np.ndarray, candidate_count: int) -> list[dict]:
+    """The `candidate_count` chunks nearest the query vector; `score` is Pinecone's cosine similarity."""
+    return search_hits(existing_index, query_vector, candidate_count)
+
+
+def text_index(existing_index: _Target) -> _Target:
+    """Refused: the workbench's Pinecone indexes are dense-only, so lexical and hybrid retrieval are not available."""
+    raise ConfigError(
+        f"Pinecone index {existing_index.name!r} is dense-only: lexical (BM25) and hybrid retrieval need sparse "
+        "vectors written at ingestion, which this workbench does not do for Pinecone. Use retrieval_mode 'dense' "
+        "with Pinecone, or LanceDB / Weaviate for lexical and hybrid retrieval."
+    )
+
+
+def lexical_hits(text_index: _Target, question: str, candidate_count: int) -> list[dict]:
+    """Never reached: `text_index` refuses lexical retrieval on Pinecone."""
+    raise ConfigError("Pinecone indexes here are dense-only; use retrieval_mode 'dense'.")
+
+
+def hybrid_hits(text_index: _Target, question: str, query_vector: np.ndarray, candidate_count: int) -> list[dict]:
+    """Never reached: `text_index` refuses hybrid retrieval on Pinecone."""
+    raise ConfigError("Pinecone indexes here are dense-only; use retrieval_mode 'dense'.")
+
+
+def indexed_questions(existing_index: _Target) -> dict[str, str]:
+    """Question id → document id, for every SQuAD question whose paragraph the index holds (a metadata-filtered fetch)."""
+    found: dict[str, str] = {}
+    token: str | None = None
+    with _pinecone_errors(f"listing the SQuAD questions of index {existing_index.name!r}"):
+        while True:
+            response = existing_index.index.fetch_by_metadata(
+                filter={"source_kind": {"$eq": "squad"}},
+                namespace=existing_index.namespace,
+                limit=10_000,
+                pagination_token=token,
+            )
+            for vector_id, vector in response.vectors.items():
+                row = _row(vector_id, vector.metadata)
+                for question_id in row["question_ids"]:
+                    found[question_id] = row["document_id"]
+            token = response.pagination.next if response.pagination is not None else None
+            if not token or not response.vectors:
+                return found
 
 
 def chunk_count(existing_index: _Target) -> int:

@@ -7,6 +7,12 @@ searched by cosine distance. Settings (`vector_db_config`): `url` (default
 `cloud` (also detected from `*.weaviate.cloud` / `*.weaviate.network` hosts). The API key comes in
 as `weaviate_api_key` ("" when not set) and never appears in a message.
 
+Lexical and hybrid retrieval use Weaviate's own BM25 index (kept current on every write) and its
+hybrid query (`alpha` = weight of the vector side; fusion "rrf" is Weaviate's `rankedFusion`,
+whose constant is fixed at 60, so `rrf_k` and `hybrid_candidates` do not apply; "linear" is
+`relativeScoreFusion`). Weaviate tokenises `text` its own way (word tokenisation, lower-cased,
+the English stop-word preset, no stemming): the `lexical_*` settings apply to LanceDB only.
+
 The client holds open HTTP and gRPC connections; whoever builds the DAG should `close()` the
 `store_client` it gets back when done (an unclosed client only warns at exit).
 """
@@ -29,7 +35,7 @@ from weaviate.classes.config import (
 )
 from weaviate.classes.data import DataObject
 from weaviate.classes.init import AdditionalConfig, Auth, Timeout
-from weaviate.classes.query import Filter, MetadataQuery, Sort
+from weaviate.classes.query import Filter, HybridFusion, MetadataQuery, Sort
 from weaviate.collections import Collection
 from weaviate.exceptions import (
     AuthenticationFailedError,
@@ -355,6 +361,89 @@ def search_hits(existing_index: Collection, query_vector: np.ndarray, top_k: int
         hit["score"] = 1.0 - float(distance if distance is not None else 1.0)
         hits.append(hit)
     return hits
+
+
+def dense_hits(existing_index: Collection, query_vector: np.ndarray, candidate_count: int) -> list[dict]:
+    """The `candidate_count` chunks nearest the query vector by cosine distance; `score` is cosine similarity."""
+    return search_hits(existing_index, query_vector, candidate_count)
+
+
+def text_index(existing_index: Collection) -> Collection:
+    """The collection itself: Weaviate keeps a BM25 index of `text` current on every write (its own tokenisation)."""
+    return existing_index
+
+
+def _scored(objects: list[Any]) -> list[dict]:
+    hits = []
+    for obj in objects:
+        hit = _row(obj.properties)
+        hit["score"] = float(obj.metadata.score or 0.0)
+        hits.append(hit)
+    return hits
+
+
+def lexical_hits(text_index: Collection, question: str, candidate_count: int) -> list[dict]:
+    """The `candidate_count` chunks that best match the question's words by Weaviate's BM25; `score` is BM25."""
+    try:
+        objects = text_index.query.bm25(
+            query=question,
+            query_properties=["text"],
+            limit=candidate_count,
+            return_properties=list(STORED_FIELDS),
+            return_metadata=MetadataQuery(score=True),
+        ).objects
+    except WeaviateBaseError as error:
+        raise _failure(text_index, "run a BM25 search", error) from error
+    return _scored(objects)
+
+
+def hybrid_hits(
+    text_index: Collection,
+    question: str,
+    query_vector: np.ndarray,
+    candidate_count: int,
+    hybrid_fusion: str = "rrf",
+    hybrid_alpha: float = 0.5,
+) -> list[dict]:
+    """The `candidate_count` best chunks of a Weaviate hybrid query (BM25 and vector, ranked or relative-score fusion weighted by alpha); `score` is the fused score."""
+    try:
+        objects = text_index.query.hybrid(
+            query=question,
+            vector=np.asarray(query_vector, dtype=np.float32).ravel().tolist(),
+            alpha=float(hybrid_alpha),
+            fusion_type=HybridFusion.RANKED if hybrid_fusion == "rrf" else HybridFusion.RELATIVE_SCORE,
+            query_properties=["text"],
+            limit=candidate_count,
+            return_properties=list(STORED_FIELDS),
+            return_metadata=MetadataQuery(score=True),
+        ).objects
+    except WeaviateBaseError as error:
+        raise _failure(text_index, "run a hybrid search", error) from error
+    return _scored(objects)
+
+
+def indexed_questions(existing_index: Collection) -> dict[str, str]:
+    """Question id → document id, for every SQuAD question whose paragraph the index holds."""
+    found: dict[str, str] = {}
+    squad = Filter.by_property("source_kind").equal("squad")
+    last_chunk_id: str | None = None
+    while True:  # keyset pages by chunk_id, as in stored_chunk_ids
+        where = squad if last_chunk_id is None else squad & Filter.by_property("chunk_id").greater_than(last_chunk_id)
+        try:
+            objects = existing_index.query.fetch_objects(
+                filters=where,
+                limit=_PAGE_SIZE,
+                sort=Sort.by_property("chunk_id"),
+                return_properties=["chunk_id", "document_id", "question_ids"],
+            ).objects
+        except WeaviateBaseError as error:
+            raise _failure(existing_index, "list the SQuAD questions it holds", error) from error
+        for obj in objects:
+            for question_id in obj.properties.get("question_ids") or ():
+                found[str(question_id)] = str(obj.properties["document_id"])
+        if len(objects) < _PAGE_SIZE:
+            return found
+        last_chunk_id = str(objects[-1].properties["chunk_id"])
 
 
 def chunk_count(existing_index: Collection) -> int:
