@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# "Try it" and SQuAD ingestion use the local copy beside the repo when no other is configured.
+_LOCAL_SQUAD = Path(__file__).resolve().parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
+if _LOCAL_SQUAD.exists():
+    os.environ.setdefault("WORKBENCH_SQUAD_PATH", str(_LOCAL_SQUAD))
 
 import streamlit as st  # noqa: E402
 

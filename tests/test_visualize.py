@@ -1,0 +1,35 @@
+"""The live DAG picture: the nodes a run executes, their origin module, and status colours."""
+
+from dataflows import driver
+from dataflows.visualize import STATUS_COLOURS, execution_graph, status_digraph
+
+
+def _graph(data_dir, **config):
+    return execution_graph(driver.build_driver({"source": "files", "data_dir": str(data_dir), **config}), driver.INGEST_TARGETS)
+
+
+def test_execution_graph_has_function_nodes_only_and_their_edges(data_dir):
+    graph = _graph(data_dir)
+    assert {"parsed_files", "chunks", "fresh_embeddings", "written_chunk_ids", "ingestion_counts"} <= set(graph.nodes)
+    assert "input_files" not in graph.nodes and "chunk_size" not in graph.nodes  # inputs and config are left out
+    assert ("chunks", "new_chunks") in graph.edges and ("written_chunk_ids", "deleted_chunk_ids") in graph.edges
+    assert "search_hits" not in graph.nodes  # not upstream of the ingestion targets
+
+
+def test_swapping_store_or_service_changes_the_picture(data_dir):
+    lance = _graph(data_dir)
+    pinecone = _graph(data_dir, vector_db="pinecone", embedding_service="cohere")
+    assert lance.origins["store_client"] == "stores.lancedb" and pinecone.origins["store_client"] == "stores.pinecone"
+    assert pinecone.origins["fresh_embeddings"] == "embeddings · cohere"
+    assert status_digraph(lance, {}).source != status_digraph(pinecone, {}).source
+
+
+def test_status_colours_and_elapsed_times(data_dir):
+    source = status_digraph(_graph(data_dir), {"chunks": ("done", 1.5), "fresh_embeddings": ("running", 0.0),
+                                                "written_chunk_ids": ("failed", 0.25)}).source
+    done_fill, running_fill, failed_fill = STATUS_COLOURS["done"][0], STATUS_COLOURS["running"][0], STATUS_COLOURS["failed"][0]
+    chunks_line = next(line for line in source.splitlines() if line.strip().startswith("chunks "))
+    assert done_fill in chunks_line and "done 1.50s" in chunks_line
+    assert running_fill in next(line for line in source.splitlines() if line.strip().startswith("fresh_embeddings "))
+    assert "failed 0.25s" in source and failed_fill in source
+    assert source.count("pending") >= 20
