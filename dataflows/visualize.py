@@ -59,16 +59,17 @@ def execution_graph(dr: hamilton_driver.Driver, targets: list[str]) -> Execution
     )
 
 
-def status_digraph(graph: ExecutionGraph, status: dict[str, tuple[str, float]]) -> graphviz.Digraph:
-    """The execution graph with each node coloured by its status and labelled with its elapsed time."""
+def status_digraph(graph: ExecutionGraph, status: dict[str, tuple[str, float]] | None) -> graphviz.Digraph:
+    """The execution graph with each node coloured by its status and labelled with its elapsed time (status None: a plain picture)."""
     digraph = graphviz.Digraph(graph_attr={"rankdir": "TB", "ranksep": "0.25", "nodesep": "0.2"})
     digraph.attr("node", shape="box", style="rounded,filled", fontname="Helvetica", fontsize="10")
     for name in graph.nodes:
-        state, elapsed = status.get(name, ("pending", 0.0))
+        state, elapsed = (status or {}).get(name, ("pending", 0.0))
         fill, border = STATUS_COLOURS.get(state, STATUS_COLOURS["pending"])
-        suffix = f"{state} {elapsed:.2f}s" if state in ("done", "failed") else state
+        suffix = "" if status is None else f"{state} {elapsed:.2f}s" if state in ("done", "failed") else state
         origin = graph.origins.get(name, "")
-        label = f"<<b>{name}</b><br/><font point-size='8'>{origin}</font><br/>{suffix}>" if origin else f"<<b>{name}</b><br/>{suffix}>"
+        lines = [f"<b>{name}</b>"] + ([f"<font point-size='8'>{origin}</font>"] if origin else []) + ([suffix] if suffix else [])
+        label = "<" + "<br/>".join(lines) + ">"
         digraph.node(name, label=label, fillcolor=fill, color=border,
                      tooltip=graph.docs.get(name, "")[:200] or name)
     for source, target in graph.edges:

@@ -41,7 +41,8 @@ def test_full_dev_set_has_2067_paragraphs_and_10570_questions():
     assert sum(len(p.questions) for p in paragraphs) == 10570
 
 
-def test_no_hub_and_no_file_says_which_setting_to_use():
+def test_no_hub_and_no_file_says_which_setting_to_use(monkeypatch):
+    monkeypatch.delenv("WORKBENCH_SQUAD_PATH", raising=False)
     started = time.perf_counter()
     with pytest.raises(SourceUnavailableError) as error:
         sources.squad_paragraphs("validation", "", 5)
