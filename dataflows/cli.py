@@ -1,4 +1,4 @@
-"""Command line: `python -m dataflows ingest|query|runs|indexes|dag`.
+"""Command line: `python -m dataflows ingest|query|eval|evals|runs|indexes`.
 
 Flags build the same plain config dict as the UI and hand it to the driver layer. API keys come
 from the environment (OPENAI_API_KEY, COHERE_API_KEY, PINECONE_API_KEY, WEAVIATE_API_KEY) or
@@ -16,7 +16,15 @@ from typing import Any
 
 from dataflows.errors import WorkbenchError
 from dataflows.schema import Progress
-from dataflows.settings import EMBEDDING_SERVICES, SOURCES, VECTOR_DBS
+from dataflows.settings import (
+    EMBEDDING_SERVICES,
+    HYBRID_FUSIONS,
+    LEXICAL_TOKENIZERS,
+    RERANKERS,
+    RETRIEVAL_MODES,
+    SOURCES,
+    VECTOR_DBS,
+)
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -43,6 +51,22 @@ def _add_store_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def _add_retrieval_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", dest="retrieval_mode", choices=RETRIEVAL_MODES, help="dense (default), lexical (BM25) or hybrid")
+    parser.add_argument("--fusion", dest="hybrid_fusion", choices=HYBRID_FUSIONS, help="hybrid fusion: rrf (default) or linear")
+    parser.add_argument("--alpha", dest="hybrid_alpha", type=float, help="weight of the dense side in hybrid fusion, 0..1 (default 0.5)")
+    parser.add_argument("--rrf-k", type=int, help="reciprocal rank fusion constant (default 60)")
+    parser.add_argument("--hybrid-candidates", type=int, help="hits taken from each side before fusing (default 50)")
+    parser.add_argument("--tokenizer", dest="lexical_tokenizer", choices=LEXICAL_TOKENIZERS, help="full-text tokeniser (LanceDB)")
+    parser.add_argument("--no-stem", dest="lexical_stem", action="store_const", const=False, help="full text without stemming")
+    parser.add_argument("--no-stop-words", dest="lexical_stop_words", action="store_const", const=False,
+                        help="full text keeps stop words")
+    parser.add_argument("--reranker", choices=RERANKERS, help="rerank the candidates: none (default), cohere, cross_encoder")
+    parser.add_argument("--reranker-model", help="Cohere rerank model, or a cross-encoder's local folder / model name")
+    parser.add_argument("--rerank-top-n", type=int, help="candidates the reranker scores (default 20)")
+    parser.add_argument("--cohere-base-url", help="Cohere endpoint (default: api.cohere.com)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="python -m dataflows", description=__doc__.split("\n")[0])
@@ -67,7 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     query = commands.add_parser("query", help="search an index")
     query.add_argument("question")
     query.add_argument("--top-k", type=int, default=5)
+    _add_retrieval_flags(query)
     _add_store_flags(query)
+
+    evaluate = commands.add_parser("eval", help="score retrieval on an index of SQuAD paragraphs (recall@k, MRR, nDCG, latency)")
+    evaluate.add_argument("--sample", type=int, default=200, help="questions to sample (0: all; default 200)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the question sample (default 0)")
+    evaluate.add_argument("--k", default="1,5,10,20", help="recall cut-offs, comma-separated (default 1,5,10,20)")
+    evaluate.add_argument("--squad-path", help="SQuAD v1.1 JSON the index was built from (default: the index's ingestion)")
+    _add_retrieval_flags(evaluate)
+    _add_store_flags(evaluate)
+
+    evals = commands.add_parser("evals", help="list past evaluations, newest first")
+    evals.add_argument("--index-key", help="only this index (the key shown by `indexes`)")
+    evals.add_argument("--limit", type=int, default=20)
+    evals.add_argument("--data-dir")
+    evals.add_argument("--json", action="store_true")
 
     runs = commands.add_parser("runs", help="list ingestion runs")
     runs.add_argument("--limit", type=int, default=20)
@@ -83,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
 _CONFIG_FLAGS = (
     "source", "squad_split", "squad_path", "limit", "embedding_service", "model_name", "embedding_batch_size",
     "chunk_size", "chunk_overlap", "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
-    "index_name", "data_dir",
+    "index_name", "data_dir", "retrieval_mode", "hybrid_fusion", "hybrid_alpha", "rrf_k", "hybrid_candidates",
+    "lexical_tokenizer", "lexical_stem", "lexical_stop_words", "reranker", "reranker_model", "rerank_top_n",
 )
 
 
@@ -150,11 +190,39 @@ def _print_run(record: dict[str, Any]) -> None:
 
 def _print_hits(result: dict[str, Any]) -> None:
     latency = result["latency_ms"]
-    print(f"{len(result['hits'])} hits in {latency['total']:.0f} ms (embed {latency['embed']:.0f} ms, search {latency['search']:.0f} ms)")
+    rerank = f", rerank {latency['rerank']:.0f} ms" if "rerank" in latency else ""
+    print(f"{len(result['hits'])} hits in {latency['total']:.0f} ms (embed {latency['embed']:.0f} ms, "
+          f"search {latency['search']:.0f} ms{rerank})")
     for rank, hit in enumerate(result["hits"], start=1):
         page = f", page {hit['page']}" if hit["page"] else ""
         print(f"\n{rank}. {hit['score']:.3f}  {hit['title']} ({hit['source_name']}{page})")
         print("   " + hit["text"][:300].replace("\n", " "))
+
+
+def _retrieval_label(config: dict[str, Any]) -> str:
+    label = config.get("retrieval_mode", "dense")
+    if label == "hybrid":
+        label += f" ({config.get('hybrid_fusion')}, alpha {config.get('hybrid_alpha')}, k {config.get('rrf_k')})"
+    if config.get("reranker", "none") != "none":
+        label += f" + {config['reranker']} rerank"
+    return label
+
+
+def _print_evaluation(record: dict[str, Any]) -> None:
+    metrics, latency = record["metrics"], record["latency_ms"]
+    print(f"evaluation {record['eval_id']}: {record['index_key']}, {_retrieval_label(record['config'])}, "
+          f"{record['questions']} questions (seed {record['sample']['seed']}) in {record['duration_s']:.1f} s")
+    print("  " + ", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
+    print("  latency ms: " + ", ".join(f"{name} {value:.1f}" for name, value in latency.items()))
+
+
+def _k_values(text: str) -> list[int]:
+    from dataflows.errors import ConfigError
+
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--k takes comma-separated whole numbers such as 1,5,10,20, not {text!r}.") from None
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -179,6 +247,24 @@ def run(argv: list[str] | None = None) -> int:
                 print(json.dumps(result["hits"], indent=2, default=str))
             else:
                 _print_hits(result)
+            return 0
+        if args.command == "eval":
+            record = driver.evaluate(config_from_args(args), sample_size=args.sample, seed=args.seed,
+                                     k_values=_k_values(args.k), squad_path=args.squad_path or "")
+            if args.json:
+                print(json.dumps(record, indent=2, default=str))
+            else:
+                _print_evaluation(record)
+            return 0
+        if args.command == "evals":
+            records = driver.evaluations(args.data_dir or "", index_key=args.index_key, limit=args.limit)
+            if args.json:
+                print(json.dumps(records, indent=2, default=str))
+            for record in [] if args.json else records:
+                metrics = record["metrics"]
+                print(f"{record['started_at']}  {record['eval_id']}  {record['index_key']}  {_retrieval_label(record['config'])}: "
+                      f"{record['questions']} q, R@1 {metrics.get('recall@1', 0):.3f} R@5 {metrics.get('recall@5', 0):.3f} "
+                      f"R@10 {metrics.get('recall@10', 0):.3f} MRR@10 {metrics.get('mrr@10', 0):.3f}")
             return 0
         if args.command == "runs":
             records = driver.runs(args.data_dir or "", limit=args.limit)

@@ -361,11 +361,11 @@ def search(
 def _evaluation_squad_path(config: dict[str, Any], squad_path: str, catalog: Catalog, key: str) -> str:
     """The SQuAD file to take questions from: the argument, the config, the index's last SQuAD ingestion, the environment."""
     if squad_path or config["squad_path"]:
-        return str(squad_path or config["squad_path"])
+        return str(Path(squad_path or config["squad_path"]).expanduser().resolve())
     for record in catalog.runs(limit=1000, key=key):
         recorded = record["config"].get("squad_path") if record["config"].get("source") == "squad" else ""
-        if recorded and Path(recorded).exists():
-            return str(recorded)
+        if recorded and Path(recorded).expanduser().exists():
+            return str(Path(recorded).expanduser().resolve())
     return os.environ.get("WORKBENCH_SQUAD_PATH", "")
 
 

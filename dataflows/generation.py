@@ -42,7 +42,7 @@ def context_chunks(search_hits: list[dict], max_context_chunks: int = 5) -> list
 
 def _quoted(text: str) -> str:
     """Source text with anything that could close or open our delimiters neutralised."""
-    return re.sub(r"</?\s*(source|sources|question)\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.IGNORECASE)
+    return re.sub(r"<\s*/?\s*(source|sources|question)\b", lambda m: m.group(0).replace("<", "‹"), text, flags=re.IGNORECASE)
 
 
 def sources_block(context_chunks: list[dict]) -> str:
@@ -79,21 +79,22 @@ def llm_client__openai(openai_api_key: str, llm_base_url: str = "") -> Any:
 
 
 @config.when(llm_service="openai_compatible")
-def llm_client__openai_compatible(llm_base_url: str, openai_api_key: str = "") -> Any:
-    """A client for any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio) at `llm_base_url`."""
+def llm_client__openai_compatible(llm_base_url: str, llm_api_key: str = "") -> Any:
+    """A client for any OpenAI-compatible endpoint (Ollama, vLLM, LM Studio) at `llm_base_url`, with its own key (LLM_API_KEY), never the OpenAI one."""
     from openai import OpenAI
 
-    return OpenAI(api_key=openai_api_key or "not-needed", base_url=llm_base_url, max_retries=1, timeout=300)
+    return OpenAI(api_key=llm_api_key or "not-needed", base_url=llm_base_url, max_retries=1, timeout=300)
 
 
 @config.when(llm_service="cohere")
-def llm_client__cohere(cohere_api_key: str) -> Any:
-    """A Cohere v2 chat client (the SDK retries 429/5xx with backoff)."""
+def llm_client__cohere(cohere_api_key: str, cohere_base_url: str = "") -> Any:
+    """A Cohere v2 chat client (streamed chat is not retried by the SDK: a 429 fails at once)."""
     import cohere
 
     if not cohere_api_key:
         raise MissingApiKeyError("Cohere", "COHERE_API_KEY")
-    return cohere.ClientV2(api_key=cohere_api_key, max_retries=3, timeout=120)
+    return cohere.ClientV2(api_key=cohere_api_key, base_url=cohere_base_url or os.environ.get("CO_API_URL") or None,
+                           max_retries=3, timeout=120)
 
 
 def _packaged_gguf() -> str:
@@ -137,6 +138,8 @@ def answer_stream__openai(llm_client: Any, prompt_messages: list[dict], llm_mode
             raise ServiceError(f"The LLM request failed ({error.status_code}): {error.message}") from None
         except openai.APIConnectionError:
             raise ServiceError(f"The LLM endpoint at {llm_client.base_url} is not reachable. Is it running?") from None
+        except openai.APIError as error:  # an error event inside the stream
+            raise ServiceError(f"The LLM stream failed: {error.message}") from None
 
     return stream()
 

@@ -43,6 +43,7 @@ API_KEY_ENV_VARS: dict[str, str] = {
     "cohere_api_key": "COHERE_API_KEY",
     "pinecone_api_key": "PINECONE_API_KEY",
     "weaviate_api_key": "WEAVIATE_API_KEY",
+    "llm_api_key": "LLM_API_KEY",  # for an OpenAI-compatible LLM endpoint; never the OpenAI key
 }
 
 DEFAULTS: dict[str, Any] = {

@@ -24,7 +24,8 @@ from ui.safe_text import escape_text, highlighted
 
 SERVICE_LABELS = {"sentence_transformers": "sentence-transformers (local)", "openai": "OpenAI", "cohere": "Cohere"}
 STORE_LABELS = {"lancedb": "LanceDB (embedded)", "weaviate": "Weaviate", "pinecone": "Pinecone"}
-KEY_LABELS = {"openai_api_key": "OpenAI", "cohere_api_key": "Cohere", "pinecone_api_key": "Pinecone", "weaviate_api_key": "Weaviate"}
+KEY_LABELS = {"openai_api_key": "OpenAI", "cohere_api_key": "Cohere", "pinecone_api_key": "Pinecone", "weaviate_api_key": "Weaviate",
+              "llm_api_key": "OpenAI-compatible LLM"}
 SERVICE_KEYS = {"openai": "openai_api_key", "cohere": "cohere_api_key"}
 
 
