@@ -115,3 +115,17 @@ def test_retrieve_compare_and_chat_on_an_ingested_upload(app_env):
 
     _open(app, "pages/runs.py")
     assert any("succeeded" in h.value for h in app.subheader)
+
+
+def test_try_it_ingests_a_squad_sample_with_the_embedded_default(app_env, monkeypatch):
+    from tests.conftest import shared_squad_path
+
+    if not shared_squad_path().exists():
+        pytest.skip("the shared SQuAD dev set is not beside the repo")
+    monkeypatch.setenv("WORKBENCH_SQUAD_PATH", str(shared_squad_path()))
+    app = _app()
+    next(b for b in app.button if b.label.startswith("Try it")).click().run()
+    assert not app.exception and not app.error
+    (manifest,) = driver.indexes(str(app_env))
+    assert manifest["index_name"] == "squad_sample" and manifest["chunk_count"] >= 200
+    assert any("squad_sample" in m.value and "chunks" in m.value for m in app.markdown)  # listed on Home with its figures
