@@ -35,6 +35,20 @@ def _try_it() -> None:
         box.update(label=f"Done: {counts['written']} chunks written, {counts['skipped_unchanged']} unchanged", state="complete")
 
 
+def _index_state_line(manifest: dict) -> str:
+    """One line on the index's physical state: ANN index, full-text index, rows, fragments."""
+    try:
+        state = driver.index_state({"vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
+                                    "index_name": manifest["index_name"], "data_dir": data_dir()})
+    except Exception as error:  # a missing table or folder: say so, keep the page
+        return f"index state unavailable: {type(error).__name__}"
+    ann = f"ANN index {state['ann_index']}" if state["ann_index"] else "no ANN index (exact search)"
+    if state.get("ann_unindexed_rows"):
+        ann += f", {state['ann_unindexed_rows']:,} rows not yet in it"
+    return (f"{ann} · full-text index {'yes' if state['fts_index'] else 'no'} · "
+            f"{state['rows']:,} rows in {state['fragments']} fragment{'s' if state['fragments'] != 1 else ''}")
+
+
 def home() -> None:
     """Home: the three-line pitch, the indexes that exist, and a one-click sample."""
     st.title("RAG workbench")
@@ -64,6 +78,8 @@ def home() -> None:
                 f"`{manifest['model_name']}` · {manifest['dimension']}-d · **{manifest['chunk_count']}** chunks  \n"
                 f"last run {manifest['last_run_id']} ({last.get('status', '?')}, {last.get('finished_at') or last.get('started_at', '')})"
             )
+            if manifest["vector_db"] == "lancedb":
+                name.caption(_index_state_line(manifest))
             with links:
                 first, second = st.columns(2)
                 first.page_link("pages/retrieve.py", label="Query", icon=":material/search:", query_params={"index": manifest["index_key"]})

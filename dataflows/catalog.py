@@ -69,6 +69,18 @@ CREATE TABLE IF NOT EXISTS evaluations (
 CREATE INDEX IF NOT EXISTS evaluations_by_index ON evaluations (index_key, started_at);
 """
 
+_BATCHES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS run_batches (
+    run_id TEXT NOT NULL,
+    batch_number INTEGER NOT NULL,
+    documents INTEGER NOT NULL,
+    counts_json TEXT NOT NULL,
+    worker TEXT NOT NULL DEFAULT '',
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, batch_number)
+);
+"""
+
 _JSON_COLUMNS = {
     "config_json": "config",
     "inputs_json": "inputs",
@@ -113,6 +125,7 @@ class Catalog:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.executescript(_SCHEMA)
             connection.executescript(_EVALUATIONS_SCHEMA)
+            connection.executescript(_BATCHES_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self.path, timeout=60)
@@ -156,6 +169,24 @@ class Catalog:
                 (status, now_iso(), json.dumps(counts or {}), json.dumps(timings or {}), json.dumps(file_errors or []),
                  error, dag_dot, run_id),
             )
+
+    def record_batch(
+        self, run_id: str, batch_number: int, documents: int, counts: dict, run_counts: dict, worker: str = ""
+    ) -> None:
+        """Record one finished batch of a streaming run, and the run's counts so far (an interrupted run keeps them)."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO run_batches (run_id, batch_number, documents, counts_json, worker, finished_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, batch_number, documents, json.dumps(counts), worker, now_iso()),
+            )
+            connection.execute("UPDATE runs SET counts_json=? WHERE run_id=?", (json.dumps(run_counts), run_id))
+
+    def run_batches(self, run_id: str) -> list[dict[str, Any]]:
+        """The finished batches of a run, in batch order: documents, counts, the worker that ran it, when it finished."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT * FROM run_batches WHERE run_id = ? ORDER BY batch_number", (run_id,))
+            return [self._decode(row) for row in rows]
 
     def runs(self, limit: int = 100, key: str | None = None) -> list[dict[str, Any]]:
         """Run records, newest first; a 'running' record whose process is gone reads 'interrupted'."""

@@ -18,6 +18,7 @@ from dataflows.errors import WorkbenchError
 from dataflows.schema import Progress
 from dataflows.settings import (
     EMBEDDING_SERVICES,
+    EXECUTORS,
     HYBRID_FUSIONS,
     LEXICAL_TOKENIZERS,
     RERANKERS,
@@ -79,8 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--squad-path", help="local SQuAD v1.1 JSON (.json or .json.gz), used instead of the hub")
     ingest.add_argument("--limit", type=int, help="at most this many SQuAD paragraphs (0: all)")
     ingest.add_argument("--embedding-service", choices=EMBEDDING_SERVICES)
-    ingest.add_argument("--model-name", help="embedding model (default: the service's default)")
-    ingest.add_argument("--embedding-batch-size", type=int)
+    ingest.add_argument("--model-name", help="embedding model (default: the service's default); all-MiniLM-L6-v2-onnx-int8 is "
+                        "the default model as an int8 ONNX model (faster on CPU, built locally on first use)")
+    ingest.add_argument("--embedding-batch-size", type=int, help="texts per model call or API request (default: the service's best)")
+    ingest.add_argument("--executor", choices=EXECUTORS, help="how batches run: sync (default), threads, processes or ray")
+    ingest.add_argument("--workers", dest="executor_workers", type=int, help="parallel batches for threads/processes/ray (default: CPU cores)")
+    ingest.add_argument("--ray-address", help="an existing Ray cluster (\"auto\", ray://host:10001); default: a local Ray instance")
+    ingest.add_argument("--batch-documents", dest="ingest_batch_documents", type=int,
+                        help="documents per ingestion batch (default 256); each batch is embedded and written on its own")
     ingest.add_argument("--chunk-size", type=int, help="chunk size in characters (default 800)")
     ingest.add_argument("--chunk-overlap", type=int, help="overlap in characters (default 100)")
     ingest.add_argument("--openai-base-url", help="OpenAI-compatible endpoint (default: api.openai.com)")
@@ -124,6 +131,7 @@ _CONFIG_FLAGS = (
     "chunk_size", "chunk_overlap", "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
     "index_name", "data_dir", "retrieval_mode", "hybrid_fusion", "hybrid_alpha", "rrf_k", "hybrid_candidates",
     "lexical_tokenizer", "lexical_stem", "lexical_stop_words", "reranker", "reranker_model", "rerank_top_n",
+    "executor", "executor_workers", "ray_address", "ingest_batch_documents",
 )
 
 
@@ -155,10 +163,12 @@ class _Bars:
         if total <= 0:
             return
         bar = self._bars.get(step)
-        if bar is None:
-            bar = self._bars[step] = tqdm(total=total, desc=step, unit="item", file=sys.stderr, leave=True)
+        if bar is None or bar.disable:
+            bar = self._bars[step] = tqdm(total=total, desc=step, unit="item", file=sys.stderr, leave=step == "batches")
+        elif done < bar.n or total != bar.total:  # the next batch started this step again
+            bar.reset(total=total)
         bar.update(done - bar.n)
-        if done >= total:
+        if done >= total and step == "batches":
             bar.close()
 
 
@@ -202,7 +212,9 @@ def _print_hits(result: dict[str, Any]) -> None:
 def _retrieval_label(config: dict[str, Any]) -> str:
     label = config.get("retrieval_mode", "dense")
     if label == "hybrid":
-        label += f" ({config.get('hybrid_fusion')}, alpha {config.get('hybrid_alpha')}, k {config.get('rrf_k')})"
+        fusion = config.get("hybrid_fusion", "rrf")
+        constant = f", k {config.get('rrf_k')}" if fusion == "rrf" else ""
+        label += f" ({fusion}, alpha {config.get('hybrid_alpha')}{constant})"
     if config.get("reranker", "none") != "none":
         label += f" + {config['reranker']} rerank"
     return label

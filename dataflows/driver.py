@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import secrets
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -21,8 +22,9 @@ from typing import Any
 
 import graphviz
 from hamilton import driver as hamilton_driver
+from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
-from dataflows import chunking, embeddings, evaluation, ingestion, reranking, retrieval, sources
+from dataflows import batching, chunking, embeddings, evaluation, executors, ingestion, reranking, retrieval, sources
 from dataflows.catalog import Catalog, index_key, now_iso
 from dataflows.errors import ConfigError, IndexMismatchError, IndexNotFoundError, MissingApiKeyError, WorkbenchError
 from dataflows.lifecycle import NodeTimer
@@ -31,6 +33,7 @@ from dataflows.settings import API_KEY_ENV_VARS, CHUNK_SETTING_KEYS, public_conf
 from dataflows.stores import store_module
 
 INGEST_TARGETS = ["ingestion_counts", "file_errors"]
+STREAM_TARGETS = ["run_counts", "run_file_errors", "run_timings", "maintained_index"]
 PREFLIGHT_TARGETS = ["embedding_client", "embedding_dimension", "store_client", "vector_index"]
 QUERY_TARGETS = ["ranked_hits"]
 EVALUATION_TARGETS = ["retrieval_metrics", "latency_percentiles"]
@@ -156,6 +159,49 @@ def _dag_dot(dr: hamilton_driver.Driver, targets: list[str], inputs: dict[str, A
     return digraph.source if digraph is not None else ""
 
 
+def build_stream_driver(config: dict[str, Any], adapters: Iterable[Any] = ()) -> hamilton_driver.Driver:
+    """The streaming ingestion flow for a config: the corpus in batches (Parallelizable), each batch through the
+    per-batch flow as one task on the configured executor (sync, threads, processes, Ray), collected, then index upkeep."""
+    config = resolve_config(config)
+    builder = (
+        hamilton_driver.Builder()
+        .enable_dynamic_execution(allow_experimental_mode=True)
+        .with_modules(sources, batching, store_module(config["vector_db"]))
+        .with_config(hamilton_config(config))
+        .with_local_executor(SynchronousLocalTaskExecutor())
+        .with_remote_executor(executors.task_executor(config))
+    )
+    adapters = list(adapters)
+    if adapters:
+        builder = builder.with_adapters(*adapters)
+    return builder.build()
+
+
+def ingest_batch(job: batching.IngestJob, batch: batching.DocumentBatch) -> batching.BatchReport:
+    """Run the per-batch ingestion flow (sources → chunking → embeddings → ingestion → store) on one batch of documents.
+
+    In the driver's process the batch reuses the run's loaded model and open index (`job.shared`),
+    and its nodes report to the caller's adapters and progress; in a worker process the flow loads
+    the model (once per process) and opens the index itself.
+    """
+    timer = NodeTimer()
+    dr = build_driver(job.config, "ingest", [timer, *job.adapters])
+    inputs = _runtime_inputs(job.api_keys, job.progress, input_files=list(batch.files), run_id=job.run_id,
+                             ingested_at=job.ingested_at)
+    overrides = dict(job.shared)
+    if job.config["source"] == "squad":
+        overrides["squad_paragraphs"] = list(batch.squad_paragraphs)
+    result = dr.execute(INGEST_TARGETS, inputs=inputs, overrides=overrides)
+    return batching.BatchReport(
+        number=batch.number,
+        documents=batch.size,
+        counts=result["ingestion_counts"],
+        file_errors=tuple(result["file_errors"]),
+        timings=dict(timer.timings),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
 def ingest(
     config: dict[str, Any],
     files: list[InputFile] | None = None,
@@ -166,8 +212,15 @@ def ingest(
     """Run the ingestion flow for a config and return its run record (also stored in the catalog).
 
     Before any document is read: API keys are checked, the model is loaded, the index is opened or
-    created and checked against its manifest. A failure at any point is recorded in the run record
-    and re-raised.
+    created and checked against its manifest. Then the corpus streams through in batches of
+    `ingest_batch_documents` documents on the configured `executor`; each finished batch is added
+    to the run record, so a run killed mid-way shows as interrupted with what it finished, and a
+    re-run skips the chunks already written. After the last batch the store's index upkeep runs
+    (LanceDB: ANN index past `ann_index_threshold` rows, full-text index, compaction). A failure at
+    any point is recorded in the run record and re-raised.
+
+    Lifecycle `adapters` and the steps of `progress` follow the nodes of each batch with the
+    synchronous executor; with the others, progress reports ("batches", done, total).
     """
     config = resolve_config(config)
     keys = resolve_api_keys(api_keys)
@@ -176,11 +229,19 @@ def ingest(
     key = index_key_for(config)
     _check_manifest(catalog.manifest(key), config)
     files = _input_files(config, files)
-    run_id = new_run_id()
+    run_id, ingested_at = new_run_id(), now_iso()
+    progress = progress or Progress()
+    adapters = list(adapters)
     timer = NodeTimer()
+    # The preflight nodes (model, index) report to the caller's adapters too, so a live DAG sees them finish.
     dr = build_driver(config, "ingest", [timer, *adapters])
-    inputs = _runtime_inputs(keys, progress, input_files=files, run_id=run_id, ingested_at=now_iso())
+    inputs = _runtime_inputs(keys, progress, input_files=files, run_id=run_id, ingested_at=ingested_at)
     dot = _dag_dot(dr, INGEST_TARGETS, inputs)
+
+    def on_batch(report: batching.BatchReport, reports: list[batching.BatchReport]) -> None:
+        catalog.record_batch(run_id, report.number, report.documents, report.counts, batching.run_counts(reports), report.worker)
+
+    tracker = executors.RunTracker(on_batch, progress)
     catalog.start_run(run_id, "ingest", key, public_config(config), _inputs_summary(config, files), code_version())
     try:
         prepared = dr.execute(PREFLIGHT_TARGETS, inputs=inputs)
@@ -197,17 +258,48 @@ def ingest(
         }
         previous = catalog.manifest(key)
         catalog.save_manifest(key, manifest, run_id, previous["chunk_count"] if previous else 0)
-        result = dr.execute(INGEST_TARGETS, inputs=inputs, overrides=prepared)
+        follows_nodes = config["executor"] == "sync"
+        job = batching.IngestJob(
+            config=config, run_id=run_id, ingested_at=ingested_at, api_keys=keys,
+            shared=prepared if executors.runs_in_process(config["executor"]) else {},
+            adapters=tuple(adapters) if follows_nodes else (),
+            progress=progress if follows_nodes else Progress(),
+        )
+        stream = build_stream_driver(config, [tracker])
+        result = stream.execute(
+            STREAM_TARGETS,
+            inputs=_runtime_inputs(keys, progress, input_files=files, ingest_job=job),
+            overrides={"store_client": prepared["store_client"]},
+        )
         total = dr.execute(["chunk_count"], inputs=inputs, overrides={"store_client": prepared["store_client"]})
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         message = str(error) if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
-        catalog.finish_run(run_id, status, timings=timer.timings, error=message, dag_dot=dot)
+        counts = batching.run_counts(tracker.reports) if tracker.reports else None
+        catalog.finish_run(run_id, status, counts, _run_timings(timer.timings, tracker), error=message, dag_dot=dot)
         raise
-    file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["file_errors"]]
+    file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["run_file_errors"]]
+    timings = {**_run_timings(timer.timings, tracker), **result["run_timings"]}
     catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
-    catalog.finish_run(run_id, "succeeded", result["ingestion_counts"], timer.timings, file_errors, dag_dot=dot)
+    catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot)
     return catalog.run(run_id) or {}
+
+
+def _run_timings(preflight: dict[str, float], tracker: executors.RunTracker) -> dict[str, float]:
+    """Node times of a streaming run outside its batches: the preflight nodes and the outer flow's nodes."""
+    return {**preflight, **tracker.timings}
+
+
+def index_state(config: dict[str, Any], api_keys: dict[str, str] | None = None) -> dict[str, Any]:
+    """The physical state of the index a config points at: rows, fragments, ANN vector index (type), full-text index."""
+    config = resolve_config(config)
+    dr = (
+        hamilton_driver.Builder()
+        .with_modules(store_module(config["vector_db"]))
+        .with_config(hamilton_config(config))
+        .build()
+    )
+    return dr.execute(["index_state"], inputs=_runtime_inputs(resolve_api_keys(api_keys), None))["index_state"]
 
 
 def execute(
@@ -392,7 +484,7 @@ def evaluate(
     if not k_values:
         raise ConfigError("k_values must hold at least one positive number, e.g. 1, 5, 10, 20.")
     depth = max(k_values + [evaluation.RANK_METRIC_DEPTH])
-    started_at, started = now_iso(), time.perf_counter()
+    eval_id, started_at, started = new_run_id(), now_iso(), time.perf_counter()
     dr_query, query_inputs, handles = _open_query_flow(config, manifest, keys, depth)
     reranking = config["reranker"] != "none"
 
@@ -407,7 +499,10 @@ def evaluate(
         seed=int(seed), k_values=k_values, searcher=evaluation.Searcher(search_one),
     )
     shared = {name: handles[name] for name in ("embedding_client", "embedding_dimension", "store_client", "existing_index")}
-    dr = build_driver(config, "evaluate")
+    batch_size = int(config["embedding_batch_size"] or 0)
+    if config["embedding_service"] == "sentence_transformers":
+        batch_size = max(batch_size, evaluation.LOCAL_QUESTION_BATCH_SIZE)
+    dr = build_driver({**config, "embedding_batch_size": batch_size}, "evaluate")
     result = dr.execute(
         ["evaluation_questions", "retrieval_metrics", "latency_percentiles"],
         inputs=inputs,
@@ -415,7 +510,7 @@ def evaluate(
     )
     questions = result["evaluation_questions"]
     record = {
-        "eval_id": new_run_id(),
+        "eval_id": eval_id,
         "index_key": key,
         "config": public_config(config),
         "questions": len(questions),
@@ -424,6 +519,7 @@ def evaluate(
             "seed": int(seed),
             "k_values": k_values,
             "squad_path": path,
+            "question_batch_size": batch_size,
             "questions_digest": hashlib.sha256("\n".join(sorted(q.question_id for q in questions)).encode()).hexdigest()[:16],
         },
         "metrics": result["retrieval_metrics"],

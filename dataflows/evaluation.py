@@ -29,6 +29,9 @@ from dataflows.schema import Document
 from dataflows.sources import read_squad_file, squad_paragraphs
 
 RANK_METRIC_DEPTH = 10  # MRR and nDCG are @10
+# Questions are short: a local model embeds them faster in large batches (all-MiniLM-L6-v2 on
+# 2 busy cores: 17 ms per question in batches of 64, 9.5 ms in batches of 256).
+LOCAL_QUESTION_BATCH_SIZE = 256
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ SOURCES = ("squad", "files")
 RETRIEVAL_MODES = ("dense", "lexical", "hybrid")
 HYBRID_FUSIONS = ("rrf", "linear")
 RERANKERS = ("none", "cohere", "cross_encoder")
+EXECUTORS = ("sync", "threads", "processes", "ray")
+ANN_INDEX_TYPES = ("ivf_pq", "ivf_hnsw_sq", "ivf_hnsw_pq")
 LEXICAL_TOKENIZERS = ("simple", "whitespace")
 LLM_SERVICES = ("extractive", "openai", "cohere", "openai_compatible", "llama_cpp")
 DEFAULT_LLM_MODELS: dict[str, str] = {
@@ -84,6 +86,15 @@ DEFAULTS: dict[str, Any] = {
     "reranker": "none",  # "none", "cohere" (Cohere Rerank API) or "cross_encoder" (sentence-transformers)
     "reranker_model": "",  # "": rerank-v3.5 for Cohere; a local folder or model name for a cross-encoder
     "rerank_top_n": 20,  # candidates the reranker scores (the store returns this many, the reranker keeps top_k)
+    # scale (see dataflows/batching.py, dataflows/executors.py, the store modules' index maintenance)
+    "executor": "sync",  # how ingestion batches run: "sync", "threads", "processes" or "ray" (Hamilton task executors)
+    "executor_workers": 0,  # parallel batches for threads/processes/ray; 0: one per CPU core
+    "ray_address": "",  # "": a local Ray instance started on first use; else an existing cluster ("auto", "ray://host:10001")
+    "ingest_batch_documents": 256,  # documents per batch: each batch is parsed, chunked, embedded and written on its own
+    "ann_index_threshold": 100_000,  # rows from which the store gets an ANN vector index (0: never)
+    "ann_index_type": "ivf_hnsw_sq",  # LanceDB ANN index: "ivf_pq", "ivf_hnsw_sq" or "ivf_hnsw_pq"
+    "fts_at_ingest": True,  # LanceDB: build/refresh the full-text (BM25) index after each ingestion run
+    "compact_after_writes": 20,  # LanceDB: compact (merge small fragments, prune old versions) once this many writes accumulate
 }
 
 CHUNK_SETTING_KEYS = ("chunk_size", "chunk_overlap", "split_squad_paragraphs")
@@ -121,6 +132,7 @@ def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> di
     if not str(merged["index_name"]).strip():
         raise ConfigError("index_name must not be empty.")
     _check_retrieval_settings(merged)
+    _check_scale_settings(merged)
     merged["model_name"] = merged["model_name"] or DEFAULT_MODELS[merged["embedding_service"]]
     merged["llm_model"] = merged["llm_model"] or DEFAULT_LLM_MODELS[merged["llm_service"]]
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
@@ -151,6 +163,24 @@ def _check_retrieval_settings(merged: dict[str, Any]) -> None:
         raise ConfigError("rrf_k, hybrid_candidates and rerank_top_n must be at least 1.")
     for name in ("lexical_stem", "lexical_stop_words"):
         merged[name] = bool(merged[name])
+
+
+def _check_scale_settings(merged: dict[str, Any]) -> None:
+    if merged["executor"] not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)} (got {merged['executor']!r}).")
+    if merged["ann_index_type"] not in ANN_INDEX_TYPES:
+        raise ConfigError(f"ann_index_type must be one of {', '.join(ANN_INDEX_TYPES)} (got {merged['ann_index_type']!r}).")
+    try:
+        for name in ("executor_workers", "ingest_batch_documents", "ann_index_threshold", "compact_after_writes"):
+            merged[name] = int(merged[name])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"executor_workers, ingest_batch_documents, ann_index_threshold and compact_after_writes must be whole numbers: {error}.") from None
+    if merged["ingest_batch_documents"] < 1:
+        raise ConfigError("ingest_batch_documents must be at least 1 (documents per ingestion batch).")
+    if min(merged["executor_workers"], merged["ann_index_threshold"], merged["compact_after_writes"]) < 0:
+        raise ConfigError("executor_workers, ann_index_threshold and compact_after_writes must not be negative (0 = default / never).")
+    merged["fts_at_ingest"] = bool(merged["fts_at_ingest"])
+    merged["ray_address"] = str(merged["ray_address"] or "").strip()
 
 
 def _refuse_secrets_in(store_config: dict[str, Any]) -> None:

@@ -11,11 +11,14 @@ import streamlit as st
 from dataflows import driver
 from dataflows.lifecycle import NodeStatusListener
 from dataflows.schema import InputFile, Progress
+from dataflows.settings import DEFAULT_MODELS, DEFAULTS
 from dataflows.visualize import execution_graph, status_digraph
 from ui.widgets import api_keys, show_error, stack_picker
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
-STEP_LABELS = {"fresh_embeddings": "Embedding", "written_chunk_ids": "Writing to the store"}
+STEP_LABELS = {"batches": "Batches", "fresh_embeddings": "Embedding (this batch)", "written_chunk_ids": "Writing to the store (this batch)"}
+LOCAL_BACKENDS = {"all-MiniLM-L6-v2": "torch (float32)", "all-MiniLM-L6-v2-onnx-int8": "ONNX Runtime (int8)"}
+EXECUTOR_LABELS = {"sync": "Synchronous", "threads": "Threads", "processes": "Processes", "ray": "Ray"}
 
 st.title("Ingest")
 
@@ -36,6 +39,22 @@ else:
 
 st.subheader("Stack")
 config.update(stack_picker("ingest"))
+if config["embedding_service"] == "sentence_transformers" and config["model_name"] == DEFAULT_MODELS["sentence_transformers"]:
+    backend = st.radio("Local model backend", list(LOCAL_BACKENDS), horizontal=True, format_func=LOCAL_BACKENDS.get,
+                       key="ingest_backend", help="The same all-MiniLM-L6-v2 weights; int8 ONNX is built locally on first use "
+                       "and is about twice as fast on CPU. An index keeps the backend it was built with.")
+    config["model_name"] = backend
+
+with st.expander("Scale: batches and executor"):
+    left, middle, right = st.columns(3)
+    config["executor"] = left.selectbox("Executor", list(EXECUTOR_LABELS), format_func=EXECUTOR_LABELS.get, key="ingest_executor",
+                                        help="Where the batches run. The live DAG follows each batch's nodes with the synchronous executor.")
+    config["ingest_batch_documents"] = middle.number_input("Documents per batch", 1, 100_000, DEFAULTS["ingest_batch_documents"], 32,
+                                                           key="ingest_batch_documents")
+    config["executor_workers"] = right.number_input("Workers (0 = one per core)", 0, 256, 0, 1, key="ingest_workers",
+                                                    disabled=config["executor"] == "sync")
+    if config["executor"] == "ray":
+        config["ray_address"] = st.text_input("Ray cluster address (empty: a local Ray instance)", "", key="ingest_ray_address")
 
 try:
     preview_driver = driver.build_driver(config, "ingest")

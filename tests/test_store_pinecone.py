@@ -26,6 +26,7 @@ from dataflows.errors import (
     StoreUnavailableError,
 )
 from dataflows.schema import STORED_FIELDS, Document, Progress, sha256_hex
+from dataflows.stores import lancedb as reference_store
 from dataflows.stores import pinecone as store
 from tests.fakes.pinecone_fake import METADATA_LIMIT, PineconeFake
 
@@ -33,10 +34,10 @@ telemetry.disable_telemetry()
 
 DIM = 8
 INT_FIELDS = ("page", "chunk_index", "char_start", "char_end", "dimension")
+# The store contract: every public node of the reference LanceDB module (dataflows/stores/__init__.py).
 NODES = {
-    "store_location", "store_client", "vector_index", "existing_index", "stored_chunk_ids",
-    "written_chunk_ids", "deleted_chunk_ids", "deleted_document_count", "search_hits",
-    "chunk_count", "run_chunks", "index_reset",
+    name for name, fn in vars(reference_store).items()
+    if callable(fn) and not name.startswith("_") and getattr(fn, "__module__", "") == reference_store.__name__
 }
 
 

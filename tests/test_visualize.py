@@ -33,3 +33,16 @@ def test_status_colours_and_elapsed_times(data_dir):
     assert running_fill in next(line for line in source.splitlines() if line.strip().startswith("fresh_embeddings "))
     assert "failed 0.25s" in source and failed_fill in source
     assert source.count("pending") >= 20
+
+
+def test_every_node_of_the_drawn_graph_reports_done_during_an_ingest(data_dir):
+    """What the live DAG draws is what fires: after an ingest, no drawn node is left pending."""
+    from dataflows.lifecycle import NodeStatusListener
+    from dataflows.schema import InputFile
+
+    config = {"source": "files", "data_dir": str(data_dir), "index_name": "live"}
+    graph = _graph(data_dir, index_name="live")
+    events: dict[str, str] = {}
+    driver.ingest(config, files=[InputFile("owls.txt", b"Owls hunt at night. They have silent feathers.")],
+                  adapters=[NodeStatusListener(lambda name, state, elapsed, error: events.__setitem__(name, state))])
+    assert {name: events.get(name) for name in graph.nodes} == {name: "done" for name in graph.nodes}

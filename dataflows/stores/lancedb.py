@@ -320,3 +320,77 @@ def index_reset(store_client: lancedb.DBConnection, index_name: str) -> bool:
         return False
     store_client.drop_table(index_name)
     return True
+
+
+# --- index upkeep after ingestion (ANN index, full-text index, compaction) ----------------------
+
+
+def _vector_index_config(table: lancedb.table.Table) -> Any:
+    return next((index for index in table.list_indices() if list(index.columns) == ["vector"]), None)
+
+
+def _ann_config(ann_index_type: str, rows: int, dimension: int) -> Any:
+    """The LanceDB index config of an ANN type, cosine distance: IVF-PQ with partitions of about 4,000 rows and
+    a 4-dimension code per byte; IVF-HNSW with an HNSW graph per 500,000 rows (see bench/query_scale.py)."""
+    from lancedb.index import HnswPq, HnswSq, IvfPq
+
+    if ann_index_type == "ivf_pq":
+        return IvfPq(distance_type="cosine", num_partitions=max(1, rows // 4096), num_sub_vectors=max(1, dimension // 4))
+    graphs = max(1, rows // 500_000)
+    if ann_index_type == "ivf_hnsw_pq":
+        return HnswPq(distance_type="cosine", num_partitions=graphs, num_sub_vectors=max(1, dimension // 4))
+    return HnswSq(distance_type="cosine", num_partitions=graphs)
+
+
+def maintained_index(
+    store_client: lancedb.DBConnection,
+    index_name: str,
+    run_counts: dict[str, int],
+    ann_index_threshold: int = 100_000,
+    ann_index_type: str = "ivf_hnsw_sq",
+    compact_after_writes: int = 20,
+    fts_at_ingest: bool = True,
+    lexical_tokenizer: str = "simple",
+    lexical_stem: bool = True,
+    lexical_stop_words: bool = True,
+    lexical_language: str = "English",
+) -> dict[str, Any]:
+    """Index upkeep after a run: compact once `compact_after_writes` fragments pile up (and fold new rows into the indexes), build the ANN index past `ann_index_threshold` rows, refresh the full-text index; returns what it did."""
+    table = store_client.open_table(index_name)  # opened now: the batches may have written from other processes
+    changed = bool(run_counts.get("written") or run_counts.get("deleted_stale"))
+    done: dict[str, Any] = {"rows": table.count_rows(), "compacted": False, "ann_index": "none", "fts_index": "unchanged"}
+    fragments = table.stats()["fragment_stats"]["num_fragments"]
+    ann = _vector_index_config(table)
+    try:
+        if (compact_after_writes and fragments >= compact_after_writes) or (changed and ann is not None):
+            table.optimize()  # compaction, old versions pruned (LanceDB's 7-day default), new rows added to the indexes
+            done["compacted"] = True
+        if ann is not None:
+            done["ann_index"] = "updated" if changed else "present"
+        elif ann_index_threshold and done["rows"] >= ann_index_threshold:
+            dimension = table.schema.field("vector").type.list_size
+            table.create_index("vector", config=_ann_config(ann_index_type, done["rows"], dimension))
+            done["ann_index"] = f"created {ann_index_type}"
+        if fts_at_ingest and done["rows"] and (changed or _fts_index(table) is None):
+            text_index(table, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
+            done["fts_index"] = "refreshed"
+    except (OSError, RuntimeError, ValueError) as error:
+        raise StoreUnavailableError(f"LanceDB index upkeep of {index_name!r} failed: {error}.") from error
+    return done
+
+
+def index_state(existing_index: lancedb.table.Table) -> dict[str, Any]:
+    """What the index looks like now: rows, fragments, its ANN vector index (type, rows not yet indexed) and full-text index."""
+    stats = existing_index.stats()
+    ann = _vector_index_config(existing_index)
+    fts = _fts_index(existing_index)
+    state: dict[str, Any] = {
+        "rows": existing_index.count_rows(),
+        "fragments": stats["fragment_stats"]["num_fragments"],
+        "ann_index": ann.index_type if ann is not None else "",
+        "fts_index": fts is not None,
+        "version": existing_index.version,
+    }
+    if ann is not None:
+        state["ann_unindexed_rows"] = existing_index.index_stats(ann.name).num_unindexed_rows
+    return state

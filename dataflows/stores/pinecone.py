@@ -527,3 +527,13 @@ def index_reset(store_client: Pinecone, index_name: str) -> bool:
         except NotFoundError:
             return False
     return True
+
+
+def maintained_index(store_client: Pinecone, index_name: str, run_counts: dict[str, int]) -> dict[str, Any]:
+    """Nothing to do: Pinecone maintains its own vector index (serverless); it has no full-text index."""
+    return {"managed_by": "pinecone", "compacted": False, "ann_index": "managed", "fts_index": "none"}
+
+
+def index_state(existing_index: _Target) -> dict[str, Any]:
+    """The namespace's vector count; the ANN index is Pinecone's own, and there is no full-text index."""
+    return {"rows": chunk_count(existing_index), "fragments": None, "ann_index": "managed", "fts_index": False}

@@ -1,0 +1,189 @@
+"""Where ingestion batches run: Hamilton's own task executors, chosen by the `executor` setting.
+
+The ingestion flow splits the corpus into batches with Hamilton's `Parallelizable`/`Collect`
+(`dataflows/batching.py`); each batch is one Hamilton task. This module only picks the executor
+that runs those tasks — the dataflow modules are the same for every choice:
+
+    sync       SynchronousLocalTaskExecutor: one batch after another in this process (the default)
+    threads    MultiThreadingExecutor: batches in threads of this process
+    processes  MultiProcessingExecutor, with spawned worker processes of one compute thread each
+    ray        hamilton.plugins.h_ray.RayTaskExecutor: batches as Ray tasks, on a local Ray instance
+               or on the cluster at `ray_address`
+
+Ray is started once per process and left running, so its workers keep the loaded model between
+runs. Hamilton's scheduling loop polls the futures of running tasks without pausing; the futures
+here wait briefly for their task instead, so the driver process does not take a core from the
+workers while it waits.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hamilton.execution import executors as hamilton_executors
+from hamilton.execution.executors import TaskFutureWrappingPythonFuture
+from hamilton.execution.grouping import TaskImplementation
+from hamilton.execution.state import TaskState
+from hamilton.lifecycle import NodeExecutionHook, TaskGroupingHook, TaskReturnHook
+
+from dataflows.errors import ConfigError
+from dataflows.schema import NO_PROGRESS, Progress
+
+IN_PROCESS_EXECUTORS = ("sync", "threads")
+_POLL_SECONDS = 0.05
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+_RAY_LOCK = threading.Lock()
+
+
+def worker_count(config: dict[str, Any]) -> int:
+    """Parallel batches: `executor_workers`, or one per CPU core."""
+    return int(config.get("executor_workers") or 0) or os.cpu_count() or 1
+
+
+def runs_in_process(executor: str) -> bool:
+    """Whether batches run in this process (so they can share its loaded model, handles and callbacks)."""
+    return executor in IN_PROCESS_EXECUTORS
+
+
+class _PatientFuture(TaskFutureWrappingPythonFuture):
+    """A task future whose state query waits up to 50 ms for the task, instead of returning at once."""
+
+    def get_state(self) -> TaskState:
+        if not self.future.done():
+            concurrent.futures.wait([self.future], timeout=_POLL_SECONDS)
+        return super().get_state()
+
+
+class _ThreadExecutor(hamilton_executors.MultiThreadingExecutor):
+    def submit_task(self, task: TaskImplementation) -> _PatientFuture:
+        future = self.pool.submit(hamilton_executors.base_execute_task, task)
+        self.active_futures.append(future)
+        return _PatientFuture(future)
+
+
+def _one_compute_thread() -> None:
+    """Worker-process initialiser: one compute thread per worker (the workers are the parallelism)."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is a requirement
+        pass
+
+
+class _ProcessExecutor(hamilton_executors.MultiProcessingExecutor):
+    """Worker processes started with 'spawn' (a fork after torch has started its thread pool can hang)."""
+
+    def create_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.max_tasks, mp_context=multiprocessing.get_context("spawn"), initializer=_one_compute_thread
+        )
+
+    def submit_task(self, task: TaskImplementation) -> _PatientFuture:
+        future = self.pool.submit(hamilton_executors.base_execute_task, task)
+        self.active_futures.append(future)
+        return _PatientFuture(future)
+
+
+def ensure_ray(config: dict[str, Any]) -> None:
+    """Connect to Ray once per process: the cluster at `ray_address`, else a local instance with `executor_workers` CPUs."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ConfigError("The ray executor needs the ray package: pip install -r requirements.txt.") from error
+    with _RAY_LOCK:
+        if ray.is_initialized():
+            return
+        python_path = os.pathsep.join(p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+        runtime_env = {"env_vars": {"PYTHONPATH": python_path, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"),
+                                    "HF_DATASETS_OFFLINE": os.environ.get("HF_DATASETS_OFFLINE", "1")}}
+        try:
+            if config.get("ray_address"):
+                ray.init(address=config["ray_address"], runtime_env=runtime_env, log_to_driver=False)
+            else:
+                ray.init(num_cpus=worker_count(config), include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as error:
+            where = config.get("ray_address") or "a local Ray instance"
+            raise ConfigError(f"Could not start or reach Ray ({where}): {error}. Check ray_address, or use another executor.") from error
+
+
+def _ray_executor() -> Any:
+    """Hamilton's RayTaskExecutor on the Ray connection `ensure_ray` made (left running after the run)."""
+    from hamilton.plugins.h_ray import RayTaskExecutor
+
+    class _RayExecutor(RayTaskExecutor):
+        def submit_task(self, task: TaskImplementation) -> _PatientFuture:
+            return _PatientFuture(super().submit_task(task).future)
+
+    return _RayExecutor(skip_init=True)
+
+
+def task_executor(config: dict[str, Any]) -> Any:
+    """The Hamilton task executor that runs the batches of a run, from the `executor` setting."""
+    executor = config.get("executor", "sync")
+    if executor == "sync":
+        return hamilton_executors.SynchronousLocalTaskExecutor()
+    if executor == "threads":
+        return _ThreadExecutor(max_tasks=worker_count(config))
+    if executor == "processes":
+        return _ProcessExecutor(max_tasks=worker_count(config))
+    if executor == "ray":
+        ensure_ray(config)
+        return _ray_executor()
+    raise ConfigError(f"Unknown executor {executor!r}; use sync, threads, processes or ray.")
+
+
+class RunTracker(NodeExecutionHook, TaskReturnHook, TaskGroupingHook):
+    """The driver-side view of a batched run, from Hamilton's hooks in the driver's process.
+
+    As each batch task returns, its report is passed to `on_batch` (the driver adds it to the run
+    record, so an interrupted run shows what it finished) and progress reports ("batches", done,
+    total). It also times the outer flow's own nodes. Hamilton ships the adapters with every task;
+    a copy sent to a worker process is inert.
+    """
+
+    def __init__(self, on_batch: Any = None, progress: Progress = NO_PROGRESS) -> None:
+        self._on_batch = on_batch
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._started: dict[str, float] = {}
+        self.timings: dict[str, float] = {}
+        self.reports: list[Any] = []
+        self.total_batches = 0
+
+    def __reduce__(self) -> tuple:
+        return (RunTracker, ())
+
+    def run_before_node_execution(self, *, node_name: str, **future_kwargs: Any) -> None:
+        with self._lock:
+            self._started[node_name] = time.perf_counter()
+
+    def run_after_node_execution(self, *, node_name: str, **future_kwargs: Any) -> None:
+        with self._lock:
+            started = self._started.pop(node_name, None)
+            if started is not None and node_name != "batch_report":  # a batch's own nodes are timed inside it
+                self.timings[node_name] = round(self.timings.get(node_name, 0.0) + time.perf_counter() - started, 4)
+
+    def run_after_task_grouping(self, *, run_id: str, task_ids: list[str], **future_kwargs: Any) -> None:
+        pass
+
+    def run_after_task_expansion(self, *, parameters: dict[str, Any], **future_kwargs: Any) -> None:
+        self.total_batches = len(parameters)
+        self._progress("batches", 0, self.total_batches)
+
+    def run_after_task_return(self, *, result: Any, success: bool, **future_kwargs: Any) -> None:
+        if not success or not isinstance(result, dict):
+            return
+        report = result.get("batch_report")
+        if report is not None:
+            self.reports.append(report)
+            if self._on_batch is not None:
+                self._on_batch(report, list(self.reports))
+            self._progress("batches", len(self.reports), max(self.total_batches, len(self.reports)))

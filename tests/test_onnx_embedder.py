@@ -1,0 +1,75 @@
+"""The int8 ONNX backend of all-MiniLM-L6-v2: built locally from the packaged weights, close to the float32 model,
+and recorded in the index manifest like any other model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dataflows import driver
+from dataflows.embeddings import load_sentence_transformer
+from dataflows.errors import IndexMismatchError
+from dataflows.onnx_embedder import OnnxEmbedder, _packaged_model_dir, int8_model_path
+from dataflows.schema import InputFile
+from tests.conftest import SQUAD_SAMPLE
+
+ONNX_MODEL = "all-MiniLM-L6-v2-onnx-int8"
+
+
+@pytest.fixture(scope="module")
+def squad_sample() -> tuple[list[str], list[tuple[str, int]]]:
+    """The bundled SQuAD sample: paragraph texts, and (question, index of its paragraph)."""
+    data = json.loads(SQUAD_SAMPLE.read_text())
+    paragraphs, questions = [], []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            paragraphs.append(paragraph["context"])
+            questions.extend((qa["question"], len(paragraphs) - 1) for qa in paragraph["qas"])
+    return paragraphs, questions
+
+
+def test_the_int8_model_is_exported_and_quantised_once_into_the_cache(tmp_path):
+    path = int8_model_path(cache_dir=tmp_path)
+    fp32_bytes = (_packaged_model_dir() / "model.safetensors").stat().st_size
+    assert path.exists() and path.parent.parent == tmp_path
+    assert path.stat().st_size < 0.7 * fp32_bytes  # the MatMul weights are int8 now (the embedding table stays float32)
+    built_at = path.stat().st_mtime_ns
+    assert int8_model_path(cache_dir=tmp_path) == path and path.stat().st_mtime_ns == built_at  # reused, not rebuilt
+    embedder = OnnxEmbedder(path, _packaged_model_dir())
+    assert embedder.get_embedding_dimension() == 384 and embedder.max_seq_length == 256
+
+
+def test_int8_vectors_are_close_to_the_float32_model_and_retrieve_as_well(squad_sample):
+    paragraphs, questions = squad_sample
+    onnx, torch_model = load_sentence_transformer(ONNX_MODEL), load_sentence_transformer("all-MiniLM-L6-v2")
+    texts = paragraphs + [question for question, _ in questions]
+    int8 = onnx.encode(texts, normalize_embeddings=True)
+    fp32 = torch_model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    cosine = (int8 * fp32).sum(axis=1)
+    assert cosine.mean() > 0.99 and cosine.min() > 0.97
+    assert np.allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
+
+    def recall_at_1(vectors: np.ndarray) -> float:
+        documents, queries = vectors[: len(paragraphs)], vectors[len(paragraphs) :]
+        best = (queries @ documents.T).argmax(axis=1)
+        return float(np.mean([found == gold for found, (_, gold) in zip(best, questions)]))
+
+    assert abs(recall_at_1(int8) - recall_at_1(fp32)) <= 0.03
+    single = onnx.encode("Who won Super Bowl 50?", normalize_embeddings=True)
+    assert single.shape == (384,)
+
+
+def test_an_index_built_with_the_onnx_backend_records_it_and_refuses_the_torch_model(files_config):
+    config = {**files_config, "model_name": ONNX_MODEL}
+    files = [InputFile("etna.md", data=b"Mount Etna is an active volcano on the east coast of Sicily."),
+             InputFile("owls.txt", data=b"Owls hunt small mammals at night.")]
+    record = driver.ingest(config, files=files)
+    assert record["status"] == "succeeded" and record["counts"]["written"] == 2
+    (manifest,) = driver.indexes(files_config["data_dir"])
+    assert manifest["model_name"] == ONNX_MODEL and manifest["dimension"] == 384
+    hits = driver.search(files_config, "Which volcano is in Sicily?", top_k=1)["hits"]  # the manifest picks the backend
+    assert hits[0]["source_name"] == "etna.md" and hits[0]["model_name"] == ONNX_MODEL
+    with pytest.raises(IndexMismatchError):
+        driver.ingest(files_config, files=files)  # the float32 torch model may not write into it

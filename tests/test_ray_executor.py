@@ -1,0 +1,51 @@
+"""The Ray executor, for real: a local Ray instance (ray.init(num_cpus=2)) runs the batches through Hamilton's
+RayTaskExecutor, and the index ends with exactly the chunk ids of the synchronous run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dataflows import driver
+from dataflows.catalog import Catalog
+from dataflows.stores import lancedb as lancedb_store
+from tests.conftest import REPO, SQUAD_SAMPLE
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray instance with two CPUs, shut down after the module's tests."""
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}})
+    yield ray
+    ray.shutdown()
+
+
+def _chunk_ids(config: dict) -> set[str]:
+    resolved = driver.resolve_config(config)
+    table = lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
+    return set(table.to_arrow()["chunk_id"].to_pylist())
+
+
+def test_ray_run_writes_exactly_the_chunk_ids_of_the_synchronous_run(tmp_path, local_ray):
+    base = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "index_name": "squad", "ingest_batch_documents": 8}
+    sync = driver.ingest({**base, "data_dir": str(tmp_path / "sync")})
+    on_ray = driver.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
+
+    assert on_ray["status"] == "succeeded" and on_ray["config"]["executor"] == "ray"
+    assert on_ray["counts"] == sync["counts"] and on_ray["counts"]["written"] >= 30
+    assert _chunk_ids({**base, "data_dir": str(tmp_path / "ray")}) == _chunk_ids({**base, "data_dir": str(tmp_path / "sync")})
+    batches = Catalog(tmp_path / "ray").run_batches(on_ray["run_id"])
+    assert len(batches) == 4  # 30 paragraphs in batches of 8: four Ray tasks
+    assert all(not b["worker"].endswith(f":{os.getpid()}") for b in batches)  # each ran in a Ray worker process
+    assert {"fresh_embeddings", "written_chunk_ids"} <= set(on_ray["timings"])  # node times come back from the workers
+
+    again = driver.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
+    assert again["counts"]["written"] == 0 and again["counts"]["skipped_unchanged"] == sync["counts"]["chunked"]
