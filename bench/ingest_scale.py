@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "ingest_scale"))
     parser.add_argument("--plot", default="", help="write a PNG of throughput and peak RSS against size")
     parser.add_argument("--results", default="", help="append each result as a JSON line to this file")
+    parser.add_argument("--from-results", nargs="*", default=[], help="only print the table (and plot) of saved JSON lines")
     parser.add_argument("--run-case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_case:
@@ -181,10 +182,10 @@ def main() -> None:
         return
 
     cases = [parse_case(text, args) for text in args.case]
+    results = [json.loads(line) for path in args.from_results for line in Path(path).read_text().splitlines() if line.strip()]
     largest = max((c["documents"] for c in cases if c["corpus"] == "synthetic"), default=0)
     if largest:
         synthetic_corpus(Path(args.workdir) / "synthetic", largest, args.squad_path)
-    results = []
     for case in cases:
         output = subprocess.run([sys.executable, __file__, "--run-case", json.dumps(case)], cwd=REPO,
                                 capture_output=True, text=True)

@@ -24,7 +24,8 @@ from dataflows.onnx_embedder import is_onnx_int8, load_onnx_int8
 from dataflows.quality import EmbeddingsAreUnitVectors
 from dataflows.schema import Progress
 
-DEFAULT_BATCH_SIZES = {"sentence_transformers": 64, "openai": 512, "cohere": 96}
+# Local: the best batch size measured on this 2-core machine (bench/embedder_backends.py); APIs: their request limits.
+DEFAULT_BATCH_SIZES = {"sentence_transformers": 16, "openai": 512, "cohere": 96}
 API_MAX_RETRIES = 4
 OPENAI_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 OPENAI_MAX_INPUT_TOKENS = 8191

@@ -32,8 +32,8 @@ ONNX_INT8_MODELS = {
     "all-MiniLM-L6-v2-onnx-int8": "all-MiniLM-L6-v2",
     "sentence-transformers/all-MiniLM-L6-v2-onnx-int8": "all-MiniLM-L6-v2",
 }
-# Texts per model call, measured with bench/ingest_scale.py --sweep on this project's 2-core machine.
-BEST_BATCH_SIZE = 32
+# Texts per model call: the best batch size measured on this 2-core machine (bench/embedder_backends.py).
+BEST_BATCH_SIZE = 8
 _RECIPE = "export-eager-opset17+quantize-dynamic-per-channel-matmul-qint8-v1"
 _INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
