@@ -159,6 +159,7 @@ def plot(results: list[dict], path: str) -> None:
         axis.set_title(title)
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=8)
+    rate.set_yscale("log")
     memory.set_ylim(bottom=0)
     figure.suptitle("Streaming ingestion on 2 cores ('standin' = random vectors, not a model)")
     figure.tight_layout()
