@@ -95,6 +95,11 @@ DEFAULTS: dict[str, Any] = {
     "ann_index_type": "ivf_hnsw_sq",  # LanceDB ANN index: "ivf_pq", "ivf_hnsw_sq" or "ivf_hnsw_pq"
     "fts_at_ingest": True,  # LanceDB: build/refresh the full-text (BM25) index after each ingestion run
     "compact_after_writes": 20,  # LanceDB: compact (merge small fragments, prune old versions) once this many writes accumulate
+    # hostile input (see dataflows/parsers.py): per-file limits; a file over one is reported with the reason, the run goes on
+    "max_file_mb": 100,  # files larger than this are refused unread ("too large")
+    "max_pdf_pages": 5000,  # PDFs with more pages are refused (0: no limit)
+    "parse_timeout_seconds": 120,  # each file is parsed in a worker process, stopped after this long (0: in this process, no time or memory limit)
+    "parse_memory_mb": 2048,  # memory (address space) cap of that worker process
 }
 
 CHUNK_SETTING_KEYS = ("chunk_size", "chunk_overlap", "split_squad_paragraphs")
@@ -133,6 +138,7 @@ def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> di
         raise ConfigError("index_name must not be empty.")
     _check_retrieval_settings(merged)
     _check_scale_settings(merged)
+    _check_file_limits(merged)
     merged["model_name"] = merged["model_name"] or DEFAULT_MODELS[merged["embedding_service"]]
     merged["llm_model"] = merged["llm_model"] or DEFAULT_LLM_MODELS[merged["llm_service"]]
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
@@ -181,6 +187,19 @@ def _check_scale_settings(merged: dict[str, Any]) -> None:
         raise ConfigError("executor_workers, ann_index_threshold and compact_after_writes must not be negative (0 = default / never).")
     merged["fts_at_ingest"] = bool(merged["fts_at_ingest"])
     merged["ray_address"] = str(merged["ray_address"] or "").strip()
+
+
+def _check_file_limits(merged: dict[str, Any]) -> None:
+    try:
+        for name in ("max_file_mb", "max_pdf_pages", "parse_memory_mb"):
+            merged[name] = int(merged[name])
+        merged["parse_timeout_seconds"] = float(merged["parse_timeout_seconds"])
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"max_file_mb, max_pdf_pages, parse_timeout_seconds and parse_memory_mb must be numbers: {error}.") from None
+    if merged["max_file_mb"] < 1 or min(merged["max_pdf_pages"], merged["parse_timeout_seconds"]) < 0:
+        raise ConfigError("max_file_mb must be at least 1; max_pdf_pages and parse_timeout_seconds must not be negative (0 = no limit).")
+    if merged["parse_memory_mb"] and merged["parse_memory_mb"] < 256:
+        raise ConfigError("parse_memory_mb must be at least 256 (the parser itself needs about 75 MB), or 0 for no cap.")
 
 
 def _refuse_secrets_in(store_config: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path, PurePath
 from hamilton.function_modifiers import config
 
 from dataflows.errors import FileParseError, SourceUnavailableError
-from dataflows.parsers import parse_file
+from dataflows.parsers import ParseWorker
 from dataflows.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph
 
 SQUAD_HUB_NAME = "rajpurkar/squad"
@@ -96,10 +96,37 @@ def file_errors__squad() -> list[FileError]:
     return []
 
 
+MAX_NAME_CHARACTERS = 1000
+
+
 def _safe_name(name: str) -> str:
-    """The display name of an upload: its last path component, never a path to open."""
+    """The display name of an upload: its last path component, never a path to open (kept whole up to 1,000 characters)."""
     base = PurePath(name.replace("\\", "/")).name.strip() or "unnamed"
-    return base[:200]
+    return base if len(base) <= MAX_NAME_CHARACTERS else base[: MAX_NAME_CHARACTERS - 1] + "\u2026"
+
+
+def _too_large(size: int, max_bytes: int) -> FileParseError:
+    return FileParseError(
+        f"too large: {size / 2**20:,.1f} MB, over the limit of {max_bytes / 2**20:,.0f} MB per file (setting max_file_mb); "
+        "split the file or raise the limit"
+    )
+
+
+def _read_capped(input_file: InputFile, max_bytes: int) -> bytes:
+    """The file's bytes; FileParseError when it is over `max_bytes`. A file on disk over the limit is never read,
+    and one whose size the system does not know (a pipe, a device) is read only up to the limit."""
+    if input_file.data is not None:
+        if len(input_file.data) > max_bytes:
+            raise _too_large(len(input_file.data), max_bytes)
+        return input_file.data
+    with open(input_file.path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > max_bytes:
+            raise _too_large(size, max_bytes)
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileParseError(f"too large: over the limit of {max_bytes / 2**20:,.0f} MB per file (setting max_file_mb)")
+    return data
 
 
 def _document_from_pages(name: str, pages: list[tuple[int, str]]) -> Document:
@@ -126,25 +153,33 @@ def _document_from_pages(name: str, pages: list[tuple[int, str]]) -> Document:
 
 
 @config.when(source="files")
-def parsed_files(input_files: list[InputFile]) -> ParsedFiles:
-    """Parse each file on its own: a broken file becomes an error with its name, the others go on."""
+def parsed_files(
+    input_files: list[InputFile],
+    max_file_mb: int = 100,
+    max_pdf_pages: int = 5000,
+    parse_timeout_seconds: float = 120.0,
+    parse_memory_mb: int = 2048,
+) -> ParsedFiles:
+    """Parse each file on its own, in a worker process with a time and memory limit: a broken, hostile or oversized file becomes an error with its name, the others go on."""
     result = ParsedFiles()
     seen: set[str] = set()
-    for input_file in input_files:
-        name = _safe_name(input_file.name)
-        if name in seen:
-            result.errors.append(FileError(name, "another file in this run has the same name; rename one of them"))
-            continue
-        seen.add(name)
-        try:
-            pages = parse_file(name, input_file.read_bytes())
-        except FileParseError as error:
-            result.errors.append(FileError(name, str(error)))
-            continue
-        except OSError as error:
-            result.errors.append(FileError(name, f"cannot be read: {error.strerror or error}"))
-            continue
-        result.documents.append(_document_from_pages(name, pages))
+    max_bytes = int(max_file_mb) << 20
+    with ParseWorker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages) as worker:
+        for input_file in input_files:
+            name = _safe_name(input_file.name)
+            if name in seen:
+                result.errors.append(FileError(name, "another file in this run has the same name; rename one of them"))
+                continue
+            seen.add(name)
+            try:
+                pages = worker.parse(name, _read_capped(input_file, max_bytes))
+            except FileParseError as error:
+                result.errors.append(FileError(name, str(error)))
+                continue
+            except OSError as error:
+                result.errors.append(FileError(name, f"cannot be read: {error.strerror or error}"))
+                continue
+            result.documents.append(_document_from_pages(name, pages))
     return result
 
 

@@ -1,8 +1,9 @@
-"""Build small PDFs for tests by hand (text pages, image-only pages), and encrypted copies with pypdf."""
+"""Build small PDFs for tests by hand (text pages, image-only pages, hostile ones), and encrypted copies with pypdf."""
 
 from __future__ import annotations
 
 import io
+import zlib
 
 
 def _escape(text: str) -> str:
@@ -41,21 +42,112 @@ def make_pdf(pages: list[str | None]) -> bytes:
         (3, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"),
         *page_objects,
     ]
-    objects.sort()
+    return pdf_from_objects(objects)
+
+
+def pdf_from_objects(objects: list[tuple[int, bytes]]) -> bytes:
+    """A PDF file of numbered object bodies (object 1 is the catalog), with a correct cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = {}
-    for number, body in objects:
+    for number, body in sorted(objects):
         offsets[number] = out.tell()
         out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
     xref = out.tell()
     count = max(offsets) + 1
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % count)
     for number in range(1, count):
-        out.write(b"%010d 00000 n \n" % offsets[number])
+        out.write(b"%010d 00000 n \n" % offsets.get(number, 0))
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (count, xref))
     return out.getvalue()
 
+
+def _stream(body: bytes, entries: bytes = b"") -> bytes:
+    return b"<< /Length %d %s>>\nstream\n" % (len(body), entries) + body + b"\nendstream"
+
+
+def _deflated_repeat(unit: bytes, total: int) -> bytes:
+    """zlib data that inflates to `unit` repeated to about `total` bytes, built in milliseconds even for gigabytes.
+
+    A raw deflate stream compresses one block of about 1 MB and sync-flushes (byte-aligned); from the
+    second block on the compressor's output is the same bytes every time, so it is repeated instead of
+    recomputed. The zlib header and the Adler-32 of the whole output are written by hand (closed form).
+    """
+    block = unit * max(1, (1 << 20) // len(unit))
+    count = max(1, -(-total // len(block)))
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(block) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    steady = compressor.compress(block) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert compressor.compress(block) + compressor.flush(zlib.Z_SYNC_FLUSH) == steady
+    final = compressor.flush(zlib.Z_FINISH)
+    # Adler-32 of `block` repeated `count` times: a = 1 + sum of bytes, b = sum over bytes of a (mod 65521).
+    if len(set(block)) == 1:  # one byte value v repeated n times: closed form
+        n, v = len(block) * count, block[0]
+        a, b = (1 + n * v) % 65521, (n + v * n * (n + 1) // 2) % 65521
+    else:
+        a, b = 1, 0
+        weighted = sum(byte * (len(block) - i) for i, byte in enumerate(block))
+        for _ in range(count):
+            a, b = (a + sum(block)) % 65521, (b + len(block) * a + weighted) % 65521
+    return b"\x78\xda" + first + steady * (count - 1) + final + ((b << 16) | a).to_bytes(4, "big")
+
+
+def pdf_with_contents(contents: list[bytes], pages: int = 1, resources: bytes = b"<< /Font << /F1 3 0 R >> >>") -> bytes:
+    """`pages` pages that all draw the same content stream objects (given as whole stream objects)."""
+    first_content = 4
+    content_refs = b" ".join(b"%d 0 R" % (first_content + i) for i in range(len(contents)))
+    first_page = first_content + len(contents)
+    kids = b" ".join(b"%d 0 R" % (first_page + i) for i in range(pages))
+    objects = [
+        (1, b"<< /Type /Catalog /Pages 2 0 R >>"),
+        (2, b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages),
+        (3, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"),
+        *((first_content + i, body) for i, body in enumerate(contents)),
+        *(
+            (first_page + i, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents [" + content_refs
+             + b"] /Resources " + resources + b" >>")
+            for i in range(pages)
+        ),
+    ]
+    return pdf_from_objects(objects)
+
+
+TEXT_STREAM = _stream(b"BT /F1 11 Tf 72 760 Td (Some real text on the page.) Tj ET")
+
+
+def flate_bomb_pdf(inflated_bytes: int = 4 << 30) -> bytes:
+    """A page with a little text and a FlateDecode content stream of about 4 MB that inflates to `inflated_bytes` of spaces."""
+    return pdf_with_contents([TEXT_STREAM, _stream(_deflated_repeat(b" ", inflated_bytes), b"/Filter /FlateDecode ")])
+
+
+def slow_pdf(pages: int = 100) -> bytes:
+    """A ~15 KB PDF whose pages all draw one content stream of 5 MB of text operators: ~10 s of pypdf work per page."""
+    operators = _deflated_repeat(b"BT /F1 11 Tf 72 760 Td (word) Tj ET\n", 5_000_000)
+    return pdf_with_contents([_stream(operators, b"/Filter /FlateDecode ")], pages=pages)
+
+
+def deeply_nested_pdf(depth: int = 100_000) -> bytes:
+    """A page whose content stream draws text from arrays nested `depth` levels deep."""
+    nested = b"[" * depth + b"(x)" + b"]" * depth
+    return pdf_with_contents([_stream(b"BT /F1 11 Tf 72 760 Td " + nested + b" TJ ET")])
+
+
+def invalid_unicode_pdf() -> bytes:
+    """A text page whose font's ToUnicode map turns characters into lone surrogates and NUL (pypdf returns them as they are)."""
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /Odd def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+        b"3 beginbfchar <41> <D800> <42> <0000> <43> <DFFF0041> endbfchar\n"
+        b"endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    return pdf_from_objects([
+        (1, b"<< /Type /Catalog /Pages 2 0 R >>"),
+        (2, b"<< /Type /Pages /Kids [5 0 R] /Count 1 >>"),
+        (3, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>"),
+        (4, _stream(b"BT /F1 11 Tf 72 760 Td (ABC odd font text about harbours.) Tj ET")),
+        (5, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 3 0 R >> >> >>"),
+        (6, _stream(cmap)),
+    ])
 
 def encrypt_pdf(data: bytes, password: str = "secret") -> bytes:
     """The same PDF encrypted with a user password (AES-256, through pypdf)."""
