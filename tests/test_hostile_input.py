@@ -205,8 +205,11 @@ def test_a_200_mb_single_line_is_refused_unread_in_bounded_time(tmp_path):
             handle.write(block)
     assert path.stat().st_size > 200 << 20
     started = time.perf_counter()
-    result = sources.parsed_files([InputFile("one-line.txt", path=str(path)), InputFile("good.txt", GOOD_TEXT.encode())])
-    elapsed = time.perf_counter() - started
+    try:
+        result = sources.parsed_files([InputFile("one-line.txt", path=str(path)), InputFile("good.txt", GOOD_TEXT.encode())])
+        elapsed = time.perf_counter() - started
+    finally:
+        path.unlink()  # pytest keeps the temporary folders of recent runs; not 200 MB of them
     reason = _reasons(result)["one-line.txt"]
     assert reason.startswith("too large: 200.") and "100 MB" in reason and "max_file_mb" in reason
     assert [d.source_name for d in result.documents] == ["good.txt"]
