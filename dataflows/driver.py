@@ -276,6 +276,12 @@ def ingest(
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         message = str(error) if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
         counts = batching.run_counts(tracker.reports) if tracker.reports else None
+        if isinstance(error, WorkbenchError) and tracker.total_batches:
+            # Say what the run got done before it stopped, in the record and in the error the user sees.
+            written = counts["written"] if counts else 0
+            message += (f" Before it stopped, the run had finished {len(tracker.reports)} of {tracker.total_batches} "
+                        f"batches ({written} chunk{'' if written == 1 else 's'} written); a re-run skips what is stored.")
+            error.args = (message,)
         catalog.finish_run(run_id, status, counts, _run_timings(timer.timings, tracker), error=message, dag_dot=dot)
         raise
     file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["run_file_errors"]]

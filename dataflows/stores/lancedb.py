@@ -12,9 +12,12 @@ full-text legs run in parallel) with the workbench's fusion (`dataflows/lexical.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lancedb
 import numpy as np
@@ -30,6 +33,8 @@ from dataflows.schema import STORED_FIELDS, Progress
 _STRING_FIELDS = {"chunk_id", "document_id", "source_kind", "source_name", "title", "content_hash",
                   "embedding_service", "model_name", "run_id", "ingested_at", "text"}
 _IN_LIST_LIMIT = 500
+_COMMIT_RETRIES = 5
+_T = TypeVar("_T")
 
 
 def _arrow_schema(dimension: int) -> pa.Schema:
@@ -102,17 +107,62 @@ def existing_index(store_client: lancedb.DBConnection, index_name: str) -> lance
     return store_client.open_table(index_name)
 
 
+def _unavailable(table: lancedb.table.Table, action: str, error: BaseException) -> StoreUnavailableError:
+    """A store error naming the table and its folder (LanceDB reports a vanished or unwritable folder as OSError or RuntimeError)."""
+    folder = Path(table.uri).parent
+    gone = "" if folder.exists() else " (the folder no longer exists)"
+    return StoreUnavailableError(f"LanceDB table {table.name!r} in {folder}{gone} {action}: {error}.")
+
+
+@contextlib.contextmanager
+def _write_lock(table: lancedb.table.Table) -> Iterator[None]:
+    """Hold the table's write lock (a lock file beside it) across processes on this machine.
+
+    LanceDB resolves two concurrent merge inserts of the same new key by keeping both rows, so
+    two sessions ingesting into one table take turns to write; each write then sees the other's rows.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no cross-process lock
+        yield
+        return
+    with open(Path(table.uri).parent / f".{table.name}.write-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _committed(table: lancedb.table.Table, write: Callable[[], _T]) -> _T:
+    """Run a write at the table's latest version, under its write lock, retrying a commit conflict
+    (another process compacting or indexing the table meanwhile) a few times with a short backoff."""
+    for attempt in range(_COMMIT_RETRIES + 1):
+        with _write_lock(table):
+            table.checkout_latest()
+            try:
+                return write()
+            except (OSError, RuntimeError) as error:
+                if "conflict" not in str(error).lower() or attempt == _COMMIT_RETRIES:
+                    raise
+        time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
 def stored_chunk_ids(vector_index: lancedb.table.Table, document_ids: list[str]) -> dict[str, set[str]]:
     """The chunk ids stored now for each of these documents (the basis of skip-unchanged and replace)."""
     found: dict[str, set[str]] = {doc_id: set() for doc_id in document_ids}
-    if not document_ids or vector_index.count_rows() == 0:
-        return found
-    query = vector_index.search().select(["chunk_id", "document_id"]).limit(None)
-    if len(document_ids) <= _IN_LIST_LIMIT:
-        rows = query.where(_sql_in("document_id", document_ids)).to_arrow()
-    else:
-        rows = query.to_arrow()
-        rows = rows.filter(pc.is_in(rows["document_id"], value_set=pa.array(document_ids)))
+    try:
+        if not document_ids or vector_index.count_rows() == 0:
+            return found
+        query = vector_index.search().select(["chunk_id", "document_id"]).limit(None)
+        if len(document_ids) <= _IN_LIST_LIMIT:
+            rows = query.where(_sql_in("document_id", document_ids)).to_arrow()
+        else:
+            rows = query.to_arrow()
+            rows = rows.filter(pc.is_in(rows["document_id"], value_set=pa.array(document_ids)))
+    except (OSError, RuntimeError) as error:
+        raise _unavailable(vector_index, "cannot be read", error) from error
     for chunk_id, doc_id in zip(rows["chunk_id"].to_pylist(), rows["document_id"].to_pylist()):
         found[doc_id].add(chunk_id)
     return found
@@ -125,8 +175,8 @@ def written_chunk_ids(
     progress: Progress,
     upsert_batch_size: int = 2000,
 ) -> list[str]:
-    """Upsert the chunk rows with their vectors by `chunk_id`, in batches; returns the ids written."""
-    schema = vector_index.schema
+    """Upsert the chunk rows with their vectors by `chunk_id`, in batches (each at the table's latest version,
+    under its write lock, so concurrent sessions never duplicate a chunk); returns the ids written."""
     written: list[str] = []
     total = len(chunk_records)
     progress("written_chunk_ids", 0, total)
@@ -135,13 +185,14 @@ def written_chunk_ids(
         vectors = np.ascontiguousarray(chunk_vectors[start : start + upsert_batch_size], dtype=np.float32)
         columns = {name: [row[name] for row in batch] for name in STORED_FIELDS}
         columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
-        table = pa.Table.from_pydict(columns, schema=schema)
         try:
-            vector_index.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(table)
-        except OSError as error:
-            raise StoreUnavailableError(
-                f"LanceDB write to {vector_index.name!r} failed after {len(written)} of {total} chunks: {error}."
-            ) from error
+            table = pa.Table.from_pydict(columns, schema=vector_index.schema)
+            _committed(
+                vector_index,
+                lambda rows=table: vector_index.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(rows),
+            )
+        except (OSError, RuntimeError) as error:
+            raise _unavailable(vector_index, f"write failed after {len(written)} of {total} chunks", error) from error
         written.extend(columns["chunk_id"])
         progress("written_chunk_ids", len(written), total)
     return written
@@ -150,7 +201,11 @@ def written_chunk_ids(
 def deleted_chunk_ids(vector_index: lancedb.table.Table, stale_chunk_ids: list[str], written_chunk_ids: list[str]) -> list[str]:
     """Remove chunks of re-ingested documents that the new version no longer has (after the writes)."""
     for start in range(0, len(stale_chunk_ids), _IN_LIST_LIMIT):
-        vector_index.delete(_sql_in("chunk_id", stale_chunk_ids[start : start + _IN_LIST_LIMIT]))
+        where = _sql_in("chunk_id", stale_chunk_ids[start : start + _IN_LIST_LIMIT])
+        try:
+            _committed(vector_index, lambda where=where: vector_index.delete(where))
+        except (OSError, RuntimeError) as error:
+            raise _unavailable(vector_index, f"delete of stale chunks failed after {start} of {len(stale_chunk_ids)}", error) from error
     return list(stale_chunk_ids)
 
 

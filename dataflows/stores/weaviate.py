@@ -126,8 +126,24 @@ def _single_vector(vector: Any) -> list[float]:
     return list(vector or [])
 
 
+def _reason(error: object) -> str:
+    """The cause of a client error on one line: the gRPC status and details when there are some (the client's
+    own message embeds a multi-line gRPC dump), else the message; whitespace collapsed, at most 300 characters."""
+    cause: Any = error
+    while cause is not None:
+        if callable(getattr(cause, "code", None)) and callable(getattr(cause, "details", None)):
+            code = cause.code()
+            text = f"{getattr(code, 'name', code)}: {cause.details()}"
+            break
+        cause = cause.__cause__ or cause.__context__ if isinstance(cause, BaseException) else None
+    else:
+        text = str(error)
+    text = " ".join(text.split()).rstrip(".")
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def _failure(collection: Collection, action: str, error: Exception) -> StoreUnavailableError:
-    return StoreUnavailableError(f"Weaviate could not {action} in collection {collection.name!r}: {error}.")
+    return StoreUnavailableError(f"Weaviate could not {action} in collection {collection.name!r}: {_reason(error)}.")
 
 
 def _any_of(field: str, values: list[str]) -> Any:
@@ -303,7 +319,7 @@ def _write_failure(
     failed_text = f"{failed} objects failed; " if failed else ""
     exception = StoreUnavailableError(
         f"Weaviate write to collection {collection.name!r} failed after {len(written)} of {total} chunks "
-        f"were written ({failed_text}first error: {error})."
+        f"were written ({failed_text}first error: {_reason(error)})."
     )
     exception.written_chunk_ids = list(written)  # type: ignore[attr-defined]
     return exception

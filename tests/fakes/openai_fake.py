@@ -14,7 +14,7 @@ deliberately *not* unit-normalised (so a caller's normalisation is exercised). T
 words get similar vectors (a sum of per-word random vectors), so a search over them is sensible.
 
 Switches: `api_key` (a request with another bearer token gets the documented 401),
-`fail_next(times, status, retry_after, retry_after_ms)` (answer the next `times` authenticated
+`fail_next(times, status, retry_after, retry_after_ms, after)` (after `after` normal answers, answer the next `times` authenticated
 requests, or all of them with `times=None`, with an error status and optional Retry-After / retry-after-ms headers),
 `reverse_order` (list `data` items in reverse order; the `index` field stays right).
 `requests` records every request (method, path, lower-cased headers, JSON body).
@@ -74,6 +74,7 @@ class _Failure:
     times: int | None  # None: every request from now on
     retry_after: str | None
     retry_after_ms: str | None
+    after: int = 0  # authenticated requests answered normally before this failure starts
 
 
 def token_estimate(text: str) -> int:
@@ -147,11 +148,13 @@ class FakeOpenAI:
     # --- switches and records ------------------------------------------------------------------
 
     def fail_next(
-        self, times: int | None = 1, status: int = 429, retry_after: str | None = None, retry_after_ms: str | None = None
+        self, times: int | None = 1, status: int = 429, retry_after: str | None = None, retry_after_ms: str | None = None,
+        after: int = 0,
     ) -> None:
-        """Answer the next `times` authenticated requests (all if None) with `status` and the documented error body."""
+        """Answer the next `times` authenticated requests (all if None) with `status` and the documented error body,
+        once `after` more authenticated requests have been answered normally (a storm that starts mid-run)."""
         with self._lock:
-            self._failures.append(_Failure(status, times, retry_after, retry_after_ms))
+            self._failures.append(_Failure(status, times, retry_after, retry_after_ms, after))
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -179,6 +182,9 @@ class FakeOpenAI:
             if not self._failures:
                 return None
             failure = self._failures[0]
+            if failure.after > 0:
+                failure.after -= 1
+                return None
             if failure.times is not None:
                 failure.times -= 1
                 if failure.times <= 0:

@@ -15,7 +15,8 @@ back as floats, as Pinecone returns them. Pinecone's limits the store module mus
 enforced: 40 KB metadata per vector, 2 MB and 1000 vectors per upsert, the index dimension.
 
 Switches: `api_key` (a request with another key gets 401), `fail(status, times, path, skip)` to
-answer the next matching requests with an error status (503 by default). `requests` records
+answer the next matching requests with an error status (503 by default), `drop(times, path, skip)`
+to close the connection of the next matching requests without any answer. `requests` records
 (method, path) of every request.
 """
 
@@ -32,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 METADATA_LIMIT = 40_960
 REQUEST_LIMIT = 2 * 1024 * 1024
 MAX_UPSERT_VECTORS = 1000
+_DROP = 0  # the injected "status" of a dropped connection
 
 
 @dataclass
@@ -120,6 +122,10 @@ class PineconeFake:
     def fail(self, status: int = 503, times: int | None = 1, path: str | None = None, skip: int = 0) -> None:
         """Answer `times` requests (None: all) whose path ends with `path` with `status`, after `skip` pass."""
         self._failure = _Failure(status, times, path, skip)
+
+    def drop(self, times: int | None = 1, path: str | None = None, skip: int = 0) -> None:
+        """Close the connection of `times` requests (None: all) whose path ends with `path`, unanswered, after `skip` pass."""
+        self._failure = _Failure(_DROP, times, path, skip)
 
     def count(self, method: str, path_suffix: str) -> int:
         """How many requests with this method had a path ending in `path_suffix`."""
@@ -291,6 +297,9 @@ class PineconeFake:
                     fake.requests.append((method, split.path))
                     try:
                         status = fake._injected_failure(split.path)
+                        if status == _DROP:
+                            self.close_connection = True  # no status line, no body: the client sees the connection go
+                            return
                         if status is not None:
                             raise _ApiError(status, "UNAVAILABLE" if status >= 500 else "FAILED",
                                             f"Injected failure {status}")

@@ -11,6 +11,11 @@ gRPC (`weaviate.v1.Weaviate` from the protobuf stubs shipped in the client, plus
 cosine `near_vector`; properties and vectors returned), `BatchObjects` (upsert by UUID, with a
 switch to fail objects), `BatchDelete` (by filter), `Aggregate` (total count).
 
+Switches: `accept_objects` (accept this many more objects, fail the rest in the batch reply),
+`fail_grpc(code, after, times, methods)` (after `after` more gRPC calls, abort the next `times`
+calls — all if None — of those methods with `code`, UNAVAILABLE by default: what a client sees
+from a server answering 503). `stop()` mid-run closes both ports, so connections drop.
+
 Filters: `equal`, `contains_any`, `greater_than` on text properties and `and` / `or`.
 Anything else the client asks for is recorded in `unknown` and answered with 404 / UNIMPLEMENTED.
 """
@@ -51,6 +56,7 @@ class FakeWeaviate:
         self.unknown: list[str] = []  # calls the fake does not implement
         self.calls: list[str] = []  # every REST path and gRPC method, in order
         self.accept_objects: int | None = None  # switch: accept this many more objects, fail the rest
+        self._grpc_failure: dict[str, Any] | None = None  # switch: see fail_grpc
         self.lock = threading.Lock()
         self._http: ThreadingHTTPServer | None = None
         self._grpc: grpc.Server | None = None
@@ -90,6 +96,26 @@ class FakeWeaviate:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def fail_grpc(self, code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE, after: int = 0, times: int | None = None,
+                  methods: tuple[str, ...] = ("Search", "BatchObjects", "BatchDelete", "Aggregate")) -> None:
+        """After `after` more gRPC calls of `methods` pass, abort `times` of them (None: all) with `code`."""
+        with self.lock:
+            self._grpc_failure = {"code": code, "after": after, "times": times, "methods": set(methods)}
+
+    def _injected_grpc_failure(self, method: str) -> grpc.StatusCode | None:
+        with self.lock:
+            failure = self._grpc_failure
+            if failure is None or method not in failure["methods"]:
+                return None
+            if failure["after"] > 0:
+                failure["after"] -= 1
+                return None
+            if failure["times"] is not None:
+                failure["times"] -= 1
+                if failure["times"] <= 0:
+                    self._grpc_failure = None
+            return failure["code"]
 
     # --- the data model -------------------------------------------------------------------
 
@@ -243,6 +269,11 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
     def __init__(self, fake: FakeWeaviate) -> None:
         self.fake = fake
 
+    def _abort_if_failing(self, method: str, context: grpc.ServicerContext) -> None:
+        code = self.fake._injected_grpc_failure(method)
+        if code is not None:
+            context.abort(code, f"injected failure: {code.name} (503 Service Unavailable)")
+
     def _collection(self, name: str, context: grpc.ServicerContext) -> str:
         stored = self.fake._class(name)
         if stored is None:
@@ -258,6 +289,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
     def Search(self, request: search_get_pb2.SearchRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC Search")
+        self._abort_if_failing("Search", context)
         unsupported = [f.name for f, _ in request.ListFields() if f.name not in {
             "collection", "properties", "metadata", "limit", "offset", "sort_by", "filters", "near_vector",
             "uses_123_api", "uses_125_api", "uses_127_api"}]
@@ -307,6 +339,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
     def BatchObjects(self, request: batch_pb2.BatchObjectsRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC BatchObjects")
+        self._abort_if_failing("BatchObjects", context)
         errors = []
         with fake.lock:
             for index, obj in enumerate(request.objects):
@@ -350,6 +383,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
     def BatchDelete(self, request: batch_delete_pb2.BatchDeleteRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC BatchDelete")
+        self._abort_if_failing("BatchDelete", context)
         with fake.lock:
             collection = self._collection(request.collection, context)
             doomed = [uuid for uuid, _ in self._selected(collection, request.filters)]
@@ -365,6 +399,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
     def Aggregate(self, request: aggregate_pb2.AggregateRequest, context: grpc.ServicerContext) -> Any:
         fake = self.fake
         fake.calls.append("gRPC Aggregate")
+        self._abort_if_failing("Aggregate", context)
         if request.aggregations or request.HasField("group_by") or request.WhichOneof("search"):
             fake.unknown.append("gRPC Aggregate beyond a total count")
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "fake Weaviate only counts objects")
