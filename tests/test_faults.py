@@ -540,3 +540,35 @@ def test_a_weaviate_url_that_refuses_connections_is_refused_before_any_model_cal
     _assert_one_clear_message(raised.value, "Weaviate", url, "not reachable")
     assert openai_fake.requests == []
     assert _only_run(config)["counts"] == {} and driver.indexes(config["data_dir"]) == []
+
+
+def test_a_lancedb_commit_conflict_is_retried_at_the_latest_version(tmp_path):
+    """What another process's compaction or index build can cause mid-write: the write is retried, a few times at most."""
+    table = lancedb_store.vector_index(lancedb_store.store_client({"uri": str(tmp_path / "lancedb")}), "docs", 4)
+    attempts: list[int] = []
+
+    def flaky_write() -> str:
+        attempts.append(table.version)
+        if len(attempts) < 3:
+            raise RuntimeError("lance error: Retryable commit conflict for version 2: This CreateIndex transaction was preempted")
+        return "written"
+
+    assert lancedb_store._committed(table, flaky_write) == "written" and len(attempts) == 3
+
+    def always_conflicting() -> None:
+        attempts.append(table.version)
+        raise RuntimeError("lance error: Commit conflict for version 2")
+
+    attempts.clear()
+    with pytest.raises(RuntimeError, match="conflict"):
+        lancedb_store._committed(table, always_conflicting)
+    assert len(attempts) == 1 + lancedb_store._COMMIT_RETRIES
+
+    def disk_full() -> None:
+        attempts.append(table.version)
+        raise OSError(28, "No space left on device")
+
+    attempts.clear()
+    with pytest.raises(OSError, match="No space"):  # anything but a conflict is not retried
+        lancedb_store._committed(table, disk_full)
+    assert len(attempts) == 1
