@@ -16,8 +16,6 @@ import uuid
 import numpy as np
 import pytest
 from hamilton import driver, telemetry
-from pinecone._internal import http_client
-from pinecone._internal.bulk import get_registry
 
 from dataflows.errors import (
     IndexMismatchError,
@@ -28,6 +26,7 @@ from dataflows.errors import (
 from dataflows.schema import STORED_FIELDS, Document, Progress, sha256_hex
 from dataflows.stores import lancedb as reference_store
 from dataflows.stores import pinecone as store
+from tests.fakes import fixtures
 from tests.fakes.pinecone_fake import METADATA_LIMIT, PineconeFake
 
 telemetry.disable_telemetry()
@@ -41,16 +40,13 @@ NODES = {
 }
 
 
+pinecone_fake = fixtures.pinecone_fake
+
+
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch):
+def fake(pinecone_fake: PineconeFake) -> PineconeFake:
     """A running fake; the SDK keeps its retry policy but does not sleep between attempts."""
-    monkeypatch.setattr(http_client, "_retry_sleep", lambda seconds: None)
-    monkeypatch.delenv("PINECONE_CONTROLLER_HOST", raising=False)
-    # The SDK's retry budget and throttle gates are process-wide per host; start each test afresh.
-    http_client.get_budget_registry()._reset()
-    get_registry()._reset()
-    with PineconeFake() as running:
-        yield running
+    return pinecone_fake
 
 
 @pytest.fixture
