@@ -8,7 +8,7 @@ import streamlit as st
 
 from dataflows import driver
 from dataflows.settings import DEFAULT_LLM_MODELS, LLM_SERVICES
-from ui.safe_text import escape_text
+from ui.safe_text import escape_text, markdown_literal
 from ui.widgets import api_keys, config_for_index, data_dir, index_picker, missing_key_for, retrieval_settings, show_error
 
 LLM_LABELS = {
@@ -48,7 +48,8 @@ def show_sources(turn: dict) -> None:
     """The numbered sources of an answer (each opens its text), and what was sent to the model."""
     for number, chunk in enumerate(turn.get("sources", []), start=1):
         page = f", page {chunk['page']}" if chunk.get("page") else ""
-        with st.expander(f"[{number}] {chunk['title']} — {chunk['source_name']}{page} (score {chunk['score']:.3f})"):
+        with st.expander(f"[{number}] {markdown_literal(chunk['title'])} — {markdown_literal(chunk['source_name'])}{page} "
+                         f"(score {chunk['score']:.3f})"):
             st.markdown(escape_text(chunk["text"]), unsafe_allow_html=True)
             st.caption(f"chunk {chunk['chunk_id']} · run {chunk['run_id']} · {chunk['model_name']}")
     if turn.get("prompt"):

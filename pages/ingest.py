@@ -13,6 +13,7 @@ from dataflows.lifecycle import NodeStatusListener
 from dataflows.schema import InputFile, Progress
 from dataflows.settings import DEFAULT_MODELS, DEFAULTS
 from dataflows.visualize import execution_graph, status_digraph
+from ui.safe_text import markdown_literal
 from ui.widgets import api_keys, show_error, stack_picker
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
@@ -82,7 +83,7 @@ if preview_clicked:
     else:
         st.write(f"**{len(chunks)} chunks** from {len({c.document_id for c in chunks})} documents")
         for error in errors:
-            st.warning(f"{error.source_name}: {error.reason}")
+            st.warning(f"{markdown_literal(error.source_name)}: {markdown_literal(error.reason)}")
         st.dataframe(
             pd.DataFrame([{"source": c.source_name, "page": c.page, "chunk": c.chunk_index, "tokens": c.token_count,
                            "characters": len(c.text), "text": c.text} for c in chunks[:500]]),
@@ -130,7 +131,7 @@ if ingest_clicked:
                                               ("Replaced", "deleted_stale"), ("Failed", "failed")]):
         column.metric(label, counts.get(key, 0))
     for error in record["file_errors"]:
-        st.error(f"**{error['source_name']}** was not ingested: {error['reason']}")
+        st.error(f"**{markdown_literal(error['source_name'])}** was not ingested: {markdown_literal(error['reason'])}")
     timings = pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"])
     st.dataframe(timings, hide_index=True, width="stretch")
     st.page_link("pages/runs.py", label="Open this run on the Runs page", icon=":material/history:", query_params={"run": record["run_id"]})

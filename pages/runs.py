@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dataflows import driver
+from ui.safe_text import markdown_literal
 from ui.widgets import api_keys, data_dir, show_error
 
 st.title("Runs")
@@ -33,12 +34,12 @@ status_icon = {"succeeded": "✅", "failed": "❌", "interrupted": "⚠️", "ru
 st.subheader(f"{status_icon} {record['run_id']} — {record['status']}")
 st.caption(f"{record['started_at']} → {record['finished_at'] or '…'} · {record['index_key']} · {record['code_version']}")
 if record["error"]:
-    st.error(record["error"])
+    st.error(markdown_literal(record["error"]))
 columns = st.columns(max(1, len(record["counts"])))
 for column, (name, value) in zip(columns, record["counts"].items()):
     column.metric(name.replace("_", " "), value)
 for error in record["file_errors"]:
-    st.warning(f"**{error['source_name']}**: {error['reason']}")
+    st.warning(f"**{markdown_literal(error['source_name'])}**: {markdown_literal(error['reason'])}")
 
 config_tab, timing_tab, dag_tab, chunks_tab = st.tabs(["Config", "Timings", "DAG", "Chunks written"])
 with config_tab:

@@ -26,6 +26,23 @@ def escape_text(text: str) -> str:
     return "".join(_MARKDOWN_ACTIVE.get(ch, ch) for ch in text).replace("\n", "<br>")
 
 
+# Streamlit Markdown without HTML (st.error, st.warning, st.info, widget and expander labels): the characters
+# that start markup anywhere, `_` where it can start or end emphasis (not inside a word), `:` where it starts
+# a Streamlit directive or shortcode (`:red[x]`, `:material/home:`), and block markers at the start of a line.
+_INLINE_ACTIVE = re.compile(r"[\\`*\[\]<>#~|$&]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])|:(?=[\w/+-]+[:\[])")
+_LINE_START_ACTIVE = re.compile(r"^([ \t]*(?:\d+)?)([-+=.)])", re.MULTILINE)
+
+
+def markdown_literal(text: str) -> str:
+    """Text shown literally by Streamlit's Markdown when HTML is off: Markdown- and HTML-active characters backslash-escaped.
+
+    For messages and labels that carry document-derived text (file names, titles, parser errors). CommonMark
+    allows a backslash before any ASCII punctuation, so the escapes vanish and the characters show as typed.
+    """
+    escaped = _INLINE_ACTIVE.sub(lambda match: "\\" + match.group(0), text)
+    return _LINE_START_ACTIVE.sub(lambda match: match.group(1) + "\\" + match.group(2), escaped)
+
+
 def query_terms(question: str) -> list[str]:
     """The words of a question worth highlighting: lower-cased, no stop words, at least 3 characters."""
     words = re.findall(r"\w+", question.lower())

@@ -20,7 +20,7 @@ from dataflows.settings import (
     default_data_dir,
     resolve_api_keys,
 )
-from ui.safe_text import escape_text, highlighted
+from ui.safe_text import escape_text, highlighted, markdown_literal
 
 SERVICE_LABELS = {"sentence_transformers": "sentence-transformers (local)", "openai": "OpenAI", "cohere": "Cohere"}
 STORE_LABELS = {"lancedb": "LanceDB (embedded)", "weaviate": "Weaviate", "pinecone": "Pinecone"}
@@ -63,9 +63,9 @@ def api_key_fields() -> None:
 def show_error(error: Exception, doing: str) -> None:
     """One clear message where the error happened; unexpected errors also name their type, without a traceback."""
     if isinstance(error, WorkbenchError):
-        st.error(f"{doing} failed: {error}")
+        st.error(f"{doing} failed: {markdown_literal(str(error))}")  # messages may quote file names and content
     else:
-        st.error(f"{doing} failed unexpectedly ({type(error).__name__}: {error}). The page is still usable; see the server log.")
+        st.error(f"{doing} failed unexpectedly ({type(error).__name__}: {markdown_literal(str(error))}). The page is still usable; see the server log.")
 
 
 def missing_key_for(service_or_store: str) -> str:
