@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -241,6 +242,9 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     from dataflows import driver
 
+    hamilton_log = logging.getLogger("hamilton")
+    if not hamilton_log.handlers:  # with no logging set up, Python would print Hamilton's failed-node traceback and banner
+        hamilton_log.addHandler(logging.NullHandler())  # the CLI reports an error itself, in one line
     args = build_parser().parse_args(argv)
     try:
         if args.command == "ingest":

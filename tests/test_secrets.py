@@ -12,8 +12,10 @@ no tracked file holds anything shaped like a real key.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
+import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,8 +58,14 @@ def data_folder_leaks(data_dir: Path) -> list[str]:
     """Files under the data folder (SQLite catalog and cache, LanceDB data, manifests, …) whose bytes hold a key."""
     files = [path for path in data_dir.rglob("*") if path.is_file()]
     assert files, "nothing under the data folder to search"
-    return [f"{path.relative_to(data_dir)}: {needle}" for path in files for needle in NEEDLES
-            if needle.encode() in path.read_bytes()]
+    found = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a SQLite -wal/-journal file removed when its connection closed
+            continue
+        found += [f"{path.relative_to(data_dir)}: {needle}" for needle in NEEDLES if needle.encode() in data]
+    return found
 
 
 class _Collector(logging.Handler):
@@ -184,6 +192,34 @@ def test_rejected_keys_are_not_echoed(no_keys, data_dir, all_logs, capfd):
             errors.append(raised.value)
             assert fake.chat_requests, f"{service}: the wrong key never reached the fake"
     _assert_clean(all_logs, capfd, data_dir, [_error_text(e) for e in errors], driver.runs(str(data_dir)))
+
+
+# --- the command line: keys from the environment only ---------------------------------------------------
+
+
+def test_the_command_line_uses_the_environment_key_and_prints_it_nowhere(no_keys, data_dir, tmp_path):
+    document = tmp_path / "guild.txt"
+    document.write_bytes(TEXT)
+    other = tmp_path / "harbour.txt"
+    other.write_bytes(b"The harbour freezes in February.")
+    cli = [sys.executable, "-m", "dataflows"]
+    where = ["--index", "cli", "--data-dir", str(data_dir)]
+    with FakeOpenAI(api_key=KEYS["env"]) as fake:
+        env = {**os.environ, "OPENAI_BASE_URL": fake.base_url, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+        runs = [
+            subprocess.run([*cli, "ingest", str(document), "--embedding-service", "openai", *where, "--json"],
+                           env={**env, "OPENAI_API_KEY": KEYS["env"]}, cwd=REPO, capture_output=True, text=True, timeout=300),
+            subprocess.run([*cli, "query", QUESTION, *where, "--json"],
+                           env={**env, "OPENAI_API_KEY": KEYS["env"]}, cwd=REPO, capture_output=True, text=True, timeout=300),
+            subprocess.run([*cli, "ingest", str(other), "--embedding-service", "openai", *where],
+                           env={**env, "OPENAI_API_KEY": KEYS["wrong"]}, cwd=REPO, capture_output=True, text=True, timeout=300),
+        ]
+        assert {r.headers["authorization"] for r in fake.embedding_requests} == {f"Bearer {KEYS['env']}", f"Bearer {KEYS['wrong']}"}
+    assert [r.returncode for r in runs] == [0, 0, 2], [r.stderr[-1000:] for r in runs]
+    assert "silver gull" in runs[1].stdout
+    assert "rejected the API key" in runs[2].stderr and "Traceback" not in runs[2].stderr
+    assert [leaks(r.stdout + r.stderr) for r in runs] == [[], [], []]
+    assert data_folder_leaks(data_dir) == []
 
 
 # --- the app: a key typed in the session's password field --------------------------------------------

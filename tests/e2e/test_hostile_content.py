@@ -104,8 +104,14 @@ def test_hostile_content_is_shown_as_text_on_every_page(watched, server, tmp_pat
     broken = tmp_path / BROKEN_NAME
     broken.write_bytes(b"%PDF-1.4\nnot really a PDF " + HOSTILE_TEXT.encode())
 
+    # Home first: until app.py has run once in the server, a direct page URL is served without its navigation
+    page.goto(server)
+    _wait_idle(page)
+    page.get_by_role("heading", name="RAG workbench").wait_for()
+    _wait_idle(page)
     page.goto(server + "/ingest")
     _wait_idle(page)
+    page.locator("[data-testid='stSidebar']").get_by_text("API keys").wait_for()  # inside app.py's navigation, as users see it
     page.locator("input[type=file]").set_input_files([str(hostile), str(broken)])
     page.get_by_text("quill", exact=False).first.wait_for()
     _wait_idle(page)
