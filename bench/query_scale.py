@@ -9,12 +9,18 @@ uniformly on the sphere, the worst case for any ANN index (nearest neighbours ar
 than anything else). Queries are drawn from the same distribution, never from the table.
 
     python bench/query_scale.py [--sizes 10000,100000,1000000] [--data clustered|uniform]
-           [--index-type ivf_hnsw_sq] [--queries 200] [--exact-queries 30] [--nprobes 0] [--ef 0,64,128] [--refine 0]
+           [--index-type ivf_hnsw_sq] [--queries 200] [--exact-queries 30] [--nprobes 0] [--ef 0,64,128] [--refine 0,2]
+           [--results rows.jsonl] [--from-results rows.jsonl ...] [--plot docs/query_scale.png]
+
+Every combination of --nprobes, --ef and --refine is measured on the same index; `--results` saves the
+rows so runs at different sizes can be printed and plotted together (`--sizes "" --from-results ...`).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import sys
 import tempfile
@@ -53,7 +59,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return float(np.percentile(samples, 50)), float(np.percentile(samples, 95))
 
 
-def timed_searches(table, queries: np.ndarray, **settings) -> tuple[list[float], list[list[int]]]:
+def timed_searches(table, queries: np.ndarray, **settings: int) -> tuple[list[float], list[list[int]]]:
     latencies, found = [], []
     for query in queries:
         search = table.search(query).distance_type("cosine").select(["id"]).limit(10)
@@ -81,6 +87,50 @@ def exact_top10(data: np.ndarray, queries: np.ndarray) -> np.ndarray:
     return np.vstack(top)
 
 
+def plot(rows: list[dict], path: str) -> None:
+    """Latency p50 (exact and each ANN setting) and ANN recall@10 against the number of vectors."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (latency, recall) = plt.subplots(1, 2, figsize=(11, 4))
+    exact = sorted({(r["vectors"], r["exact_p50"]) for r in rows})
+    latency.plot([v for v, _ in exact], [p for _, p in exact], marker="s", color="black", label="exact (no index)")
+    for label in dict.fromkeys(_setting(r) for r in rows):
+        points = sorted((r for r in rows if _setting(r) == label), key=lambda r: r["vectors"])
+        sizes = [r["vectors"] for r in points]
+        latency.plot(sizes, [r["ann_p50"] for r in points], marker="o", label=label)
+        recall.plot(sizes, [r["recall"] for r in points], marker="o", label=label)
+    latency.axhline(10, color="red", linestyle=":", linewidth=1, label="10 ms target")
+    recall.axhline(0.95, color="red", linestyle=":", linewidth=1, label="0.95 target")
+    for axis, title in ((latency, "search latency p50 (ms), top 10"), (recall, "ANN recall@10 against exact")):
+        axis.set_xscale("log")
+        axis.set_xlabel("vectors in the table (384-d)")
+        axis.set_title(title)
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=7)
+    latency.set_yscale("log")
+    figure.suptitle("LanceDB search on 2 cores: exact vs ANN (synthetic clustered unit vectors)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    print(f"plot written to {path}")
+
+
+def _setting(row: dict) -> str:
+    parts = [row["index_type"]]
+    if row.get("nprobes"):
+        parts.append(f"nprobes {row['nprobes']}")
+    parts.append(f"ef {row['ef'] or 'default'}")
+    if row.get("refine"):
+        parts.append(f"refine {row['refine']}")
+    return ", ".join(parts)
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(value) for value in text.split(",") if value.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -88,20 +138,25 @@ def main() -> None:
     parser.add_argument("--index-type", default="ivf_hnsw_sq", choices=["ivf_pq", "ivf_hnsw_sq", "ivf_hnsw_pq"])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=30)
-    parser.add_argument("--nprobes", type=int, default=0, help="IVF partitions probed (0: LanceDB's default)")
+    parser.add_argument("--nprobes", default="0", help="IVF partitions probed, comma-separated (0: LanceDB's default)")
     parser.add_argument("--ef", default="0", help="HNSW search breadths to try on the same index, comma-separated (0: LanceDB's default)")
-    parser.add_argument("--refine", type=int, default=0, help="re-rank refine x 10 candidates with full vectors (0: off)")
+    parser.add_argument("--refine", default="0", help="re-rank refine x 10 candidates with full vectors, comma-separated (0: off)")
     parser.add_argument("--folder", default="", help="where the tables go (default: a temporary folder)")
+    parser.add_argument("--results", default="", help="append each row as a JSON line to this file")
+    parser.add_argument("--from-results", nargs="*", default=[], help="also print (and plot) rows saved by earlier runs")
+    parser.add_argument("--plot", default="", help="write a PNG of latency and recall against the number of vectors")
     args = parser.parse_args()
 
+    rows = [json.loads(line) for path in args.from_results for line in Path(path).read_text().splitlines() if line.strip()]
     rng = np.random.default_rng(0)
     centres = _unit(rng.standard_normal((2000, DIMENSION), dtype=np.float32))
-    print(f"load average: {os.getloadavg()[0]:.2f} (1 min)   data: {args.data}   index: {args.index_type}   "
-          f"nprobes {args.nprobes or 'default'}, ef {args.ef}, refine {args.refine or 'off'}")
-    rows = []
+    sizes = _numbers(args.sizes) if args.sizes else []
+    if sizes:
+        print(f"load average: {os.getloadavg()[0]:.2f} (1 min)   data: {args.data}   index: {args.index_type}   "
+              f"nprobes {args.nprobes}, ef {args.ef}, refine {args.refine} (0: default / off)")
     with tempfile.TemporaryDirectory(dir=args.folder or None) as folder:
         db = lancedb.connect(folder)
-        for size in [int(s) for s in args.sizes.split(",")]:
+        for size in sizes:
             data = np.empty((size, DIMENSION), dtype=np.float32)
             schema = pa.schema([pa.field("id", pa.int64()), pa.field("vector", pa.list_(pa.float32(), DIMENSION))])
             table = db.create_table(f"v{size}", schema=schema)
@@ -114,25 +169,40 @@ def main() -> None:
             table.optimize()
             queries = vectors(args.queries, args.data, rng, centres)
             truth = exact_top10(data, queries)
+            exact_load = os.getloadavg()[0]
             exact_ms, _ = timed_searches(table, queries[: args.exact_queries], exact=True)
             started = time.perf_counter()
             table.create_index("vector", config=_ann_config(args.index_type, size, DIMENSION))
             build_s = time.perf_counter() - started
-            for ef in [int(e) for e in args.ef.split(",")]:
-                timed_searches(table, queries[:20], nprobes=args.nprobes, ef=ef, refine=args.refine)  # warm the index cache
-                ann_ms, found = timed_searches(table, queries, nprobes=args.nprobes, ef=ef, refine=args.refine)
+            for nprobes, ef, refine in itertools.product(_numbers(args.nprobes), _numbers(args.ef), _numbers(args.refine)):
+                settings = {"nprobes": nprobes, "ef": ef, "refine": refine}
+                timed_searches(table, queries[:20], **settings)  # warm the index cache
+                load = os.getloadavg()[0]
+                ann_ms, found = timed_searches(table, queries, **settings)
                 recall = float(np.mean([len(set(f) & set(t.tolist())) / 10 for f, t in zip(found, truth)]))
-                row = (size, *percentiles(exact_ms), build_s, ef, *percentiles(ann_ms), recall)
+                exact_p50, exact_p95 = percentiles(exact_ms)
+                ann_p50, ann_p95 = percentiles(ann_ms)
+                row = {"vectors": size, "data": args.data, "index_type": args.index_type, **settings,
+                       "exact_p50": round(exact_p50, 2), "exact_p95": round(exact_p95, 2), "build_s": round(build_s, 1),
+                       "ann_p50": round(ann_p50, 2), "ann_p95": round(ann_p95, 2), "recall": round(recall, 3),
+                       "load_exact": round(exact_load, 2), "load_ann": round(load, 2)}
                 rows.append(row)
-                print(f"{size:>9,} vectors: exact p50 {row[1]:8.2f} ms p95 {row[2]:8.2f} ms | ANN built in {build_s:6.1f} s, "
-                      f"ef {ef or 'default'}: p50 {row[5]:6.2f} ms p95 {row[6]:6.2f} ms, recall@10 {recall:.3f}   "
-                      f"(load {os.getloadavg()[0]:.2f})", flush=True)
+                if args.results:
+                    with open(args.results, "a") as handle:
+                        handle.write(json.dumps(row) + "\n")
+                print(f"{size:>9,} vectors: exact p50 {exact_p50:8.2f} ms p95 {exact_p95:8.2f} ms | {_setting(row)}: built in "
+                      f"{build_s:6.1f} s, p50 {ann_p50:6.2f} ms p95 {ann_p95:6.2f} ms, recall@10 {recall:.3f}   (load {load:.2f})",
+                      flush=True)
             db.drop_table(f"v{size}")
             del data
-    print(f"\n| vectors | exact p50 ms | exact p95 ms | {args.index_type} build s | ef | ANN p50 ms | ANN p95 ms | ANN recall@10 |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size, e50, e95, build, ef, a50, a95, recall in rows:
-        print(f"| {size:,} | {e50:.1f} | {e95:.1f} | {build:.1f} | {ef or 'default'} | {a50:.2f} | {a95:.2f} | {recall:.3f} |")
+    print("\n| vectors | exact p50 ms | exact p95 ms | ANN index, query settings | build s | ANN p50 ms | ANN p95 ms "
+          "| ANN recall@10 | load 1-min (exact / ANN) |")
+    print("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        print(f"| {r['vectors']:,} | {r['exact_p50']:.1f} | {r['exact_p95']:.1f} | {_setting(r)} | {r['build_s']:.1f} | "
+              f"{r['ann_p50']:.2f} | {r['ann_p95']:.2f} | {r['recall']:.3f} | {r['load_exact']} / {r['load_ann']} |")
+    if args.plot and rows:
+        plot(rows, args.plot)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,18 @@
     run_counts, run_file_errors, run_timings: the run's totals
 
 Only a small report comes back from each batch, so a process holds one batch's chunks and vectors
-at a time whatever the corpus size. A document lives in exactly one batch, so the per-batch
-skip-unchanged and replace logic of `ingestion.py` stays correct. What crosses to another process
-(the processes and Ray executors) is the recipe — config, run id, API keys, the batch's file paths
-or paragraphs — never a loaded model or an open store handle: workers load and open their own.
+at a time whatever the corpus size, and after each batch the memory it freed goes back to the system.
+A document lives in exactly one batch, so the per-batch skip-unchanged and replace logic of
+`ingestion.py` stays correct. What crosses to another process (the processes and Ray executors) is
+the recipe — config, run id, API keys, the batch's file paths or paragraphs — never a loaded model
+or an open store handle: workers load and open their own.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,7 +111,32 @@ def batch_report(document_batches: DocumentBatch, ingest_job: IngestJob) -> Batc
     """Parse, chunk, embed and write one batch with the per-batch ingestion flow; runs wherever the executor puts this task."""
     from dataflows import driver  # the driver layer builds the per-batch flow (imported here: it imports this module)
 
-    return driver.ingest_batch(ingest_job, document_batches)
+    report = driver.ingest_batch(ingest_job, document_batches)
+    _release_freed_memory()
+    return report
+
+
+def _release_freed_memory() -> bool:
+    """Hand memory freed by the finished batch back to the system (glibc `malloc_trim`); False where there is no glibc.
+
+    LanceDB's, the tokenizer's and Arrow's native threads free a batch's buffers, but glibc keeps the freed
+    pages in its per-thread arenas, so without this a long run's resident memory creeps up batch after batch
+    (about 70 MB over 391 LanceDB writes, measured for bench/ingest_scale.py)."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError):  # not glibc: macOS, Windows, musl
+        return None
+    return libc
 
 
 def batch_reports(batch_report: Collect[BatchReport]) -> list[BatchReport]:
