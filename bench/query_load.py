@@ -144,8 +144,7 @@ class Browser:
         self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
     def home_load(self, url: str) -> float:
-        """Seconds to load Home. Until Home has run once in a server process, Streamlit serves a direct page URL
-        from the pages/ folder without app.py (no navigation, no API-key fields), so the bench opens Home first."""
+        """Seconds to load Home; the bench opens it first so that the first load's model warm-up is timed apart."""
         page = self._browser.new_page(viewport={"width": 1200, "height": 900})
         page.set_default_timeout(180_000)
         try:

@@ -104,7 +104,7 @@ def test_hostile_content_is_shown_as_text_on_every_page(watched, server, tmp_pat
     broken = tmp_path / BROKEN_NAME
     broken.write_bytes(b"%PDF-1.4\nnot really a PDF " + HOSTILE_TEXT.encode())
 
-    # Home first: until app.py has run once in the server, a direct page URL is served without its navigation
+    # Home first, as a person arriving would
     page.goto(server)
     _wait_idle(page)
     page.get_by_role("heading", name="RAG workbench").wait_for()

@@ -134,4 +134,4 @@ if ingest_clicked:
         st.error(f"**{markdown_literal(error['source_name'])}** was not ingested: {markdown_literal(error['reason'])}")
     timings = pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"])
     st.dataframe(timings, hide_index=True, width="stretch")
-    st.page_link("pages/runs.py", label="Open this run on the Runs page", icon=":material/history:", query_params={"run": record["run_id"]})
+    st.page_link("views/runs.py", label="Open this run on the Runs page", icon=":material/history:", query_params={"run": record["run_id"]})
