@@ -432,10 +432,11 @@ def maintained_index(
     """Index upkeep after a run: compact once `compact_after_writes` fragments pile up (and fold new rows into the indexes), build the ANN index past `ann_index_threshold` rows, refresh the full-text index; returns what it did."""
     table = store_client.open_table(index_name)  # opened now: the batches may have written from other processes
     changed = bool(run_counts.get("written") or run_counts.get("deleted_stale"))
-    done: dict[str, Any] = {"rows": table.count_rows(), "compacted": False, "ann_index": "none", "fts_index": "unchanged"}
-    fragments = table.stats()["fragment_stats"]["num_fragments"]
-    ann = _vector_index_config(table)
-    try:
+
+    def upkeep() -> dict[str, Any]:
+        done: dict[str, Any] = {"rows": table.count_rows(), "compacted": False, "ann_index": "none", "fts_index": "unchanged"}
+        fragments = table.stats()["fragment_stats"]["num_fragments"]
+        ann = _vector_index_config(table)
         if (compact_after_writes and fragments >= compact_after_writes) or (changed and ann is not None):
             table.optimize()  # compaction, old versions pruned (LanceDB's 7-day default), new rows added to the indexes
             done["compacted"] = True
@@ -448,9 +449,13 @@ def maintained_index(
         if fts_at_ingest and done["rows"] and (changed or _fts_index(table) is None):
             text_index(table, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
             done["fts_index"] = "refreshed"
+        return done
+
+    try:
+        # Under the table's write lock: two sessions finishing together would otherwise race to build the same index.
+        return _committed(table, upkeep)
     except (OSError, RuntimeError, ValueError) as error:
         raise StoreUnavailableError(f"LanceDB index upkeep of {index_name!r} failed: {error}.") from error
-    return done
 
 
 def index_state(existing_index: lancedb.table.Table) -> dict[str, Any]:
