@@ -19,6 +19,7 @@ from dataflows.schema import STORED_FIELDS, Document, InputFile, Progress
 from dataflows.sources import read_squad_file
 from dataflows.stores import lancedb as lancedb_store
 from tests.conftest import REPO, SQUAD_SAMPLE
+from tests.fakes import fixtures
 
 # --- metric functions against hand-computed cases ----------------------------------------------
 
@@ -169,34 +170,27 @@ def _squad_records(dimension: int) -> tuple[list[dict], np.ndarray]:
     return records, vectors
 
 
-def test_weaviate_lists_the_squad_questions_it_holds():
+pinecone_fake = fixtures.pinecone_fake
+weaviate_fake = fixtures.weaviate_fake
+
+
+def _assert_lists_the_squad_questions(store, client) -> None:
+    """A store module lists the SQuAD question ids of the chunks it holds, and only those."""
+    try:
+        index = store.vector_index(client, "squad", 4)
+        store.written_chunk_ids(index, *_squad_records(4), Progress())
+        assert store.indexed_questions(store.existing_index(client, "squad")) == {"q1": "d1", "q2": "d1", "q3": "d2"}
+    finally:
+        client.close()
+
+
+def test_weaviate_lists_the_squad_questions_it_holds(weaviate_fake):
     from dataflows.stores import weaviate as store
-    from tests.fakes.weaviate_fake import FakeWeaviate
 
-    with FakeWeaviate() as fake:
-        client = store.store_client({"url": fake.url, "grpc_port": fake.grpc_port}, "")
-        try:
-            index = store.vector_index(client, "squad", 4)
-            store.written_chunk_ids(index, *_squad_records(4), Progress())
-            assert store.indexed_questions(store.existing_index(client, "squad")) == {"q1": "d1", "q2": "d1", "q3": "d2"}
-        finally:
-            client.close()
+    _assert_lists_the_squad_questions(store, store.store_client({"url": weaviate_fake.url, "grpc_port": weaviate_fake.grpc_port}, ""))
 
 
-def test_pinecone_lists_the_squad_questions_it_holds(monkeypatch):
-    from pinecone._internal import http_client
-
+def test_pinecone_lists_the_squad_questions_it_holds(pinecone_fake):
     from dataflows.stores import pinecone as store
-    from tests.fakes.pinecone_fake import PineconeFake
 
-    monkeypatch.setattr(http_client, "_retry_sleep", lambda seconds: None)
-    monkeypatch.delenv("PINECONE_CONTROLLER_HOST", raising=False)
-    http_client.get_budget_registry()._reset()
-    with PineconeFake() as fake:
-        client = store.store_client({"host": fake.url, "namespace": "ns"}, fake.api_key)
-        try:
-            index = store.vector_index(client, "squad", 4)
-            store.written_chunk_ids(index, *_squad_records(4), Progress())
-            assert store.indexed_questions(store.existing_index(client, "squad")) == {"q1": "d1", "q2": "d1", "q3": "d2"}
-        finally:
-            client.close()
+    _assert_lists_the_squad_questions(store, store.store_client({"host": pinecone_fake.url, "namespace": "ns"}, pinecone_fake.api_key))
