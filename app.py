@@ -15,6 +15,7 @@ if _LOCAL_SQUAD.exists():
 import streamlit as st  # noqa: E402
 
 from dataflows import driver  # noqa: E402
+from ui.navigation import run_page  # noqa: E402
 from ui.resources import warm_default_model  # noqa: E402
 from ui.widgets import api_key_fields, data_dir, show_error  # noqa: E402
 
@@ -82,20 +83,20 @@ def home() -> None:
                 name.caption(_index_state_line(manifest))
             with links:
                 first, second = st.columns(2)
-                first.page_link("views/retrieve.py", label="Query", icon=":material/search:", query_params={"index": manifest["index_key"]})
-                second.page_link("views/compare.py", label="Compare", icon=":material/compare:", query_params={"a": manifest["index_key"]})
+                first.page_link("pages/retrieve.py", label="Query", icon=":material/search:", query_params={"index": manifest["index_key"]})
+                second.page_link("pages/compare.py", label="Compare", icon=":material/compare:", query_params={"a": manifest["index_key"]})
 
 
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("views/ingest.py", title="Ingest", icon=":material/upload_file:"),
-    st.Page("views/retrieve.py", title="Retrieve", icon=":material/search:"),
-    st.Page("views/compare.py", title="Compare", icon=":material/compare:"),
-    st.Page("views/chat.py", title="Chat", icon=":material/chat:"),
-    st.Page("views/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("pages/ingest.py", title="Ingest", icon=":material/upload_file:"),
+    st.Page("pages/retrieve.py", title="Retrieve", icon=":material/search:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 st.set_page_config(page_title="RAG workbench", page_icon=":material/hub:", layout="wide")
 navigation = st.navigation(pages)
 api_key_fields()
 warm_default_model()
-navigation.run()
+run_page(navigation)

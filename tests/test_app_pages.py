@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from dataflows import driver
 from tests.conftest import REPO
 
-PAGES = ["views/ingest.py", "views/retrieve.py", "views/compare.py", "views/chat.py", "views/runs.py"]
+PAGES = ["pages/ingest.py", "pages/retrieve.py", "pages/compare.py", "pages/chat.py", "pages/runs.py"]
 TEXT = (b"The Marrowick lighthouse keepers guild was founded in 1884. Its first keeper was Ada Fenwick.\n\n"
         b"The guild's emblem is a silver gull holding a brass key.")
 
@@ -58,7 +58,7 @@ def test_every_page_renders_on_an_empty_data_folder(app_env, page):
 
 
 def test_ingest_page_widgets_are_the_stack_config(app_env):
-    app = _open(_app(), "views/ingest.py")
+    app = _open(_app(), "pages/ingest.py")
     labels = {w.label for w in app.selectbox}
     assert {"Embedding service", "Vector store"} <= labels
     assert app.text_input(key="ingest_model_sentence_transformers").value == "all-MiniLM-L6-v2"
@@ -79,7 +79,7 @@ def _upload_and_ingest(app: AppTest) -> AppTest:
 
 
 def test_upload_and_ingest_produce_an_index_and_a_run_record(app_env):
-    app = _upload_and_ingest(_open(_app(), "views/ingest.py"))
+    app = _upload_and_ingest(_open(_app(), "pages/ingest.py"))
     assert any(m.label == "Written" and m.value == "1" for m in app.metric)
     (manifest,) = driver.indexes(str(app_env))
     assert manifest["index_name"] == "docs" and manifest["chunk_count"] == 1
@@ -88,9 +88,9 @@ def test_upload_and_ingest_produce_an_index_and_a_run_record(app_env):
 
 
 def test_retrieve_compare_and_chat_on_an_ingested_upload(app_env):
-    app = _upload_and_ingest(_open(_app(), "views/ingest.py"))
+    app = _upload_and_ingest(_open(_app(), "pages/ingest.py"))
 
-    _open(app, "views/retrieve.py")
+    _open(app, "pages/retrieve.py")
     app.text_input(key="retrieve_question").input("Who was the first keeper?")
     next(b for b in app.button if b.label == "Search").click().run()
     assert not app.exception
@@ -98,14 +98,14 @@ def test_retrieve_compare_and_chat_on_an_ingested_upload(app_env):
     assert "Ada" in texts and "Fenwick" in texts and "guild.txt" in texts
     assert any("hits in" in c.value for c in app.caption)
 
-    _open(app, "views/compare.py")
+    _open(app, "pages/compare.py")
     app.text_input(key="compare_question").input("What is the emblem?")
     next(b for b in app.button if b.label == "Search both").click().run()
     assert not app.exception
     assert len([m for m in app.metric if m.label == "Latency"]) == 2
     assert any("found by both sides" in c.value for c in app.caption)
 
-    _open(app, "views/chat.py")
+    _open(app, "pages/chat.py")
     app.chat_input[0].set_value("What is the guild's emblem?").run()
     assert not app.exception
     answer = html.unescape(" ".join(m.value for m in app.chat_message[-1].markdown))
@@ -113,7 +113,7 @@ def test_retrieve_compare_and_chat_on_an_ingested_upload(app_env):
     assert "silver gull" in answer and "[1]" in answer
     assert any("[1]" in e.label for e in app.expander)  # the citation opens the source text
 
-    _open(app, "views/runs.py")
+    _open(app, "pages/runs.py")
     assert any("succeeded" in h.value for h in app.subheader)
 
 

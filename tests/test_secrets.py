@@ -258,7 +258,7 @@ def test_a_key_typed_in_the_app_is_used_and_never_shown(no_keys, tmp_path, monke
         app.text_input(key="key_openai_api_key").input(key).run()
         _assert_page_clean(app, key)
 
-        app.switch_page("views/ingest.py").run()
+        app.switch_page("pages/ingest.py").run()
         app.selectbox(key="ingest_service").set_value("openai").run()
         assert not any("OPENAI_API_KEY" in w.value for w in app.warning)  # the session key counts as set
         app.file_uploader(key="ingest_uploads").upload("guild.txt", TEXT, "text/plain").run()
@@ -267,28 +267,28 @@ def test_a_key_typed_in_the_app_is_used_and_never_shown(no_keys, tmp_path, monke
         assert embeddings.embedding_requests[-1].headers["authorization"] == f"Bearer {key}"
         _assert_page_clean(app, key)
 
-        app.switch_page("views/retrieve.py").run()
+        app.switch_page("pages/retrieve.py").run()
         app.text_input(key="retrieve_question").input(QUESTION)
         next(b for b in app.button if b.label == "Search").click().run()
         assert any("hits in" in c.value for c in app.caption)
         _assert_page_clean(app, key)
 
         monkeypatch.setenv("OPENAI_BASE_URL", chat.base_url)  # read when the chat client is made, after the search's
-        app.switch_page("views/chat.py").run()
+        app.switch_page("pages/chat.py").run()
         app.selectbox(key="chat_llm").set_value("openai").run()
         app.chat_input[0].set_value(QUESTION).run()
         assert chat.chat_requests and chat.chat_requests[-1].headers["authorization"] == f"Bearer {key}"
         assert any("silver gull" in m.value for m in app.chat_message[-1].markdown)
         _assert_page_clean(app, key)
 
-        app.switch_page("views/runs.py").run()
+        app.switch_page("pages/runs.py").run()
         assert any("succeeded" in h.value for h in app.subheader)
         _assert_page_clean(app, key)
 
         # a wrong key, typed in the sidebar (app.py draws it on every page): the page says the service rejected it, without echoing it
         app.text_input(key="key_openai_api_key").input(KEYS["wrong"]).run()
         monkeypatch.setenv("OPENAI_BASE_URL", embeddings.base_url)
-        app.switch_page("views/ingest.py").run()
+        app.switch_page("pages/ingest.py").run()
         app.selectbox(key="ingest_service").set_value("openai").run()
         app.text_input(key="ingest_index").input("second").run()
         # new text, so the embedding cache cannot answer and the service must be asked

@@ -1,7 +1,7 @@
 """A page URL opened first on a fresh server gets app.py's navigation and API-key fields.
 
-Streamlit serves files of a `pages/` folder directly until the main script has run once in the
-server process; the page files live in `views/` so every URL goes through app.py's `st.navigation`.
+Streamlit runs a file of `pages/` on its own until app.py has run once in the server process; each
+page hands such a run over to app.py (`ui/navigation.py`), keeping its URL.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ def test_a_page_url_opened_first_has_the_navigation_and_the_key_fields(server, p
     page.goto(server + "/runs")
     _wait_idle(page)
     page.get_by_role("heading", name="Runs").first.wait_for()
+    assert page.url.rstrip("/").endswith("/runs")
     labels = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
     assert [label.split()[-1] for label in labels] == ["Home", "Ingest", "Retrieve", "Compare", "Chat", "Runs"]
     assert page.get_by_text("API keys").count() == 1

@@ -5,7 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dataflows import driver
+from ui.navigation import run_inside_app
 from ui.widgets import api_keys, config_for_index, data_dir, index_picker, result_card, retrieval_settings, show_error
+
+run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 st.title("Retrieve")
 manifest = index_picker(driver.indexes(data_dir()))

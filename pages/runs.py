@@ -6,8 +6,11 @@ import pandas as pd
 import streamlit as st
 
 from dataflows import driver
+from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
 from ui.widgets import api_keys, data_dir, show_error
+
+run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 st.title("Runs")
 records = driver.runs(data_dir(), limit=500)

@@ -13,8 +13,11 @@ from dataflows.lifecycle import NodeStatusListener
 from dataflows.schema import InputFile, Progress
 from dataflows.settings import DEFAULT_MODELS, DEFAULTS
 from dataflows.visualize import execution_graph, status_digraph
+from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
 from ui.widgets import api_keys, show_error, stack_picker
+
+run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
 STEP_LABELS = {"batches": "Batches", "fresh_embeddings": "Embedding (this batch)", "written_chunk_ids": "Writing to the store (this batch)"}
@@ -134,4 +137,4 @@ if ingest_clicked:
         st.error(f"**{markdown_literal(error['source_name'])}** was not ingested: {markdown_literal(error['reason'])}")
     timings = pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"])
     st.dataframe(timings, hide_index=True, width="stretch")
-    st.page_link("views/runs.py", label="Open this run on the Runs page", icon=":material/history:", query_params={"run": record["run_id"]})
+    st.page_link("pages/runs.py", label="Open this run on the Runs page", icon=":material/history:", query_params={"run": record["run_id"]})

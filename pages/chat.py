@@ -8,8 +8,11 @@ import streamlit as st
 
 from dataflows import driver
 from dataflows.settings import DEFAULT_LLM_MODELS, LLM_SERVICES
+from ui.navigation import run_inside_app
 from ui.safe_text import escape_text, markdown_literal
 from ui.widgets import api_keys, config_for_index, data_dir, index_picker, missing_key_for, retrieval_settings, show_error
+
+run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 LLM_LABELS = {
     "extractive": "Offline: extract sentences (no LLM)",

@@ -6,7 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from dataflows import driver
+from ui.navigation import run_inside_app
 from ui.widgets import api_keys, config_for_index, data_dir, index_picker, result_card, retrieval_settings, show_error
+
+run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 st.title("Compare")
 manifests = driver.indexes(data_dir())
