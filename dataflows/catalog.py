@@ -13,6 +13,9 @@ import json
 import os
 import socket
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -121,16 +124,38 @@ class Catalog:
     def __init__(self, data_dir: str | Path) -> None:
         self.path = Path(data_dir) / "catalog.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as connection:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
-            connection.executescript(_EVALUATIONS_SCHEMA)
-            connection.executescript(_BATCHES_SCHEMA)
+        self._create_schema()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _create_schema(self, wait_s: float = 60.0) -> None:
+        """Switch to WAL and create the tables; safe when several processes open a new catalog at once.
+
+        SQLite does not wait on its busy timeout for a journal-mode change, so a second process
+        opening the catalog at the same moment gets "database is locked" at once: retry until the
+        first one is done (WAL is persistent, so later opens find it set and skip the change).
+        """
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                with self._connect() as connection:
+                    if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                        connection.execute("PRAGMA journal_mode=WAL")
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _BATCHES_SCHEMA)
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits on success, rolls back on error, and is always closed."""
         connection = sqlite3.connect(self.path, timeout=60)
         connection.row_factory = sqlite3.Row
-        return connection
+        try:
+            with connection:
+                yield connection
+        finally:
+            connection.close()
 
     @staticmethod
     def _decode(row: sqlite3.Row) -> dict[str, Any]:

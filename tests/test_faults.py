@@ -452,6 +452,34 @@ def test_two_sessions_ingesting_into_one_lancedb_table_at_once_store_the_union_w
     assert _manifest_count(union) == len(stored)
 
 
+_OPEN_CATALOG = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from dataflows.catalog import Catalog
+    go = Path(sys.argv[2])
+    while not go.exists():
+        pass
+    for folder in range(20):  # twenty fresh catalogs, each opened by every process at about the same moment
+        Catalog(Path(sys.argv[1]) / str(folder)).start_run(sys.argv[3], "ingest", "k", {}, {}, "")
+""")
+
+
+def test_many_processes_opening_a_new_catalog_at_the_same_moment_all_get_in(tmp_path):
+    """SQLite does not wait for a lock on a journal-mode change; the catalog must (CI saw "database is locked")."""
+    data_dir, go = tmp_path / "data", tmp_path / "go"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _OPEN_CATALOG, str(data_dir), str(go), f"run-{n}"],
+                         cwd=REPO, env=ENVIRONMENT, stderr=subprocess.PIPE, text=True)
+        for n in range(8)
+    ]
+    time.sleep(2)  # every process imported and waiting
+    go.touch()
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 8, [e[-800:] for e in errors if e]
+    for folder in range(20):
+        assert sorted(run["run_id"] for run in Catalog(data_dir / str(folder)).runs()) == [f"run-{n}" for n in range(8)]
+
+
 # --- wrong settings are refused before any work --------------------------------------------------------------
 
 
