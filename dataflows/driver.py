@@ -29,7 +29,14 @@ from dataflows.catalog import Catalog, index_key, now_iso
 from dataflows.errors import ConfigError, IndexMismatchError, IndexNotFoundError, MissingApiKeyError, WorkbenchError
 from dataflows.lifecycle import NodeTimer
 from dataflows.schema import Chunk, FileError, InputFile, Progress
-from dataflows.settings import API_KEY_ENV_VARS, CHUNK_SETTING_KEYS, public_config, resolve_api_keys, resolve_config
+from dataflows.settings import (
+    API_KEY_ENV_VARS,
+    CHUNK_SETTING_KEYS,
+    local_squad_path,
+    public_config,
+    resolve_api_keys,
+    resolve_config,
+)
 from dataflows.stores import store_module
 
 INGEST_TARGETS = ["ingestion_counts", "file_errors"]
@@ -147,7 +154,10 @@ def _input_files(config: dict[str, Any], files: list[InputFile] | None) -> list[
 
 def _inputs_summary(config: dict[str, Any], files: list[InputFile]) -> dict[str, Any]:
     if config["source"] == "squad":
-        return {"source": "squad", "split": config["squad_split"], "path": config["squad_path"], "limit": config["limit"]}
+        path = local_squad_path(config["squad_path"])
+        if path:  # a local file is one split already; the split setting is not used, so the record does not claim it
+            return {"source": "squad", "path": path, "split": "the whole local file", "limit": config["limit"]}
+        return {"source": "squad", "split": config["squad_split"], "path": "hub: rajpurkar/squad", "limit": config["limit"]}
     return {"source": "files", "files": [f.name for f in files][:1000], "file_count": len(files)}
 
 
@@ -356,16 +366,21 @@ def index_manifest(config: dict[str, Any]) -> dict[str, Any]:
 _QUERY_RESOURCES: dict[str, dict[str, Any]] = {}
 
 
+def _resource_fingerprint(config: dict[str, Any], inputs: dict[str, Any]) -> str:
+    """A key for clients built from a config and its API keys (hashed: the keys are never kept in clear)."""
+    return hashlib.sha256(
+        json.dumps([hamilton_config(config), sorted((k, v) for k, v in inputs.items() if k.endswith("_api_key"))],
+                   sort_keys=True, default=str).encode()
+    ).hexdigest()
+
+
 def _query_resources(dr: hamilton_driver.Driver, config: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     """Model, embedding client, store client (and reranker), created once per process per config.
 
     The index handle is not kept: it is opened per search, so a search sees what was written since
     (a LanceDB table handle stays at the version it was opened with).
     """
-    fingerprint = hashlib.sha256(
-        json.dumps([hamilton_config(config), sorted((k, v) for k, v in inputs.items() if k.endswith("_api_key"))],
-                   sort_keys=True, default=str).encode()
-    ).hexdigest()
+    fingerprint = _resource_fingerprint(config, inputs)
     if fingerprint not in _QUERY_RESOURCES:
         targets = ["embedding_client", "embedding_dimension", "store_client"]
         if config["reranker"] != "none":
@@ -561,6 +576,10 @@ def run_chunks(config: dict[str, Any], run_id: str, limit: int = 200, api_keys: 
     return dr.execute(["run_chunks"], inputs=_runtime_inputs(keys, None, run_id=run_id, run_chunk_limit=int(limit)))["run_chunks"]
 
 
+_ANSWER_DRIVERS: dict[str, hamilton_driver.Driver] = {}
+_LLM_CLIENTS: dict[str, Any] = {}
+
+
 def answer(
     config: dict[str, Any],
     question: str,
@@ -578,15 +597,21 @@ def answer(
     retrieved = search(config, question, top_k=top_k, api_keys=api_keys)
     config = resolve_config(config)
     keys = resolve_api_keys(api_keys)
-    dr = (
-        hamilton_driver.Builder()
-        .with_modules(generation)
-        .with_config(hamilton_config(config))
-        .build()
-    )
+    fingerprint = json.dumps(hamilton_config(config), sort_keys=True, default=str)
+    if fingerprint not in _ANSWER_DRIVERS:
+        _ANSWER_DRIVERS[fingerprint] = (
+            hamilton_driver.Builder().with_modules(generation).with_config(hamilton_config(config)).build()
+        )
+    dr = _ANSWER_DRIVERS[fingerprint]
     inputs = _runtime_inputs(keys, None, question=question, chat_history=list(history or []),
                              search_hits=retrieved["hits"])
-    result = dr.execute(["context_chunks", "prompt_messages", "answer_stream"], inputs=inputs)
+    overrides = {}
+    if "llm_client" in {variable.name for variable in dr.list_available_variables()}:  # extractive mode has no LLM
+        client_key = _resource_fingerprint(config, inputs)
+        if client_key not in _LLM_CLIENTS:  # a local llama.cpp model takes seconds to load: once per process
+            _LLM_CLIENTS[client_key] = dr.execute(["llm_client"], inputs=inputs)["llm_client"]
+        overrides["llm_client"] = _LLM_CLIENTS[client_key]
+    result = dr.execute(["context_chunks", "prompt_messages", "answer_stream"], inputs=inputs, overrides=overrides)
     return {
         "hits": retrieved["hits"],
         "latency_ms": retrieved["latency_ms"],

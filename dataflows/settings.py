@@ -211,6 +211,11 @@ def _refuse_secrets_in(store_config: dict[str, Any]) -> None:
             )
 
 
+def local_squad_path(squad_path: str = "") -> str:
+    """The local SQuAD file read instead of the hub: the setting, else $WORKBENCH_SQUAD_PATH, else ''."""
+    return squad_path or os.environ.get("WORKBENCH_SQUAD_PATH", "")
+
+
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a resolved config that describes the run and may be stored and shown."""
     return {key: value for key, value in config.items() if key != "file_paths"}

@@ -15,6 +15,7 @@ from hamilton.function_modifiers import config
 from dataflows.errors import FileParseError, SourceUnavailableError
 from dataflows.parsers import ParseWorker
 from dataflows.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph
+from dataflows.settings import local_squad_path
 
 SQUAD_HUB_NAME = "rajpurkar/squad"
 
@@ -59,8 +60,11 @@ def _squad_from_hub(split: str, limit: int) -> list[SquadParagraph]:
 
 @config.when(source="squad")
 def squad_paragraphs(squad_split: str = "validation", squad_path: str = "", limit: int = 0) -> list[SquadParagraph]:
-    """SQuAD paragraphs (unique contexts, each with its title and question ids), from a local file if set, else the hub."""
-    squad_path = squad_path or os.environ.get("WORKBENCH_SQUAD_PATH", "")
+    """SQuAD paragraphs (unique contexts, each with its title and question ids), from a local file if set, else the hub.
+
+    A local file is read whole: it is one split already (dev-v1.1 is the validation split), so squad_split is not used.
+    """
+    squad_path = local_squad_path(squad_path)
     if squad_path:
         return read_squad_file(squad_path, limit)
     try:

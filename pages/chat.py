@@ -10,7 +10,7 @@ from dataflows import driver
 from dataflows.settings import DEFAULT_LLM_MODELS, LLM_SERVICES
 from ui.navigation import run_inside_app
 from ui.safe_text import escape_text, markdown_literal
-from ui.widgets import api_keys, config_for_index, data_dir, index_picker, missing_key_for, retrieval_settings, show_error
+from ui.widgets import api_keys, config_for_index, index_picker, indexes_or_stop, missing_key_for, retrieval_settings, show_error
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -23,7 +23,7 @@ LLM_LABELS = {
 }
 
 st.title("Chat")
-manifest = index_picker(driver.indexes(data_dir()), key="chat_index")
+manifest = index_picker(indexes_or_stop(), key="chat_index")
 if manifest is None:
     st.stop()
 
@@ -41,10 +41,13 @@ with st.sidebar:
                    "Until then, choose the offline mode.")
     top_k = st.slider("Chunks retrieved", 1, 10, 5, key="chat_top_k")
     settings = retrieval_settings("chat")
-    if st.button("Clear conversation"):
-        st.session_state["chat_history"] = []
 
-history: list[dict] = st.session_state.setdefault("chat_history", [])
+# One conversation per index: switching the index shows that index's conversation, not another's.
+conversations: dict[str, list[dict]] = st.session_state.setdefault("chat_histories", {})
+history = conversations.setdefault(manifest["index_key"], [])
+with st.sidebar:
+    if st.button("Clear conversation", help="Clears the conversation with this index only."):
+        history.clear()
 
 
 def show_sources(turn: dict) -> None:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import streamlit as st
 
 from dataflows import driver
 from ui.navigation import run_inside_app
-from ui.widgets import api_keys, config_for_index, data_dir, index_picker, result_card, retrieval_settings, show_error
+from ui.widgets import (
+    api_keys,
+    config_for_index,
+    data_dir,
+    index_picker,
+    indexes_or_stop,
+    plural,
+    result_card,
+    retrieval_settings,
+    runs_or_stop,
+    show_error,
+)
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 st.title("Compare")
-manifests = driver.indexes(data_dir())
+manifests = indexes_or_stop()
 left, right = st.columns(2)
 with left:
     manifest_a = index_picker(manifests, "Left index", key="compare_a", param="a")
@@ -46,7 +59,7 @@ elif asked:
             results.append(error)
     passages = [{_passage(h) for h in r["hits"]} if isinstance(r, dict) else set() for r in results]
     both = passages[0] & passages[1]
-    st.caption(f"{len(both)} passage(s) found by both sides are marked ◆.")
+    st.caption(f"{plural(len(both), 'passage')} found by both sides {'is' if len(both) == 1 else 'are'} marked ◆.")
     for side, column, result in zip(("a", "b"), st.columns(2), results):
         with column:
             if isinstance(result, Exception):
@@ -59,10 +72,17 @@ elif asked:
 
 st.divider()
 st.subheader("Benchmark on SQuAD questions")
-if not hasattr(driver, "evaluate"):
-    st.info("The evaluation dataflow is not available in this build.")
+squad_indexes = {run["index_key"] for run in runs_or_stop(limit=5000) if run["config"].get("source") == "squad"}
+not_squad = [m["index_name"] for m in (manifest_a, manifest_b) if m["index_key"] not in squad_indexes]
+if not_squad:
+    st.info(f"The benchmark asks SQuAD's own questions, so both sides must be indexes ingested from SQuAD; "
+            f"{' and '.join(sorted(set(not_squad)))} {'is' if len(set(not_squad)) == 1 else 'are'} not. "
+            "Ingest SQuAD (Ingest page, or “Try it” on Home) into the stacks to compare.")
     st.stop()
+st.caption("Both sides answer the same seeded sample of the SQuAD questions whose paragraph the index holds; "
+           "a hit is right when it comes from that paragraph.")
 sample = st.number_input("Questions to sample (fixed seed; 0 = all)", 0, 20_000, 200, 50, key="compare_sample")
+benchmarked = json.dumps([config_a, config_b, int(sample)], sort_keys=True, default=str)
 if st.button("Run benchmark on both"):
     rows = []
     for label, config, manifest in (("left", config_a, manifest_a), ("right", config_b, manifest_b)):
@@ -75,14 +95,23 @@ if st.button("Run benchmark on both"):
         rows.append({"side": f"{label}: {manifest['index_name']} · {config.get('retrieval_mode', 'dense')}",
                      **evaluation["metrics"], **evaluation["latency_ms"], "questions": evaluation["questions"]})
     if rows:
-        table = pd.DataFrame(rows).set_index("side")
-        st.dataframe(table, width="stretch")
-        metric_columns = [c for c in ("recall@1", "recall@5", "recall@10", "mrr@10") if c in table.columns]
-        st.bar_chart(table[metric_columns].T, stack=False)
-if hasattr(driver, "evaluations"):
-    history = driver.evaluations(data_dir(), index_key=manifest_a["index_key"], limit=50)
+        st.session_state["compare_benchmark"] = {"for": benchmarked, "rows": rows}
+benchmark = st.session_state.get("compare_benchmark", {})
+if benchmark.get("for") == benchmarked:  # kept across reruns, shown only for the sides and sample it was run on
+    table = pd.DataFrame(benchmark["rows"]).set_index("side")
+    st.dataframe(table, width="stretch")
+    quality, speed = st.columns(2)
+    metric_columns = [c for c in ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10") if c in table.columns]
+    quality.caption("Relevance (higher is better)")
+    quality.bar_chart(table[metric_columns].T, stack=False)
+    latency_columns = [c for c in table.columns if c.endswith(("_p50", "_p95"))]
+    speed.caption("Latency per question, ms (lower is better)")
+    speed.bar_chart(table[latency_columns].T, stack=False)
+for manifest in {m["index_key"]: m for m in (manifest_a, manifest_b)}.values():
+    history = driver.evaluations(data_dir(), index_key=manifest["index_key"], limit=50)
     if history:
-        st.caption(f"Past evaluations of {manifest_a['index_name']}")
+        st.caption(f"Past evaluations of {manifest['index_name']} ({manifest['vector_db']}, {manifest['model_name']})")
         st.dataframe(pd.DataFrame([{"when": h["started_at"], "questions": h["questions"],
-                                    "mode": h["config"].get("retrieval_mode", "dense"), **h["metrics"]} for h in history]),
+                                    "mode": h["config"].get("retrieval_mode", "dense"),
+                                    "reranker": h["config"].get("reranker", "none"), **h["metrics"]} for h in history]),
                      hide_index=True, width="stretch")

@@ -15,7 +15,7 @@ from dataflows.settings import DEFAULT_MODELS, DEFAULTS
 from dataflows.visualize import execution_graph, status_digraph
 from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
-from ui.widgets import api_keys, show_error, stack_picker
+from ui.widgets import STATUS_ICONS, api_keys, plural, run_counts, run_file_errors, show_error, stack_picker
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -36,10 +36,12 @@ if source == "files":
     files = [InputFile(name=upload.name, data=upload.getvalue()) for upload in uploads or []]
 else:
     left, middle, right = st.columns(3)
-    config["squad_split"] = left.selectbox("Split", ["validation", "train"], key="ingest_split")
-    config["limit"] = middle.number_input("Paragraphs (0 = all)", 0, 100_000, 200, 50, key="ingest_limit")
     config["squad_path"] = right.text_input("Local SQuAD v1.1 file (used instead of the hub)",
                                             value=os.environ.get("WORKBENCH_SQUAD_PATH", ""), key="ingest_squad_path")
+    config["squad_split"] = left.selectbox(
+        "Split", ["validation", "train"], key="ingest_split", disabled=bool(config["squad_path"].strip()),
+        help="Of rajpurkar/squad on the hub. A local file is one split already (dev-v1.1 is validation) and is read whole.")
+    config["limit"] = middle.number_input("Paragraphs (0 = all)", 0, 100_000, 200, 50, key="ingest_limit")
 
 st.subheader("Stack")
 config.update(stack_picker("ingest"))
@@ -59,6 +61,9 @@ with st.expander("Scale: batches and executor"):
                                                     disabled=config["executor"] == "sync")
     if config["executor"] == "ray":
         config["ray_address"] = st.text_input("Ray cluster address (empty: a local Ray instance)", "", key="ingest_ray_address")
+    if config["executor"] != "sync":
+        st.caption("The batches run in workers, whose node events do not reach this page: the DAG shows the steps before "
+                   "and after the batches, and the progress bar counts finished batches. Pick Synchronous to watch every node.")
 
 try:
     preview_driver = driver.build_driver(config, "ingest")
@@ -121,20 +126,23 @@ if ingest_clicked:
         except Exception as error:
             redraw(force=True)
             box.update(label="Ingestion failed", state="error")
+            st.session_state.pop("ingest_last_record", None)  # the summary below must not be taken for this run's
             show_error(error, "Ingestion")
             st.stop()
         redraw(force=True)
         counts = record["counts"]
-        box.update(label=f"Run {record['run_id']} finished: {counts['written']} chunks written", state="complete")
-    st.session_state["last_run_id"] = record["run_id"]
-    st.subheader("Run record")
-    columns = st.columns(7)
-    for column, (label, key) in zip(columns, [("Read", "read"), ("Chunked", "chunked"), ("Embedded", "embedded"),
-                                              ("Written", "written"), ("Unchanged", "skipped_unchanged"),
-                                              ("Replaced", "deleted_stale"), ("Failed", "failed")]):
-        column.metric(label, counts.get(key, 0))
-    for error in record["file_errors"]:
-        st.error(f"**{markdown_literal(error['source_name'])}** was not ingested: {markdown_literal(error['reason'])}")
-    timings = pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"])
-    st.dataframe(timings, hide_index=True, width="stretch")
-    st.page_link("pages/runs.py", label="Open this run on the Runs page", icon=":material/history:", query_params={"run": record["run_id"]})
+        box.update(label=f"Run {record['run_id']} finished: {plural(counts['written'], 'chunk')} written", state="complete")
+    st.session_state["ingest_last_record"] = record
+
+last_record = st.session_state.get("ingest_last_record")
+if last_record:  # kept until the next run, so the summary survives reruns (a widget change, a download)
+    st.subheader(f"{STATUS_ICONS['succeeded']} Run {last_record['run_id']}")
+    st.caption(f"{last_record['started_at']} → {last_record['finished_at']} · index "
+               f"{last_record['config']['index_name']} ({last_record['config']['vector_db']})")
+    run_counts(last_record["counts"])
+    run_file_errors(last_record)
+    with st.expander("Seconds per node"):
+        st.dataframe(pd.DataFrame(sorted(last_record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"]),
+                     hide_index=True, width="stretch")
+    st.page_link("pages/runs.py", label="Open this run on the Runs page (config, DAG, chunks written)",
+                 icon=":material/history:", query_params={"run": last_record["run_id"]})

@@ -6,12 +6,21 @@ import streamlit as st
 
 from dataflows import driver
 from ui.navigation import run_inside_app
-from ui.widgets import api_keys, config_for_index, data_dir, index_picker, result_card, retrieval_settings, show_error
+from ui.widgets import (
+    api_keys,
+    config_for_index,
+    index_picker,
+    indexes_or_stop,
+    plural,
+    result_card,
+    retrieval_settings,
+    show_error,
+)
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 st.title("Retrieve")
-manifest = index_picker(driver.indexes(data_dir()))
+manifest = index_picker(indexes_or_stop())
 if manifest is None:
     st.stop()
 
@@ -29,7 +38,7 @@ if asked and question.strip():
         st.stop()
     latency = result["latency_ms"]
     parts = [f"{name} {latency[name]:.0f} ms" for name in ("embed", "search", "rerank") if name in latency]
-    st.caption(f"{len(result['hits'])} hits in {latency['total']:.0f} ms ({', '.join(parts)}) · "
+    st.caption(f"{plural(len(result['hits']), 'hit')} in {latency['total']:.0f} ms ({', '.join(parts)}) · "
                f"{result['manifest']['embedding_service']} / {result['manifest']['model_name']}")
     for rank, hit in enumerate(result["hits"], start=1):
         result_card(rank, hit, question)

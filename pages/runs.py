@@ -8,41 +8,38 @@ import streamlit as st
 from dataflows import driver
 from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
-from ui.widgets import api_keys, data_dir, show_error
+from ui.widgets import STATUS_ICONS, api_keys, run_counts, run_file_errors, runs_or_stop, show_error, url_choice
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 st.title("Runs")
-records = driver.runs(data_dir(), limit=500)
+records = runs_or_stop()
 if not records:
     st.info("No runs yet. Ingest something first.")
     st.stop()
 
 st.dataframe(
-    pd.DataFrame([{"started": r["started_at"], "run": r["run_id"], "status": r["status"], "index": r["index_key"],
-                   "written": r["counts"].get("written"), "unchanged": r["counts"].get("skipped_unchanged"),
-                   "failed files": r["counts"].get("failed"), "error": r["error"][:120]} for r in records]),
-    hide_index=True, width="stretch",
+    pd.DataFrame([{"started": r["started_at"].replace("T", " ")[:19], "run": r["run_id"], "status": r["status"],
+                   "index": f"{r['config'].get('index_name', '?')} ({r['config'].get('vector_db', '?')})",
+                   "source": r["inputs"].get("source", ""), "written": r["counts"].get("written"),
+                   "unchanged": r["counts"].get("skipped_unchanged"), "failed files": r["counts"].get("failed"),
+                   "error": r["error"][:120]} for r in records]),
+    hide_index=True, width="stretch", height=min(400, 38 + 35 * len(records)),
 )
 
 run_ids = [r["run_id"] for r in records]
 wanted = st.query_params.get("run")
 chosen = st.selectbox("Run", run_ids, index=run_ids.index(wanted) if wanted in run_ids else 0, key="runs_pick",
+                      on_change=url_choice, args=("run", "runs_pick"),
                       format_func=lambda rid: f"{rid} · {next(r['status'] for r in records if r['run_id'] == rid)}")
-if st.query_params.get("run") != chosen:
-    st.query_params["run"] = chosen
 record = next(r for r in records if r["run_id"] == chosen)
 
-status_icon = {"succeeded": "✅", "failed": "❌", "interrupted": "⚠️", "running": "⏳"}.get(record["status"], "")
-st.subheader(f"{status_icon} {record['run_id']} — {record['status']}")
+st.subheader(f"{STATUS_ICONS.get(record['status'], '')} {record['run_id']} — {record['status']}")
 st.caption(f"{record['started_at']} → {record['finished_at'] or '…'} · {record['index_key']} · {record['code_version']}")
 if record["error"]:
     st.error(markdown_literal(record["error"]))
-columns = st.columns(max(1, len(record["counts"])))
-for column, (name, value) in zip(columns, record["counts"].items()):
-    column.metric(name.replace("_", " "), value)
-for error in record["file_errors"]:
-    st.warning(f"**{markdown_literal(error['source_name'])}**: {markdown_literal(error['reason'])}")
+run_counts(record["counts"])
+run_file_errors(record)
 
 config_tab, timing_tab, dag_tab, chunks_tab = st.tabs(["Config", "Timings", "DAG", "Chunks written"])
 with config_tab:

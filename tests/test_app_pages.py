@@ -7,12 +7,13 @@ use that index.
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dataflows import driver
-from tests.conftest import REPO
+from tests.conftest import REPO, SQUAD_SAMPLE
 
 PAGES = ["pages/ingest.py", "pages/retrieve.py", "pages/compare.py", "pages/chat.py", "pages/runs.py"]
 TEXT = (b"The Marrowick lighthouse keepers guild was founded in 1884. Its first keeper was Ada Fenwick.\n\n"
@@ -96,7 +97,7 @@ def test_retrieve_compare_and_chat_on_an_ingested_upload(app_env):
     assert not app.exception
     texts = html.unescape(" ".join(m.value for m in app.markdown))
     assert "Ada" in texts and "Fenwick" in texts and "guild.txt" in texts
-    assert any("hits in" in c.value for c in app.caption)
+    assert any(re.match(r"\d+ hits? in \d+ ms", c.value) for c in app.caption)
 
     _open(app, "pages/compare.py")
     app.text_input(key="compare_question").input("What is the emblem?")
@@ -129,3 +130,84 @@ def test_try_it_ingests_a_squad_sample_with_the_embedded_default(app_env, monkey
     (manifest,) = driver.indexes(str(app_env))
     assert manifest["index_name"] == "squad_sample" and manifest["chunk_count"] >= 200
     assert any("squad_sample" in m.value and "chunks" in m.value for m in app.markdown)  # listed on Home with its figures
+
+
+def test_the_run_summary_stays_on_the_ingest_page_after_a_rerun_and_links_to_the_run(app_env):
+    app = _upload_and_ingest(_open(_app(), "pages/ingest.py"))
+    app.number_input(key="ingest_size").set_value(900).run()  # any widget change reruns the page
+    assert not app.exception
+    assert any(m.label == "Written" and m.value == "1" for m in app.metric)
+    (run,) = driver.runs(str(app_env))
+    assert any(run["run_id"] in h.value for h in app.subheader)
+
+
+def _ingest_text(data_dir, index_name: str, text: str) -> None:
+    from dataflows.schema import InputFile
+
+    driver.ingest({"source": "files", "data_dir": str(data_dir), "index_name": index_name},
+                  files=[InputFile(name=f"{index_name}.txt", data=text.encode())], api_keys={})
+
+
+def _chosen_index(app: AppTest, key: str) -> str:
+    return app.selectbox(key=key).value.rsplit("#", 1)[1]
+
+
+def _index_key(data_dir, index_name: str) -> str:
+    return next(m["index_key"] for m in driver.indexes(str(data_dir)) if m["index_name"] == index_name)
+
+
+def test_an_index_picked_on_one_page_is_kept_on_the_next_page_and_when_coming_back(app_env):
+    _ingest_text(app_env, "alpha", "Alpha notes talk about glaciers.")
+    _ingest_text(app_env, "beta", "Beta notes talk about volcanoes.")
+    app = _open(_app(), "pages/retrieve.py")
+    other = {"alpha": "beta", "beta": "alpha"}[_chosen_index(app, "index")]
+    assert "index" not in app.query_params  # a default is not written into the URL (each write is a history entry)
+    app.selectbox(key="index").set_value(_index_key(app_env, other)).run()
+    assert app.query_params["index"] in (_index_key(app_env, other), [_index_key(app_env, other)])  # a link to share
+    for page in ("pages/chat.py", "pages/runs.py", "pages/retrieve.py"):
+        app.query_params.clear()  # the sidebar's page links carry no query parameters
+        _open(app, page)
+        if page != "pages/runs.py":
+            assert _chosen_index(app, "chat_index" if page == "pages/chat.py" else "index") == other, page
+
+
+def test_each_index_has_its_own_conversation(app_env):
+    answers = {"alpha": "red lamp", "beta": "four sails"}
+    _ingest_text(app_env, "alpha", "The alpha lighthouse has a red lamp.")
+    _ingest_text(app_env, "beta", "The beta windmill has four sails.")
+    app = _open(_app(), "pages/chat.py")
+    first = _chosen_index(app, "chat_index")
+    other = {"alpha": "beta", "beta": "alpha"}[first]
+    app.chat_input[0].set_value("What does it have?").run()
+    assert answers[first] in html.unescape(" ".join(m.value for m in app.chat_message[-1].markdown))
+    app.selectbox(key="chat_index").set_value(_index_key(app_env, other)).run()
+    assert not app.exception and len(app.chat_message) == 0  # the first index's conversation is not shown here
+    app.selectbox(key="chat_index").set_value(_index_key(app_env, first)).run()
+    assert len(app.chat_message) == 2  # and it is still there when the first index is picked again
+
+
+def test_the_benchmark_is_offered_only_for_squad_indexes(app_env):
+    _ingest_text(app_env, "notes", "Plain notes, no SQuAD questions here.")
+    app = _open(_app(), "pages/compare.py")
+    assert any("ingested from SQuAD" in i.value for i in app.info)
+    assert not any(b.label == "Run benchmark on both" for b in app.button)
+
+
+def test_the_benchmark_compares_two_settings_on_the_same_squad_questions(app_env):
+    driver.ingest({"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(app_env), "index_name": "squad"},
+                  api_keys={})
+    app = _open(_app(), "pages/compare.py")
+    app.selectbox(key="compare_b_mode").set_value("lexical").run()
+    app.number_input(key="compare_sample").set_value(0).run()
+    next(b for b in app.button if b.label == "Run benchmark on both").click().run()
+    assert not app.exception and not app.error
+    table = app.dataframe[-1].value if app.dataframe[-1].value.index.name == "side" else next(
+        d.value for d in app.dataframe if d.value.index.name == "side")
+    assert list(table.index) == ["left: squad · dense", "right: squad · lexical"]
+    assert (table["questions"] > 0).all() and table["questions"].nunique() == 1  # the same questions on both sides
+    assert table["recall@10"].between(0, 1).all() and (table["search_p50"] > 0).all()
+    (evaluation_a, evaluation_b) = sorted(driver.evaluations(str(app_env), limit=10), key=lambda e: e["config"]["retrieval_mode"])
+    assert table.loc["left: squad · dense", "recall@1"] == evaluation_a["metrics"]["recall@1"]
+    assert table.loc["right: squad · lexical", "recall@1"] == evaluation_b["metrics"]["recall@1"]
+    app.text_input(key="compare_question").input("anything").run()  # a rerun keeps the results of these sides
+    assert any(d.value.index.name == "side" for d in app.dataframe)

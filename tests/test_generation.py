@@ -414,6 +414,27 @@ def test_answer_end_to_end_with_openai(docs_index: Path, openai_chat: FakeOpenAI
         workbench.answer(config, question, api_keys={})
 
 
+def test_answer_builds_the_llm_client_once_per_config_and_key(docs_index: Path, openai_chat: FakeOpenAIChat,
+                                                             no_env_keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import openai
+
+    built: list[str] = []
+    real_client = openai.OpenAI
+
+    def counting_client(**kwargs: Any) -> Any:
+        built.append(kwargs["base_url"])
+        return real_client(**kwargs)
+
+    monkeypatch.setattr(openai, "OpenAI", counting_client)
+    config = {"index_name": "docs", "data_dir": str(docs_index), "llm_service": "openai",
+              "llm_base_url": openai_chat.base_url, "llm_model": "gpt-once"}
+    for question in ("When was the Eiffel Tower completed?", "What do plants release?"):
+        assert "".join(workbench.answer(config, question, api_keys={"openai_api_key": SECRET_KEY})["stream"]) == ANSWER
+    assert built == [openai_chat.base_url] and len(openai_chat.chat_requests) == 2
+    with pytest.raises(MissingApiKeyError):  # another key (here: none) is another client, never the cached one
+        workbench.answer(config, "What do plants release?", api_keys={})
+
+
 def test_answer_end_to_end_extractive_without_keys(docs_index: Path, no_env_keys: None) -> None:
     config = {"index_name": "docs", "data_dir": str(docs_index), "max_context_chunks": 1}
     result = workbench.answer(config, "What do plants release?", top_k=2)

@@ -142,3 +142,10 @@ def test_query_uses_the_index_manifest_not_the_callers_model(files_config):
 def test_run_records_json_round_trip(files_config):
     record = driver.ingest(files_config, files=_files(a_txt="Text about bees. Bees make honey."))
     assert json.loads(json.dumps(record))["run_id"] == record["run_id"]
+
+
+def test_a_squad_run_record_says_it_read_the_local_file_whole_not_the_split_that_was_picked(squad_config, monkeypatch):
+    monkeypatch.delenv("WORKBENCH_SQUAD_PATH", raising=False)
+    record = driver.ingest({**squad_config, "squad_split": "train", "limit": 3}, api_keys={})
+    assert record["inputs"] == {"source": "squad", "path": squad_config["squad_path"], "split": "the whole local file", "limit": 3}
+    assert record["counts"]["read"] == 3

@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from dataflows import driver
 from dataflows.errors import WorkbenchError
 from dataflows.settings import (
     API_KEY_ENV_VARS,
@@ -111,10 +112,33 @@ def stack_picker(key: str = "stack") -> dict[str, Any]:
     return config
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 chunk', '2 chunks', '1,200 chunks'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def index_label(manifest: dict[str, Any]) -> str:
     """A short human name for an index."""
     return (f"{manifest['index_name']} · {manifest['vector_db']} · {manifest['model_name']} "
-            f"({manifest['chunk_count']} chunks)")
+            f"({plural(manifest['chunk_count'], 'chunk')})")
+
+
+def indexes_or_stop() -> list[dict[str, Any]]:
+    """The manifests of this data folder; if the catalog cannot be read, say why and stop the page."""
+    try:
+        return driver.indexes(data_dir())
+    except Exception as error:
+        show_error(error, "Reading the catalog of indexes")
+        st.stop()
+
+
+def runs_or_stop(limit: int = 500) -> list[dict[str, Any]]:
+    """The run records of this data folder, newest first; if the catalog cannot be read, say why and stop the page."""
+    try:
+        return driver.runs(data_dir(), limit=limit)
+    except Exception as error:
+        show_error(error, "Reading the run records")
+        st.stop()
 
 
 def config_for_index(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -123,18 +147,28 @@ def config_for_index(manifest: dict[str, Any]) -> dict[str, Any]:
             "index_name": manifest["index_name"], "data_dir": data_dir()}
 
 
+def url_choice(param: str, key: str) -> None:
+    """Put a choice the person just made into the URL (?param=...), so a refresh or a shared link keeps it.
+
+    Called only when the person changes the widget: Streamlit pushes a browser-history entry for every
+    URL change, and a page that wrote its default into the URL on each load would trap the back button.
+    """
+    st.query_params[param] = st.session_state[key]
+
+
 def index_picker(manifests: list[dict[str, Any]], label: str = "Index", key: str = "index", param: str = "index") -> dict[str, Any] | None:
-    """Pick an index; the choice is kept in the URL (?index=...) so refresh and back/forward keep it."""
+    """Pick an index; the choice is kept in the URL (?index=...), so a refresh or a shared link keeps it, and in the
+    session, so leaving the page and coming back (the sidebar drops the URL's parameters) keeps it too."""
     if not manifests:
         st.info("No index yet. Ingest documents first (Ingest page, or “Try it” on Home).")
         return None
     keys = [m["index_key"] for m in manifests]
-    wanted = st.query_params.get(param)
+    remembered = f"picked_{param}"
+    wanted = st.query_params.get(param) or st.session_state.get(remembered)
     default = keys.index(wanted) if wanted in keys else 0
-    chosen = st.selectbox(label, keys, index=default, key=key,
+    chosen = st.selectbox(label, keys, index=default, key=key, on_change=url_choice, args=(param, key),
                           format_func=lambda k: index_label(manifests[keys.index(k)]))
-    if st.query_params.get(param) != chosen:
-        st.query_params[param] = chosen
+    st.session_state[remembered] = chosen
     return manifests[keys.index(chosen)]
 
 
@@ -158,16 +192,36 @@ RETRIEVAL_MODES = {"dense": "Dense (vectors)", "lexical": "Lexical (BM25 / full 
 
 
 def retrieval_settings(key: str) -> dict[str, Any]:
-    """Retrieval mode and reranking, when the dataflows offer them; an empty dict means plain dense search."""
-    if "retrieval_mode" not in DEFAULTS:
-        return {}
+    """Retrieval mode (dense, lexical, hybrid) and reranker: query-time settings that leave the index as it is."""
     settings: dict[str, Any] = {}
     left, right = st.columns(2)
     settings["retrieval_mode"] = left.selectbox("Retrieval mode", list(RETRIEVAL_MODES), format_func=RETRIEVAL_MODES.get,
                                                 key=f"{key}_mode")
-    if "reranker" in DEFAULTS:
-        settings["reranker"] = right.selectbox("Reranker", ["none", "cross_encoder", "cohere"], key=f"{key}_reranker",
-                                               help="Re-scores the top candidates; its latency is shown beside the results.")
-        if settings["reranker"] == "cross_encoder":
-            settings["reranker_model"] = right.text_input("Cross-encoder (local path or model name)", key=f"{key}_ce")
+    settings["reranker"] = right.selectbox("Reranker", ["none", "cross_encoder", "cohere"], key=f"{key}_reranker",
+                                           help="Re-scores the top candidates; its latency is shown beside the results.")
+    if settings["reranker"] == "cross_encoder":
+        settings["reranker_model"] = right.text_input("Cross-encoder (local path or model name)", key=f"{key}_ce")
     return settings
+
+
+COUNT_LABELS = {"read": "Read", "chunked": "Chunked", "embedded": "Embedded", "embedded_by_model": "Model calls",
+                "written": "Written", "skipped_unchanged": "Unchanged", "deleted_stale": "Replaced", "failed": "Failed files"}
+COUNT_HELP = {"embedded_by_model": "Chunks the model embedded in this run; the rest came from the embedding cache.",
+              "skipped_unchanged": "Chunks already stored with the same content: not embedded or written again.",
+              "deleted_stale": "Old chunks of changed documents, removed."}
+STATUS_ICONS = {"succeeded": ":material/check_circle:", "failed": ":material/error:", "interrupted": ":material/warning:",
+                "running": ":material/hourglass_top:"}
+
+
+def run_counts(counts: dict[str, int]) -> None:
+    """A run's counts as one row of metrics, in pipeline order, with short labels."""
+    names = [name for name in COUNT_LABELS if name in counts] + [name for name in counts if name not in COUNT_LABELS]
+    for column, name in zip(st.columns(max(1, len(names))), names):
+        column.metric(COUNT_LABELS.get(name, name.replace("_", " ")), f"{counts[name]:,}", help=COUNT_HELP.get(name))
+
+
+def run_file_errors(record: dict[str, Any]) -> None:
+    """Each file that failed in a run, by name, with the reason."""
+    for error in record["file_errors"]:
+        st.error(f"**{markdown_literal(error['source_name'])}** was not ingested: {markdown_literal(error['reason'])}")
+

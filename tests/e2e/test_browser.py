@@ -7,6 +7,7 @@ and saves a full-page screenshot of every page to test-artifacts/ (the README us
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,8 +44,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("data")
+def server_data_dir(tmp_path_factory) -> Path:
+    """The data folder of the module's Streamlit server."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def server(server_data_dir):
+    data_dir = server_data_dir
     port = _free_port()
     env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "WORKBENCH_SECRETS_TOML": str(data_dir / "none.toml")}
@@ -135,7 +142,7 @@ def test_upload_ingest_watch_dag_query_and_screenshot_every_page(page, server, t
     _wait_idle(page)
     page.get_by_placeholder("e.g. Who won Super Bowl 50?").fill("Who was the first keeper of the lighthouse?")
     page.get_by_role("button", name="Search").click()
-    page.get_by_text("hits in").first.wait_for()
+    page.get_by_text(re.compile(r"\d+ hits? in \d+ ms")).first.wait_for()
     _wait_idle(page)
     first_card = page.locator(".st-key-hit_1")
     first_card.get_by_text("Ada Fenwick", exact=False).first.wait_for()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_browser import _wait_idle, needs_chromium, page, server  # noqa: F401  (fixtures)
+from tests.e2e.test_browser import _wait_idle, needs_chromium, page, server, server_data_dir  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.e2e.test_browser import _shot, _wait_idle, needs_chromium, page, server  # noqa: F401 - fixtures
+from tests.e2e.test_browser import _shot, _wait_idle, needs_chromium, page, server, server_data_dir  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -131,7 +131,7 @@ def test_hostile_content_is_shown_as_text_on_every_page(watched, server, tmp_pat
     _wait_idle(page)
     page.get_by_placeholder("e.g. Who won Super Bowl 50?").fill(QUESTION)
     page.get_by_role("button", name="Search").click()
-    page.get_by_text("hits in").first.wait_for(state="attached")  # attached: a hostile style could hide the page
+    page.get_by_text(re.compile(r"\d+ hits? in \d+ ms")).first.wait_for(state="attached")  # attached: a hostile style could hide the page
     _wait_idle(page)
     page.locator(".st-key-hit_1").get_by_text("lit at dusk", exact=False).first.wait_for(state="attached")
     _assert_inert(page, dialogs, "retrieve")
