@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -177,11 +178,42 @@ def test_upload_ingest_watch_dag_query_and_screenshot_every_page(page, server, t
     _shot(page, "home")
 
 
+@needs_chromium
+def test_try_it_then_benchmark_dense_against_hybrid_on_the_same_squad_questions(page, server, server_data_dir):
+    from dataflows import driver
+    from tests.conftest import shared_squad_path
+
+    if not shared_squad_path().exists():
+        pytest.skip("the shared SQuAD dev set is not beside the repo (Try it reads it)")
+    page.goto(server)
+    _wait_idle(page)
+    page.get_by_role("button", name=re.compile("^Try it")).click()
+    page.get_by_text(re.compile(r"Done: \d+ chunks written")).wait_for(timeout=300_000)
+    _wait_idle(page)
+    key = next(m["index_key"] for m in driver.indexes(str(server_data_dir)) if m["index_name"] == "squad_sample")
+
+    page.goto(f"{server}/compare?a={quote(key)}&b={quote(key)}")
+    _wait_idle(page)
+    page.get_by_role("combobox", name="Retrieval mode").nth(1).click()
+    page.get_by_role("option", name="Hybrid (fused)").click()
+    _wait_idle(page)
+    page.get_by_role("button", name="Run benchmark on both").click()
+    page.get_by_text("Latency per question, ms (lower is better)").wait_for(timeout=300_000)
+    _wait_idle(page)
+    page.locator("[data-testid='stVegaLiteChart']").nth(1).wait_for()  # the charts draw after the table
+    assert page.locator("[data-testid='stVegaLiteChart']").count() == 2  # relevance and latency, both sides
+    evaluations = driver.evaluations(str(server_data_dir), index_key=key, limit=10)
+    assert sorted(e["config"]["retrieval_mode"] for e in evaluations[:2]) == ["dense", "hybrid"]
+    assert evaluations[0]["questions"] == evaluations[1]["questions"] > 0
+    _shot(page, "compare_benchmark")
+
+
 def test_screenshots_are_copied_for_the_readme():
     """The README shows the screenshots this test takes; copy them to docs/screenshots when asked to."""
     if os.environ.get("UPDATE_SCREENSHOTS") != "1" or not ARTIFACTS.exists():
         pytest.skip("set UPDATE_SCREENSHOTS=1 to refresh docs/screenshots from test-artifacts/")
     target = REPO / "docs" / "screenshots"
     target.mkdir(parents=True, exist_ok=True)
-    copied = [shutil.copy(p, target / p.name) for p in ARTIFACTS.glob("*.png")]
-    assert copied
+    shown = set(re.findall(r"docs/screenshots/([\w-]+\.png)", (REPO / "README.md").read_text(encoding="utf-8")))
+    copied = [shutil.copy(ARTIFACTS / name, target / name) for name in sorted(shown)]
+    assert len(copied) == len(shown) >= 6
