@@ -10,6 +10,7 @@ from dataflows import driver
 from dataflows.settings import DEFAULT_LLM_MODELS, LLM_SERVICES
 from ui.navigation import run_inside_app
 from ui.safe_text import escape_text, markdown_literal
+from ui.service_checks import llama_cpp_problem, llm_endpoint_problem
 from ui.widgets import api_keys, config_for_index, index_picker, indexes_or_stop, missing_key_for, retrieval_settings, show_error
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
@@ -35,6 +36,13 @@ with st.sidebar:
         llm_config["llm_model"] = st.text_input("Model", value=DEFAULT_LLM_MODELS[llm_service], key=f"chat_model_{llm_service}")
     if llm_service == "openai_compatible":
         llm_config["llm_base_url"] = st.text_input("Base URL", value="http://localhost:11434/v1", key="chat_base_url")
+    problem = ""
+    if llm_service == "openai_compatible":
+        problem = llm_endpoint_problem(llm_config["llm_base_url"])
+    elif llm_service == "llama_cpp":
+        problem = llama_cpp_problem()
+    if problem:
+        st.warning(problem)
     missing = missing_key_for(llm_service)
     if missing:
         st.warning(f"{LLM_LABELS[llm_service]} needs {missing} (environment, secrets.toml or API keys above). "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import socket
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -211,3 +212,46 @@ def test_the_benchmark_compares_two_settings_on_the_same_squad_questions(app_env
     assert table.loc["right: squad · lexical", "recall@1"] == evaluation_b["metrics"]["recall@1"]
     app.text_input(key="compare_question").input("anything").run()  # a rerun keeps the results of these sides
     assert any(d.value.index.name == "side" for d in app.dataframe)
+
+
+def test_weaviate_that_does_not_answer_is_explained_beside_the_option_and_one_that_answers_is_not(app_env):
+    from tests.fakes.weaviate_fake import FakeWeaviate
+
+    app = _open(_app(), "pages/ingest.py")
+    app.selectbox(key="ingest_store").set_value("weaviate").run()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
+    app.text_input(key="ingest_wurl").input(closed).run()
+    assert any(f"No Weaviate answers at {closed}" in w.value for w in app.warning)
+    with FakeWeaviate() as weaviate:
+        app.text_input(key="ingest_wurl").input(weaviate.url).run()
+        assert not any("No Weaviate answers" in w.value for w in app.warning)
+    assert app.text_input(key="ingest_index").label == "Weaviate collection"
+
+
+def test_a_pinecone_key_typed_in_the_store_settings_counts_on_every_page_and_is_never_shown(app_env):
+    secret = "pc-typed-in-store-settings-0123456789"
+    app = _open(_app(), "pages/ingest.py")
+    app.selectbox(key="ingest_store").set_value("pinecone").run()
+    assert any("PINECONE_API_KEY" in w.value for w in app.warning)
+    app.text_input(key="ingest_pinecone_key").input(secret).run()
+    assert not any("PINECONE_API_KEY" in w.value for w in app.warning)
+    _open(app, "pages/runs.py")
+    _open(app, "pages/ingest.py")
+    app.selectbox(key="ingest_store").set_value("pinecone").run()
+    assert not any("PINECONE_API_KEY" in w.value for w in app.warning)  # kept for the session, not for the widget
+    assert app.text_input(key="ingest_pinecone_key").placeholder == "set for this session"
+    shown = [e.value for e in (*app.markdown, *app.caption, *app.warning, *app.info)] + [w.placeholder for w in app.text_input]
+    assert not any(secret in str(text) for text in shown)
+
+
+def test_chat_explains_an_llm_endpoint_that_does_not_answer(app_env):
+    _ingest_text(app_env, "notes", "Some notes.")
+    app = _open(_app(), "pages/chat.py")
+    app.selectbox(key="chat_llm").set_value("openai_compatible").run()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    app.text_input(key="chat_base_url").input(closed).run()
+    assert any(f"No OpenAI-compatible endpoint answers at {closed}" in w.value for w in app.sidebar.warning)

@@ -22,12 +22,14 @@ from dataflows.settings import (
     resolve_api_keys,
 )
 from ui.safe_text import escape_text, highlighted, markdown_literal
+from ui.service_checks import weaviate_problem
 
 SERVICE_LABELS = {"sentence_transformers": "sentence-transformers (local)", "openai": "OpenAI", "cohere": "Cohere"}
 STORE_LABELS = {"lancedb": "LanceDB (embedded)", "weaviate": "Weaviate", "pinecone": "Pinecone"}
 KEY_LABELS = {"openai_api_key": "OpenAI", "cohere_api_key": "Cohere", "pinecone_api_key": "Pinecone", "weaviate_api_key": "Weaviate",
               "llm_api_key": "OpenAI-compatible LLM"}
 SERVICE_KEYS = {"openai": "openai_api_key", "cohere": "cohere_api_key"}
+INDEX_NAME_LABELS = {"lancedb": "LanceDB table", "weaviate": "Weaviate collection", "pinecone": "Pinecone index"}
 
 
 def data_dir() -> str:
@@ -36,8 +38,28 @@ def data_dir() -> str:
 
 
 def session_api_keys() -> dict[str, str]:
-    """Keys typed into this session's password fields (never written anywhere)."""
-    return {name: value for name, value in st.session_state.get("session_api_keys", {}).items() if value}
+    """Keys typed into this session's password fields (never written anywhere): the sidebar's win over a store's."""
+    typed = {**st.session_state.get("store_api_keys", {}), **st.session_state.get("session_api_keys", {})}
+    return {name: value for name, value in typed.items() if value}
+
+
+def _keep_store_key(name: str, widget_key: str) -> None:
+    """Keep a key typed in a store's settings for the session (the field itself is cleared when the page changes)."""
+    keys = st.session_state.setdefault("store_api_keys", {})
+    value = (st.session_state.get(widget_key) or "").strip()
+    if value:
+        keys[name] = value
+    else:
+        keys.pop(name, None)
+
+
+def store_key_field(name: str, label: str, widget_key: str) -> None:
+    """A password field for a store's API key beside its settings; says whether a key is set, never shows it."""
+    source = "set for this session" if session_api_keys().get(name) else (
+        "set in the environment or secrets.toml" if resolve_api_keys({}).get(name) else "not set")
+    st.text_input(f"{label} API key", type="password", key=widget_key, placeholder=source,
+                  help=f"{API_KEY_ENV_VARS[name]}: {source}. Kept for this browser session only.",
+                  on_change=_keep_store_key, args=(name, widget_key))
 
 
 def api_keys() -> dict[str, str]:
@@ -94,21 +116,26 @@ def stack_picker(key: str = "stack") -> dict[str, Any]:
     with right:
         store = st.selectbox("Vector store", VECTOR_DBS, format_func=STORE_LABELS.get, key=f"{key}_store")
         config["vector_db"] = store
-        config["index_name"] = st.text_input("Index name", value=DEFAULTS["index_name"], key=f"{key}_index",
-                                             help="LanceDB table, Weaviate collection or Pinecone index.")
+        config["index_name"] = st.text_input(INDEX_NAME_LABELS[store], value=DEFAULTS["index_name"], key=f"{key}_index",
+                                             help="The name this index has in the store and in the workbench.")
         if store == "lancedb":
             config["vector_db_config"] = {"uri": st.text_input("LanceDB folder", value=f"{data_dir()}/lancedb", key=f"{key}_uri")}
         elif store == "weaviate":
-            config["vector_db_config"] = {"url": st.text_input("Weaviate URL", value="http://localhost:8080", key=f"{key}_wurl")}
-            st.caption("Weaviate Cloud: its cluster URL, with WEAVIATE_API_KEY set (sidebar → API keys).")
+            config["vector_db_config"] = {"url": st.text_input("Weaviate URL", value="http://localhost:8080", key=f"{key}_wurl",
+                                                               help="A local server, or a Weaviate Cloud cluster URL (needs the key).")}
+            store_key_field("weaviate_api_key", "Weaviate", f"{key}_weaviate_key")
+            problem = weaviate_problem(config["vector_db_config"]["url"])
+            if problem:
+                st.warning(problem)
         else:
             config["vector_db_config"] = {
                 "namespace": st.text_input("Pinecone namespace", value="default", key=f"{key}_ns"),
                 "cloud": st.selectbox("Pinecone cloud", ["aws", "gcp", "azure"], key=f"{key}_cloud"),
                 "region": st.text_input("Pinecone region", value="us-east-1", key=f"{key}_region"),
             }
+            store_key_field("pinecone_api_key", "Pinecone", f"{key}_pinecone_key")
             if missing_key_for("pinecone"):
-                st.warning("Pinecone needs an API key: set PINECONE_API_KEY, or enter it under API keys in the sidebar.")
+                st.warning("Pinecone needs an API key: set PINECONE_API_KEY, or enter it above or under API keys in the sidebar.")
     return config
 
 
