@@ -572,7 +572,7 @@ def run_chunks(config: dict[str, Any], run_id: str, limit: int = 200, api_keys: 
     """The chunks a run wrote (those still stored), from the run's own index."""
     config = resolve_config(config)
     keys = resolve_api_keys(api_keys)
-    dr = build_driver(config, "query")
+    dr = _query_driver(config)
     return dr.execute(["run_chunks"], inputs=_runtime_inputs(keys, None, run_id=run_id, run_chunk_limit=int(limit)))["run_chunks"]
 
 
