@@ -16,7 +16,7 @@ from ui.widgets import api_keys, config_for_index, index_picker, indexes_or_stop
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 LLM_LABELS = {
-    "extractive": "Offline: extract sentences (no LLM)",
+    "extractive": "Offline (no LLM)",
     "openai": "OpenAI",
     "cohere": "Cohere",
     "openai_compatible": "OpenAI-compatible endpoint (Ollama, vLLM)",
@@ -30,7 +30,8 @@ if manifest is None:
 
 with st.sidebar:
     st.subheader("Answering")
-    llm_service = st.selectbox("LLM", LLM_SERVICES, format_func=LLM_LABELS.get, key="chat_llm")
+    llm_service = st.selectbox("LLM", LLM_SERVICES, format_func=LLM_LABELS.get, key="chat_llm",
+                               help="Offline: the best-matching sentences of the top chunks, labelled as extracted, not generated.")
     llm_config = {"llm_service": llm_service}
     if llm_service != "extractive":
         llm_config["llm_model"] = st.text_input("Model", value=DEFAULT_LLM_MODELS[llm_service], key=f"chat_model_{llm_service}")
@@ -48,7 +49,7 @@ with st.sidebar:
         st.warning(f"{LLM_LABELS[llm_service]} needs {missing} (environment, secrets.toml or API keys above). "
                    "Until then, choose the offline mode.")
     top_k = st.slider("Chunks retrieved", 1, 10, 5, key="chat_top_k")
-    settings = retrieval_settings("chat")
+    settings = retrieval_settings("chat", side_by_side=False)
 
 # One conversation per index: switching the index shows that index's conversation, not another's.
 conversations: dict[str, list[dict]] = st.session_state.setdefault("chat_histories", {})

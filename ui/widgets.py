@@ -218,10 +218,13 @@ def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "",
 RETRIEVAL_MODES = {"dense": "Dense (vectors)", "lexical": "Lexical (BM25 / full text)", "hybrid": "Hybrid (fused)"}
 
 
-def retrieval_settings(key: str) -> dict[str, Any]:
-    """Retrieval mode (dense, lexical, hybrid) and reranker: query-time settings that leave the index as it is."""
+def retrieval_settings(key: str, side_by_side: bool = True) -> dict[str, Any]:
+    """Retrieval mode (dense, lexical, hybrid) and reranker: query-time settings that leave the index as it is.
+
+    Side by side on a page; one under the other in the narrow sidebar, where two columns truncate the values.
+    """
     settings: dict[str, Any] = {}
-    left, right = st.columns(2)
+    left, right = st.columns(2) if side_by_side else (st.container(), st.container())
     settings["retrieval_mode"] = left.selectbox("Retrieval mode", list(RETRIEVAL_MODES), format_func=RETRIEVAL_MODES.get,
                                                 key=f"{key}_mode")
     settings["reranker"] = right.selectbox("Reranker", ["none", "cross_encoder", "cohere"], key=f"{key}_reranker",
