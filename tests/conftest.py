@@ -9,12 +9,20 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.pop("WORKBENCH_SQUAD_PATH", None)
 os.environ.pop("WORKBENCH_DATA_DIR", None)
 
+import socket  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SQUAD_SAMPLE = Path(__file__).resolve().parent / "data" / "squad_sample.json"
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on once this returns (for a fake server, or a refused connection)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def shared_squad_path() -> Path:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import html
 import re
-import socket
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from dataflows import driver
-from tests.conftest import REPO, SQUAD_SAMPLE
+from tests.conftest import REPO, SQUAD_SAMPLE, free_port
 
 PAGES = ["pages/ingest.py", "pages/retrieve.py", "pages/compare.py", "pages/chat.py", "pages/runs.py"]
 TEXT = (b"The Marrowick lighthouse keepers guild was founded in 1884. Its first keeper was Ada Fenwick.\n\n"
@@ -219,9 +218,7 @@ def test_weaviate_that_does_not_answer_is_explained_beside_the_option_and_one_th
 
     app = _open(_app(), "pages/ingest.py")
     app.selectbox(key="ingest_store").set_value("weaviate").run()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket is closed
+    closed = f"http://127.0.0.1:{free_port()}"
     app.text_input(key="ingest_wurl").input(closed).run()
     assert any(f"No Weaviate answers at {closed}" in w.value for w in app.warning)
     with FakeWeaviate() as weaviate:
@@ -250,8 +247,6 @@ def test_chat_explains_an_llm_endpoint_that_does_not_answer(app_env):
     _ingest_text(app_env, "notes", "Some notes.")
     app = _open(_app(), "pages/chat.py")
     app.selectbox(key="chat_llm").set_value("openai_compatible").run()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    closed = f"http://127.0.0.1:{free_port()}/v1"
     app.text_input(key="chat_base_url").input(closed).run()
     assert any(f"No OpenAI-compatible endpoint answers at {closed}" in w.value for w in app.sidebar.warning)

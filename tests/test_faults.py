@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from dataflows.embeddings import API_MAX_RETRIES
 from dataflows.errors import IndexMismatchError, MissingApiKeyError, ServiceError, StoreUnavailableError
 from dataflows.schema import InputFile, Progress
 from dataflows.stores import lancedb as lancedb_store
-from tests.conftest import REPO, SQUAD_SAMPLE
+from tests.conftest import REPO, SQUAD_SAMPLE, free_port
 from tests.fakes import fixtures
 from tests.fakes.cohere_fake import FakeCohere
 from tests.fakes.openai_fake import FakeOpenAI
@@ -92,12 +91,6 @@ def _cached_vectors(data_dir: str) -> int:
         return 0
     with sqlite3.connect(path) as connection:
         return connection.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _on_batch(number: int, action) -> Progress:
@@ -557,10 +550,10 @@ def test_a_missing_api_key_is_refused_before_any_request(
 
 
 def test_a_weaviate_url_that_refuses_connections_is_refused_before_any_model_call(tmp_path, openai_fake: FakeOpenAI):
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     config = {"source": "files", "data_dir": str(tmp_path / "data"), "index_name": "docs", "embedding_service": "openai",
               "openai_base_url": openai_fake.base_url, "vector_db": "weaviate",
-              "vector_db_config": {"url": url, "grpc_port": _closed_port()}}
+              "vector_db_config": {"url": url, "grpc_port": free_port()}}
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError) as raised:
         driver.ingest(config, files=_files(TOPICS[:2]), api_keys={"openai_api_key": openai_fake.api_key})

@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 import os
 import re
-import socket
 import traceback
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from dataflows.generation import (  # noqa: E402
     supporting_sentences,
 )
 from dataflows.schema import InputFile  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
 from tests.fakes.chat_fakes import FakeCohereChat, FakeOpenAIChat  # noqa: E402
 
 telemetry.disable_telemetry()
@@ -86,12 +86,6 @@ def generate(
 
 def tags(content: str) -> list[str]:
     return [f"<{slash}{name.lower()}>" for slash, name in STRUCTURE_TAG.findall(content)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

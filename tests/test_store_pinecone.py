@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import uuid
 
@@ -26,6 +25,7 @@ from dataflows.errors import (
 from dataflows.schema import STORED_FIELDS, Document, Progress, sha256_hex
 from dataflows.stores import lancedb as reference_store
 from dataflows.stores import pinecone as store
+from tests.conftest import free_port
 from tests.fakes import fixtures
 from tests.fakes.pinecone_fake import METADATA_LIMIT, PineconeFake
 
@@ -96,12 +96,6 @@ def make_chunks(doc_ids: list[str], per_doc: int, run_id: str = "run-1", dim: in
 
 def doc_ids(count: int) -> list[str]:
     return [Document.id_for("upload", f"file-{number}.pdf") for number in range(count)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_index_lifecycle_through_the_fake(fake: PineconeFake, client) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 import uuid
 
@@ -25,6 +24,7 @@ from dataflows.errors import (
     StoreUnavailableError,
 )
 from dataflows.schema import STORED_FIELDS, Progress
+from tests.conftest import free_port
 from tests.fakes.weaviate_fake import FakeWeaviate
 
 DIM = 8
@@ -63,12 +63,6 @@ def _records() -> list[dict]:
 def _vectors(count: int, dim: int = DIM, seed: int = 7) -> np.ndarray:
     vectors = np.random.default_rng(seed).normal(size=(count, dim)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -167,10 +161,10 @@ def test_existing_collection_with_another_dimension_is_a_mismatch(client):
 
 @pytest.mark.parametrize("api_key", ["", "sk-weaviate-secret-123"])
 def test_refused_connection_names_the_url_quickly_and_hides_the_key(api_key):
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError) as raised:
-        store.store_client({"url": url, "grpc_port": _closed_port()}, api_key)
+        store.store_client({"url": url, "grpc_port": free_port()}, api_key)
     assert time.monotonic() - started < 5
     message = str(raised.value)
     assert url in message and "not reachable" in message
@@ -178,7 +172,7 @@ def test_refused_connection_names_the_url_quickly_and_hides_the_key(api_key):
 
 
 def test_closed_grpc_port_names_the_grpc_address(config):
-    grpc_port = _closed_port()
+    grpc_port = free_port()
     with pytest.raises(StoreUnavailableError, match=f"gRPC API at 127.0.0.1:{grpc_port}"):
         store.store_client({**config, "grpc_port": grpc_port}, "")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.conftest import free_port
 from tests.pdfs import make_pdf
 
 pytestmark = pytest.mark.e2e
@@ -38,12 +38,6 @@ PDF_PAGES = [
 needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_data_dir(tmp_path_factory) -> Path:
     """The data folder of the module's Streamlit server."""
@@ -53,7 +47,7 @@ def server_data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(server_data_dir):
     data_dir = server_data_dir
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "WORKBENCH_SECRETS_TOML": str(data_dir / "none.toml")}
     for key in ("OPENAI_API_KEY", "COHERE_API_KEY", "PINECONE_API_KEY", "WEAVIATE_API_KEY"):
