@@ -15,7 +15,7 @@ from dataflows.settings import DEFAULT_MODELS, DEFAULTS
 from dataflows.visualize import execution_graph, status_digraph
 from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
-from ui.widgets import STATUS_ICONS, api_keys, plural, run_counts, run_file_errors, show_error, stack_picker
+from ui.widgets import STATUS_ICONS, api_keys, plural, run_counts, run_file_errors, run_timings, show_error, stack_picker
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -142,7 +142,6 @@ if last_record:  # kept until the next run, so the summary survives reruns (a wi
     run_counts(last_record["counts"])
     run_file_errors(last_record)
     with st.expander("Seconds per node"):
-        st.dataframe(pd.DataFrame(sorted(last_record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"]),
-                     hide_index=True, width="stretch")
+        run_timings(last_record)
     st.page_link("pages/runs.py", label="Open this run on the Runs page (config, DAG, chunks written)",
                  icon=":material/history:", query_params={"run": last_record["run_id"]})

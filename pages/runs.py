@@ -8,7 +8,16 @@ import streamlit as st
 from dataflows import driver
 from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
-from ui.widgets import STATUS_ICONS, api_keys, run_counts, run_file_errors, runs_or_stop, show_error, url_choice
+from ui.widgets import (
+    STATUS_ICONS,
+    api_keys,
+    run_counts,
+    run_file_errors,
+    run_timings,
+    runs_or_stop,
+    show_error,
+    url_choice,
+)
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -45,8 +54,7 @@ config_tab, timing_tab, dag_tab, chunks_tab = st.tabs(["Config", "Timings", "DAG
 with config_tab:
     st.json({"config": record["config"], "inputs": record["inputs"]})
 with timing_tab:
-    st.dataframe(pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"]),
-                 hide_index=True, width="stretch")
+    run_timings(record)
 with dag_tab:
     if record["dag_dot"].lstrip().startswith(("digraph", "//")) and "digraph" in record["dag_dot"]:
         st.graphviz_chart(record["dag_dot"], width="stretch")

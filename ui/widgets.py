@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from dataflows import driver
@@ -255,3 +256,8 @@ def run_file_errors(record: dict[str, Any]) -> None:
     for error in record["file_errors"]:
         st.error(f"**{markdown_literal(error['source_name'])}** was not ingested: {markdown_literal(error['reason'])}")
 
+
+def run_timings(record: dict[str, Any]) -> None:
+    """Seconds spent in each node of a run, slowest first."""
+    st.dataframe(pd.DataFrame(sorted(record["timings"].items(), key=lambda item: -item[1]), columns=["node", "seconds"]),
+                 hide_index=True, width="stretch")
