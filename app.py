@@ -14,10 +14,10 @@ if _LOCAL_SQUAD.exists():
 
 import streamlit as st  # noqa: E402
 
-from dataflows import driver  # noqa: E402
 from ui.navigation import run_page  # noqa: E402
 from ui.resources import warm_default_model  # noqa: E402
 from ui.widgets import api_key_fields, data_dir, show_error  # noqa: E402
+from workbench import api  # noqa: E402
 
 TRY_IT_PARAGRAPHS = 200
 
@@ -27,7 +27,7 @@ def _try_it() -> None:
     config = {"source": "squad", "limit": TRY_IT_PARAGRAPHS, "index_name": "squad_sample", "data_dir": data_dir()}
     with st.status(f"Ingesting {TRY_IT_PARAGRAPHS} SQuAD paragraphs with all-MiniLM-L6-v2 into LanceDB…", expanded=True) as box:
         try:
-            record = driver.ingest(config, api_keys={})
+            record = api.ingest(config, api_keys={})
         except Exception as error:  # shown in words, the page stays usable
             box.update(label="Try it failed", state="error")
             show_error(error, "Ingesting the SQuAD sample")
@@ -39,7 +39,7 @@ def _try_it() -> None:
 def _index_state_line(manifest: dict) -> str:
     """One line on the index's physical state: ANN index, full-text index, rows, fragments."""
     try:
-        state = driver.index_state({"vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
+        state = api.index_state({"vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
                                     "index_name": manifest["index_name"], "data_dir": data_dir()})
     except Exception as error:  # a missing table or folder: say so, keep the page
         return f"index state unavailable: {type(error).__name__}"
@@ -62,14 +62,14 @@ def home() -> None:
         _try_it()
     st.subheader("Indexes")
     try:
-        manifests = driver.indexes(data_dir())
+        manifests = api.indexes(data_dir())
     except Exception as error:
         show_error(error, "Reading the catalog")
         return
     if not manifests:
         st.info("No index yet. Press “Try it”, or go to Ingest.")
         return
-    runs = {run["run_id"]: run for run in driver.runs(data_dir(), limit=1000)}
+    runs = {run["run_id"]: run for run in api.runs(data_dir(), limit=1000)}
     for manifest in manifests:
         with st.container(border=True):
             name, links = st.columns([3, 2])

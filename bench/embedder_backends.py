@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from dataflows import driver  # noqa: E402
 from dataflows.embeddings import load_sentence_transformer  # noqa: E402
 from dataflows.sources import read_squad_file  # noqa: E402
+from workbench import api  # noqa: E402
 
 DEFAULT_SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
 BACKENDS = {"torch float32": "all-MiniLM-L6-v2", "onnx int8": "all-MiniLM-L6-v2-onnx-int8"}
@@ -63,10 +63,10 @@ def measure(model_name: str, squad_path: str, sweep_sample: int, batch_sizes: st
 
 def corpus(squad_path: str) -> tuple[list[str], list[str], list[str], list[str]]:
     """Dev chunks (as ingestion makes them), their paragraph ids, and (question, gold paragraph id) pairs."""
-    from dataflows.schema import Document
+    from ragkit.schema import Document
 
     with tempfile.TemporaryDirectory() as scratch:
-        chunks, _ = driver.preview_chunks({"source": "squad", "squad_path": squad_path, "data_dir": scratch})
+        chunks, _ = api.preview_chunks({"source": "squad", "squad_path": squad_path, "data_dir": scratch})
     paragraphs = read_squad_file(squad_path)
     gold = [(question, Document.id_for("squad", p.context)) for p in paragraphs for _, question in p.questions]
     return [c.text for c in chunks], [c.document_id for c in chunks], [q for q, _ in gold], [g for _, g in gold]

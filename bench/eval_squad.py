@@ -1,13 +1,13 @@
 """Benchmark: retrieval quality and latency per retrieval mode on the full SQuAD v1.1 dev set (LanceDB, all-MiniLM-L6-v2).
 
-Prints, through the same `driver.evaluate` the CLI and the app use:
+Prints, through the same `api.evaluate` the CLI and the app use:
 
 1. all questions, one row per mode: dense, lexical (BM25), hybrid (RRF, k 60, equal weights),
    and hybrid + cross-encoder rerank when `--cross-encoder PATH` is given (no package on the
    registries here ships cross-encoder weights, so there is no default);
 2. a check of the dense figures against an independent exact search (numpy, all stored vectors);
 3. fusion tuned on a random half of the questions (grid over fusion, alpha, rrf_k, scored
-   offline with the product's own `dataflows.lexical.fuse` on candidate lists fetched once), then
+   offline with the product's own `ragkit.fusion.fuse` on candidate lists fetched once), then
    every mode evaluated on the other, held-out half;
 4. lexical settings (stemming, stop words, tokeniser) on the held-out half;
 5. the targets, met or not.
@@ -36,12 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from dataflows import driver, evaluation  # noqa: E402
+from dataflows import evaluation  # noqa: E402
 from dataflows.embeddings import load_sentence_transformer  # noqa: E402
-from dataflows.lexical import fuse  # noqa: E402
-from dataflows.schema import Document  # noqa: E402
 from dataflows.sources import read_squad_file  # noqa: E402
 from dataflows.stores import lancedb as lancedb_store  # noqa: E402
+from ragkit.fusion import fuse  # noqa: E402
+from ragkit.schema import Document  # noqa: E402
+from workbench import api  # noqa: E402
 
 DEFAULT_SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
 K_VALUES = (1, 5, 10, 20)
@@ -78,7 +79,7 @@ def _squad_subset(path: str, keep: set[str], target: Path) -> str:
 
 def _exact_recall_at_10(config: dict, questions: list[tuple[str, str, str]]) -> float:
     """recall@10 of a brute-force cosine search over every stored vector (independent of LanceDB's search)."""
-    resolved = driver.resolve_config(config)
+    resolved = api.resolve_config(config)
     table = lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
     rows = table.to_arrow()
     matrix = np.stack(rows["vector"].to_numpy(zero_copy_only=False)).astype(np.float32)
@@ -96,7 +97,7 @@ def _exact_recall_at_10(config: dict, questions: list[tuple[str, str, str]]) -> 
 
 def _candidate_lists(config: dict, questions: list[tuple[str, str, str]]) -> list[tuple[list, list, str, dict]]:
     """Per question: the dense and the lexical top-CANDIDATES (chunk id, score), through the store's own nodes."""
-    resolved = driver.query_config(config)
+    resolved = api.query_config(config)
     table = lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
     text_index = lancedb_store.text_index(table)
     model = load_sentence_transformer(resolved["model_name"])
@@ -112,7 +113,7 @@ def _candidate_lists(config: dict, questions: list[tuple[str, str, str]]) -> lis
 
 
 def _tune(lists: list) -> tuple[dict, dict]:
-    """The fusion settings with the best MRR@10 on these questions, scored offline with dataflows.lexical.fuse (prints the best per fusion)."""
+    """The fusion settings with the best MRR@10 on these questions, scored offline with ragkit.fusion.fuse (prints the best per fusion)."""
     grid = [("rrf", alpha, k) for alpha, k in itertools.product((0.2, 0.3, 0.4, 0.5, 0.6), (1, 2, 5, 10, 20, 60))]
     grid += [("linear", alpha, 60) for alpha in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)]
     best: tuple[dict, dict] | None = None
@@ -151,7 +152,7 @@ def main() -> None:
     print(f"load average at start: {', '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
 
     started = time.perf_counter()
-    record = driver.ingest(config)
+    record = api.ingest(config)
     print(f"index: {record['counts']['chunked']} chunks of {record['counts']['read']} paragraphs in LanceDB "
           f"({time.perf_counter() - started:.0f} s, {record['counts']['written']} written now)")
 
@@ -179,7 +180,7 @@ def main() -> None:
     if args.cross_encoder:
         modes.append(("hybrid tuned + cross-encoder rerank (top 20)",
                       {"retrieval_mode": "hybrid", **best, "reranker": "cross_encoder", "reranker_model": args.cross_encoder}))
-    everything = [(label, driver.evaluate({**config, **settings}, sample_size=args.sample)) for label, settings in modes]
+    everything = [(label, api.evaluate({**config, **settings}, sample_size=args.sample)) for label, settings in modes]
     _table(f"All {everything[0][1]['questions']} questions (* weights tuned on half of them)", everything)
     if not args.cross_encoder:
         print("| hybrid + rerank | not run: no cross-encoder weights are installable here; pass --cross-encoder PATH |")
@@ -200,13 +201,13 @@ def main() -> None:
     if args.cross_encoder:
         held_modes.append(("hybrid tuned + cross-encoder rerank", {"retrieval_mode": "hybrid", **best,
                                                                   "reranker": "cross_encoder", "reranker_model": args.cross_encoder}))
-    held = [(label, driver.evaluate({**config, **settings}, sample_size=0, squad_path=held_path)) for label, settings in held_modes]
+    held = [(label, api.evaluate({**config, **settings}, sample_size=0, squad_path=held_path)) for label, settings in held_modes]
     _table(f"Held-out half: {held[0][1]['questions']} questions (fusion tuned on the other half)", held)
 
     # 4. lexical settings on the held-out half
     variants = [("stemmed, stop words removed (default)", {}), ("no stemming", {"lexical_stem": False}),
                 ("stop words kept", {"lexical_stop_words": False}), ("whitespace tokeniser", {"lexical_tokenizer": "whitespace"})]
-    lexical = [(label, driver.evaluate({**config, "retrieval_mode": "lexical", **settings}, sample_size=0, squad_path=held_path))
+    lexical = [(label, api.evaluate({**config, "retrieval_mode": "lexical", **settings}, sample_size=0, squad_path=held_path))
                for label, settings in variants]
     _table("Lexical settings, held-out half", lexical)
 

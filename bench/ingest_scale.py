@@ -1,7 +1,7 @@
 """Benchmark: streaming ingestion at growing corpus sizes — chunks/s and peak RSS per size and executor.
 
 Each case runs in a fresh Python process: the executor is warmed up on a few other documents
-(model loaded, Ray workers started), then one timed `driver.ingest` writes the corpus into a fresh
+(model loaded, Ray workers started), then one timed `api.ingest` writes the corpus into a fresh
 data folder (empty embedding cache, empty LanceDB). Peak RSS is the driver process's high-water
 mark (VmHWM), and for Ray and processes also each worker's.
 
@@ -100,9 +100,10 @@ class _StandIn:
 
 def run_case(case: dict) -> dict:
     """One measurement, in this (fresh) process."""
-    from dataflows import driver, embeddings
-    from dataflows.catalog import Catalog
-    from dataflows.schema import InputFile, Progress
+    from dataflows import embeddings
+    from ragkit.schema import InputFile, Progress
+    from workbench import api
+    from workbench.catalog import Catalog
 
     if case["embedder"] == "standin":
         real = embeddings.load_sentence_transformer
@@ -120,7 +121,7 @@ def run_case(case: dict) -> dict:
         warm_files = [InputFile(f"warm{i}.txt", data=f"Warm-up document {i}.".encode()) for i in range(2 * max(1, case["workers"]))]
         warm = {**config, "ingest_batch_documents": 1}
     with tempfile.TemporaryDirectory(dir=case.get("scratch") or None) as scratch:
-        driver.ingest({**warm, "data_dir": f"{scratch}/warm"}, files=warm_files)  # model loaded, workers started
+        api.ingest({**warm, "data_dir": f"{scratch}/warm"}, files=warm_files)  # model loaded, workers started
         streaming: dict[str, float] = {}
 
         def on_progress(step: str, done: int, total: int) -> None:
@@ -129,7 +130,7 @@ def run_case(case: dict) -> dict:
 
         load = os.getloadavg()[0]
         started = time.perf_counter()
-        record = driver.ingest({**config, "data_dir": f"{scratch}/run"}, files=files, progress=Progress(on_progress))
+        record = api.ingest({**config, "data_dir": f"{scratch}/run"}, files=files, progress=Progress(on_progress))
         seconds = time.perf_counter() - started
         workers = sorted({b["worker"].rsplit(":", 1)[1] for b in Catalog(f"{scratch}/run").run_batches(record["run_id"])})
     worker_rss = [_peak_rss_mb(pid) for pid in workers if pid != str(os.getpid())]

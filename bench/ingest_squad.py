@@ -20,9 +20,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dataflows import driver  # noqa: E402
 from dataflows.embeddings import load_sentence_transformer  # noqa: E402
 from dataflows.sources import read_squad_file  # noqa: E402
+from workbench import api  # noqa: E402
 
 DEFAULT_SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
 
@@ -42,7 +42,7 @@ def main() -> None:
 
     paragraphs = read_squad_file(args.squad_path)
     with tempfile.TemporaryDirectory() as scratch:
-        chunks, _ = driver.preview_chunks({"source": "squad", "squad_path": args.squad_path, "data_dir": scratch})
+        chunks, _ = api.preview_chunks({"source": "squad", "squad_path": args.squad_path, "data_dir": scratch})
     # The same texts the pipeline embeds: paragraphs, split where longer than the model's 256-token input.
     texts = [chunk.text for chunk in chunks]
     print(f"{len(paragraphs)} paragraphs -> {len(texts)} chunks within the model's input limit")
@@ -65,11 +65,11 @@ def main() -> None:
         config = {"source": "squad", "squad_path": args.squad_path, "data_dir": data_dir, "index_name": "bench",
                   "embedding_batch_size": best}
         started = time.perf_counter()
-        record = driver.ingest(config)
+        record = api.ingest(config)
         first = time.perf_counter() - started
         inference = record["timings"]["fresh_embeddings"]
         started = time.perf_counter()
-        again = driver.ingest(config)
+        again = api.ingest(config)
         second = time.perf_counter() - started
 
     counts = record["counts"]

@@ -1,13 +1,13 @@
 """Benchmark: concurrent query sessions — queries/s and latency p50/p95 — and whether the app stays responsive.
 
-N query sessions (threads of this process, each a loop of `driver.search` with its own SQuAD dev
+N query sessions (threads of this process, each a loop of `api.search` with its own SQuAD dev
 questions, top 5, the embedded default model, LanceDB) run for a bounded time at each N. Meanwhile a
 `streamlit run app.py` serving the same data folder is probed: `/_stcore/health` and the page over
 HTTP every few seconds, and once per N a real page load in chromium (Playwright: open Retrieve,
 wait until the script has run past the index picker: its Search button shows). Every figure is printed with
 the 1-minute load average before and after.
 
-The index (the first `--paragraphs` SQuAD dev paragraphs, `driver.ingest` with the defaults) is
+The index (the first `--paragraphs` SQuAD dev paragraphs, `api.ingest` with the defaults) is
 built once into `--data-dir` (default: a temporary folder) and reused when it is already there.
 
 `--target app` drives the running app instead of the dataflow layer: N chromium pages, each asking
@@ -80,13 +80,13 @@ def squad_questions(squad_path: Path, paragraphs: int) -> list[str]:
 
 def ensure_index(data_dir: Path, squad_path: Path, paragraphs: int) -> dict:
     """The query config of the bench index, ingesting it first when the data folder does not hold it yet."""
-    from dataflows import driver
+    from workbench import api
 
     config = {"index_name": INDEX, "data_dir": str(data_dir)}
-    if not any(m["index_name"] == INDEX for m in driver.indexes(str(data_dir))):
+    if not any(m["index_name"] == INDEX for m in api.indexes(str(data_dir))):
         print(f"building the index: {paragraphs or 'all'} SQuAD dev paragraphs into {data_dir} …", flush=True)
         started = time.perf_counter()
-        record = driver.ingest({**config, "source": "squad", "squad_path": str(squad_path), "limit": paragraphs}, api_keys={})
+        record = api.ingest({**config, "source": "squad", "squad_path": str(squad_path), "limit": paragraphs}, api_keys={})
         print(f"  {record['counts']['written']} chunks in {time.perf_counter() - started:.0f} s", flush=True)
     return config
 
@@ -214,7 +214,7 @@ def session_questions(questions: list[str], number: int, sessions: int) -> Itera
 
 def dataflow_load(config: dict, questions: list[str], sessions: int, seconds: float) -> tuple[list[float], list[str], float]:
     """`sessions` threads searching until the deadline: latencies (s) of every completed search, errors, wall time (s)."""
-    from dataflows import driver
+    from workbench import api
 
     latencies: list[float] = []
     errors: list[str] = []
@@ -227,7 +227,7 @@ def dataflow_load(config: dict, questions: list[str], sessions: int, seconds: fl
                 break
             started = time.perf_counter()
             try:
-                hits = driver.search(config, question, top_k=TOP_K, api_keys={})["hits"]
+                hits = api.search(config, question, top_k=TOP_K, api_keys={})["hits"]
                 assert len(hits) == TOP_K, f"{len(hits)} hits"
             except Exception as error:  # counted and shown; the run goes on
                 with lock:
@@ -319,7 +319,7 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,2,4,8", help="query sessions, comma-separated")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each load level")
     parser.add_argument("--target", choices=["dataflow", "app"], default="dataflow",
-                        help="drive driver.search in threads, or the app's Retrieve page in chromium pages")
+                        help="drive api.search in threads, or the app's Retrieve page in chromium pages")
     parser.add_argument("--app-url", default="", help="probe (and with --target app, drive) this running app instead of starting one")
     parser.add_argument("--no-app", action="store_true", help="no app: only the query load")
     parser.add_argument("--no-browser", action="store_true", help="probe the app over HTTP only (no chromium page load)")
@@ -337,9 +337,9 @@ def main() -> None:
     config = ensure_index(data_dir, squad_path, args.paragraphs)
     questions = squad_questions(squad_path, args.paragraphs)
 
-    from dataflows import driver
+    from workbench import api
 
-    driver.search(config, questions[0], top_k=TOP_K, api_keys={})  # warm: model, clients, driver
+    api.search(config, questions[0], top_k=TOP_K, api_keys={})  # warm: model, clients, driver
     app, url = None, args.app_url.rstrip("/")
     if not url and not args.no_app:
         app, url = start_app(data_dir)
@@ -396,7 +396,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 app.kill()
 
-    target = "driver.search threads" if args.target == "dataflow" else "chromium pages on Retrieve"
+    target = "api.search threads" if args.target == "dataflow" else "chromium pages on Retrieve"
     print(f"\n{target}; index {INDEX}, top {TOP_K}; {args.seconds:.0f} s per level\n")
     print("| sessions | queries/s | p50 ms | p95 ms | errors | app page load during load (s) | health / HTTP page max (s) | load avg before → after |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")

@@ -1,4 +1,5 @@
-"""Hamilton dataflows of the workbench: sources, chunking, embeddings, stores, ingestion, retrieval.
+"""Hamilton node modules only: every public function is a node (helpers start with `_`).
 
-Import `dataflows.driver` for the functions the UI and the CLI call.
+`stores/` holds one module per vector store, plus their registry. The runtime that builds drivers from
+these modules is the `workbench` package; `python -m dataflows` hands over to its command line.
 """

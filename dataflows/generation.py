@@ -18,8 +18,8 @@ from typing import Any
 
 from hamilton.function_modifiers import config
 
-from dataflows.errors import ConfigError, MissingApiKeyError, ServiceError
-from dataflows.text_splitting import sentence_spans
+from ragkit.errors import ConfigError, MissingApiKeyError, ServiceError
+from ragkit.text_splitting import sentence_spans
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered sources supplied in the user message. "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dataflows.schema import Chunk, Document, FileError
+from ragkit.schema import Chunk, Document, FileError
 
 
 def document_ids(documents: list[Document]) -> list[str]:

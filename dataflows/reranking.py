@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from hamilton.function_modifiers import config
 
-from dataflows.errors import ConfigError, MissingApiKeyError, ServiceError
+from ragkit.errors import ConfigError, MissingApiKeyError, ServiceError
 
 COHERE_DEFAULT_RERANK_MODEL = "rerank-v3.5"
 API_MAX_RETRIES = 4

@@ -3,7 +3,7 @@
 The embedding service and model come from the index's manifest, never from a guess; the driver
 layer reads the manifest and configures this flow with it. The retrieval mode is config:
 `dense` (nearest vectors), `lexical` (BM25 over the chunk text) or `hybrid` (both, fused; see
-`dataflows/lexical.py`), each served by the store module's own nodes. A reranker
+`ragkit/fusion.py`), each served by the store module's own nodes. A reranker
 (`dataflows/reranking.py`) may then reorder the candidates; without one the store returns `top_k`.
 """
 

@@ -12,10 +12,10 @@ from pathlib import Path, PurePath
 
 from hamilton.function_modifiers import config
 
-from dataflows.errors import FileParseError, SourceUnavailableError
-from dataflows.parsers import ParseWorker
-from dataflows.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph
-from dataflows.settings import local_squad_path
+from ragkit.errors import FileParseError, SourceUnavailableError
+from ragkit.parsers import ParseWorker
+from ragkit.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph
+from workbench.config import local_squad_path
 
 SQUAD_HUB_NAME = "rajpurkar/squad"
 

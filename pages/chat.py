@@ -6,12 +6,12 @@ import json
 
 import streamlit as st
 
-from dataflows import driver
-from dataflows.settings import DEFAULT_LLM_MODELS, LLM_SERVICES
 from ui.navigation import run_inside_app
 from ui.safe_text import escape_text, markdown_literal
 from ui.service_checks import llama_cpp_problem, llm_endpoint_problem
 from ui.widgets import api_keys, config_for_index, index_picker, indexes_or_stop, missing_key_for, retrieval_settings, show_error
+from workbench import api
+from workbench.config import DEFAULT_LLM_MODELS, LLM_SERVICES
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -96,7 +96,7 @@ if question:
         st.text(question)
     with st.chat_message("assistant"):
         try:
-            result = driver.answer({**config_for_index(manifest), **settings, **llm_config}, question,
+            result = api.answer({**config_for_index(manifest), **settings, **llm_config}, question,
                                    history=[{"role": t["role"], "content": t["content"]} for t in history],
                                    top_k=top_k, api_keys=api_keys())
             text = stream_safely(result["stream"])

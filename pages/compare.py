@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dataflows import driver
 from ui.navigation import run_inside_app
 from ui.widgets import (
     api_keys,
@@ -21,6 +20,7 @@ from ui.widgets import (
     runs_or_stop,
     show_error,
 )
+from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -54,7 +54,7 @@ elif asked:
     results = []
     for config in (config_a, config_b):
         try:
-            results.append(driver.search(config, question, top_k=top_k, api_keys=api_keys()))
+            results.append(api.search(config, question, top_k=top_k, api_keys=api_keys()))
         except Exception as error:
             results.append(error)
     passages = [{_passage(h) for h in r["hits"]} if isinstance(r, dict) else set() for r in results]
@@ -88,7 +88,7 @@ if st.button("Run benchmark on both"):
     for label, config, manifest in (("left", config_a, manifest_a), ("right", config_b, manifest_b)):
         with st.spinner(f"Evaluating {manifest['index_name']} ({label})…"):
             try:
-                evaluation = driver.evaluate(config, sample_size=int(sample), seed=0, api_keys=api_keys())
+                evaluation = api.evaluate(config, sample_size=int(sample), seed=0, api_keys=api_keys())
             except Exception as error:
                 show_error(error, f"Benchmark of the {label} index")
                 continue
@@ -108,7 +108,7 @@ if benchmark.get("for") == benchmarked:  # kept across reruns, shown only for th
     speed.caption("Latency per question, ms (lower is better); embedding is batched, so its time is per batch ÷ questions")
     speed.bar_chart(table[latency_columns].T, stack=False, sort=False)
 for manifest in {m["index_key"]: m for m in (manifest_a, manifest_b)}.values():
-    history = driver.evaluations(data_dir(), index_key=manifest["index_key"], limit=50)
+    history = api.evaluations(data_dir(), index_key=manifest["index_key"], limit=50)
     if history:
         st.caption(f"Past evaluations of {manifest['index_name']} ({manifest['vector_db']}, {manifest['model_name']})")
         st.dataframe(pd.DataFrame([{"when": h["started_at"], "questions": h["questions"],

@@ -8,14 +8,14 @@ import time
 import pandas as pd
 import streamlit as st
 
-from dataflows import driver
-from dataflows.lifecycle import NodeStatusListener
-from dataflows.schema import InputFile, Progress
-from dataflows.settings import DEFAULT_MODELS, DEFAULTS
-from dataflows.visualize import execution_graph, status_digraph
+from ragkit.schema import InputFile, Progress
 from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
 from ui.widgets import STATUS_ICONS, api_keys, plural, run_counts, run_file_errors, run_timings, show_error, stack_picker
+from workbench import api
+from workbench.config import DEFAULT_MODELS, DEFAULTS
+from workbench.lifecycle import NodeStatusListener
+from workbench.visualize import execution_graph, status_digraph
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -66,8 +66,8 @@ with st.expander("Scale: batches and executor"):
                    "and after the batches, and the progress bar counts finished batches. Pick Synchronous to watch every node.")
 
 try:
-    preview_driver = driver.build_driver(config, "ingest")
-    graph = execution_graph(preview_driver, driver.INGEST_TARGETS)
+    preview_driver = api.build_driver(config, "ingest")
+    graph = execution_graph(preview_driver, api.INGEST_TARGETS)
 except Exception as error:
     show_error(error, "Resolving the DAG for this configuration")
     st.stop()
@@ -85,7 +85,7 @@ ingest_clicked = ingest_col.button("Ingest", type="primary", disabled=not has_in
 if preview_clicked:
     try:
         with st.spinner("Parsing and chunking…"):
-            chunks, errors = driver.preview_chunks(config, files=files, api_keys=api_keys())
+            chunks, errors = api.preview_chunks(config, files=files, api_keys=api_keys())
     except Exception as error:
         show_error(error, "Preview")
     else:
@@ -121,7 +121,7 @@ if ingest_clicked:
 
     with st.status("Ingesting…", expanded=True) as box:
         try:
-            record = driver.ingest(config, files=files, api_keys=api_keys(),
+            record = api.ingest(config, files=files, api_keys=api_keys(),
                                    adapters=[NodeStatusListener(on_node)], progress=Progress(on_progress))
         except Exception as error:
             redraw(force=True)

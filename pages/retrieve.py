@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dataflows import driver
 from ui.navigation import run_inside_app
 from ui.widgets import (
     api_keys,
@@ -16,6 +15,7 @@ from ui.widgets import (
     retrieval_settings,
     show_error,
 )
+from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -32,7 +32,7 @@ with st.form("retrieve_form"):
 
 if asked and question.strip():
     try:
-        result = driver.search({**config_for_index(manifest), **settings}, question, top_k=top_k, api_keys=api_keys())
+        result = api.search({**config_for_index(manifest), **settings}, question, top_k=top_k, api_keys=api_keys())
     except Exception as error:
         show_error(error, "Search")
         st.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dataflows import driver
 from ui.navigation import run_inside_app
 from ui.safe_text import markdown_literal
 from ui.widgets import (
@@ -18,6 +17,7 @@ from ui.widgets import (
     show_error,
     url_choice,
 )
+from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -62,7 +62,7 @@ with dag_tab:
         st.info("No DAG was recorded for this run.")
 with chunks_tab:
     try:
-        chunks = driver.run_chunks(record["config"], record["run_id"], limit=200, api_keys=api_keys())
+        chunks = api.run_chunks(record["config"], record["run_id"], limit=200, api_keys=api_keys())
     except Exception as error:
         show_error(error, "Reading the run's chunks")
     else:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dataflows import driver
-from dataflows.schema import STORED_FIELDS
 from dataflows.stores import lancedb as lancedb_store
+from ragkit.schema import STORED_FIELDS
 from tests.conftest import SQUAD_SAMPLE
+from workbench import api
 
 DIMENSION = 16
 
@@ -79,18 +79,18 @@ def test_many_small_writes_are_compacted_after_the_configured_count(table):
 def test_ingestion_builds_the_ann_index_past_the_threshold_and_search_still_finds_the_passage(data_dir):
     config = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(data_dir), "index_name": "squad",
               "ingest_batch_documents": 4, "ann_index_threshold": 20, "compact_after_writes": 4}
-    record = driver.ingest(config)
-    state = driver.index_state(config)
+    record = api.ingest(config)
+    state = api.index_state(config)
     assert state["rows"] == record["counts"]["written"] >= 20
     assert state["ann_index"] == "IvfHnswSq" and state["fts_index"] is True
     assert state["fragments"] == 1  # eight batches wrote eight fragments; compacted into one
     assert "maintained_index" in record["timings"]
-    hits = driver.search(config, "Which NFL team represented the AFC at Super Bowl 50?", top_k=3)["hits"]
+    hits = api.search(config, "Which NFL team represented the AFC at Super Bowl 50?", top_k=3)["hits"]
     assert any("Denver Broncos" in hit["text"] for hit in hits)
 
 
 def test_below_the_threshold_there_is_no_ann_index(data_dir):
     config = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(data_dir), "index_name": "squad"}
-    driver.ingest(config)
-    state = driver.index_state(config)
+    api.ingest(config)
+    state = api.index_state(config)
     assert state["ann_index"] == "" and state["fts_index"] is True and state["rows"] > 0

@@ -12,8 +12,8 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dataflows import driver
 from tests.conftest import REPO, SQUAD_SAMPLE, free_port
+from workbench import api
 
 PAGES = ["pages/ingest.py", "pages/retrieve.py", "pages/compare.py", "pages/chat.py", "pages/runs.py"]
 TEXT = (b"The Marrowick lighthouse keepers guild was founded in 1884. Its first keeper was Ada Fenwick.\n\n"
@@ -82,9 +82,9 @@ def _upload_and_ingest(app: AppTest) -> AppTest:
 def test_upload_and_ingest_produce_an_index_and_a_run_record(app_env):
     app = _upload_and_ingest(_open(_app(), "pages/ingest.py"))
     assert any(m.label == "Written" and m.value == "1" for m in app.metric)
-    (manifest,) = driver.indexes(str(app_env))
+    (manifest,) = api.indexes(str(app_env))
     assert manifest["index_name"] == "docs" and manifest["chunk_count"] == 1
-    (run,) = driver.runs(str(app_env))
+    (run,) = api.runs(str(app_env))
     assert run["status"] == "succeeded" and run["inputs"]["files"] == ["guild.txt"]
 
 
@@ -127,7 +127,7 @@ def test_try_it_ingests_a_squad_sample_with_the_embedded_default(app_env, monkey
     app = _app()
     next(b for b in app.button if b.label.startswith("Try it")).click().run()
     assert not app.exception and not app.error
-    (manifest,) = driver.indexes(str(app_env))
+    (manifest,) = api.indexes(str(app_env))
     assert manifest["index_name"] == "squad_sample" and manifest["chunk_count"] >= 200
     assert any("squad_sample" in m.value and "chunks" in m.value for m in app.markdown)  # listed on Home with its figures
 
@@ -137,14 +137,14 @@ def test_the_run_summary_stays_on_the_ingest_page_after_a_rerun_and_links_to_the
     app.number_input(key="ingest_size").set_value(900).run()  # any widget change reruns the page
     assert not app.exception
     assert any(m.label == "Written" and m.value == "1" for m in app.metric)
-    (run,) = driver.runs(str(app_env))
+    (run,) = api.runs(str(app_env))
     assert any(run["run_id"] in h.value for h in app.subheader)
 
 
 def _ingest_text(data_dir, index_name: str, text: str) -> None:
-    from dataflows.schema import InputFile
+    from ragkit.schema import InputFile
 
-    driver.ingest({"source": "files", "data_dir": str(data_dir), "index_name": index_name},
+    api.ingest({"source": "files", "data_dir": str(data_dir), "index_name": index_name},
                   files=[InputFile(name=f"{index_name}.txt", data=text.encode())], api_keys={})
 
 
@@ -153,7 +153,7 @@ def _chosen_index(app: AppTest, key: str) -> str:
 
 
 def _index_key(data_dir, index_name: str) -> str:
-    return next(m["index_key"] for m in driver.indexes(str(data_dir)) if m["index_name"] == index_name)
+    return next(m["index_key"] for m in api.indexes(str(data_dir)) if m["index_name"] == index_name)
 
 
 def test_an_index_picked_on_one_page_is_kept_on_the_next_page_and_when_coming_back(app_env):
@@ -194,7 +194,7 @@ def test_the_benchmark_is_offered_only_for_squad_indexes(app_env):
 
 
 def test_the_benchmark_compares_two_settings_on_the_same_squad_questions(app_env):
-    driver.ingest({"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(app_env), "index_name": "squad"},
+    api.ingest({"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(app_env), "index_name": "squad"},
                   api_keys={})
     app = _open(_app(), "pages/compare.py")
     app.selectbox(key="compare_b_mode").set_value("lexical").run()
@@ -206,7 +206,7 @@ def test_the_benchmark_compares_two_settings_on_the_same_squad_questions(app_env
     assert list(table.index) == ["left: squad · dense", "right: squad · lexical"]
     assert (table["questions"] > 0).all() and table["questions"].nunique() == 1  # the same questions on both sides
     assert table["recall@10"].between(0, 1).all() and (table["search_p50"] > 0).all()
-    (evaluation_a, evaluation_b) = sorted(driver.evaluations(str(app_env), limit=10), key=lambda e: e["config"]["retrieval_mode"])
+    (evaluation_a, evaluation_b) = sorted(api.evaluations(str(app_env), limit=10), key=lambda e: e["config"]["retrieval_mode"])
     assert table.loc["left: squad · dense", "recall@1"] == evaluation_a["metrics"]["recall@1"]
     assert table.loc["right: squad · lexical", "recall@1"] == evaluation_b["metrics"]["recall@1"]
     app.text_input(key="compare_question").input("anything").run()  # a rerun keeps the results of these sides

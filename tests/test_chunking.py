@@ -3,7 +3,7 @@
 import pytest
 
 from dataflows import chunking
-from dataflows.schema import Document, Page
+from ragkit.schema import Document, Page
 
 
 def _document(text: str, kind: str = "file", pages: tuple[Page, ...] | None = None) -> Document:
@@ -81,8 +81,8 @@ def test_chunks_over_the_model_limit_are_split_not_truncated():
 
 
 def test_the_chunk_check_fails_the_run_when_a_chunk_is_over_the_limit():
-    from dataflows.quality import ChunksAreValid
-    from dataflows.schema import Chunk
+    from dataflows._quality import ChunksAreValid
+    from ragkit.schema import Chunk
 
     bad = Chunk("c", "d", "file", "s", "t", 0, 0, 0, 3, "abc", "h", token_count=10, token_limit=5)
     empty = Chunk("e", "d", "file", "s", "t", 0, 1, 3, 3, "   ", "h", token_count=1, token_limit=5)

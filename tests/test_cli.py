@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from dataflows.schema import STORED_FIELDS
+from ragkit.schema import STORED_FIELDS
 from tests.conftest import REPO, SQUAD_SAMPLE
 
 

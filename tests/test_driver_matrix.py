@@ -2,8 +2,8 @@
 
 import pytest
 
-from dataflows import driver
-from dataflows.settings import EMBEDDING_SERVICES, VECTOR_DBS
+from workbench import api
+from workbench.config import EMBEDDING_SERVICES, VECTOR_DBS
 
 STORE_NODES = {"store_client", "vector_index", "stored_chunk_ids", "written_chunk_ids", "deleted_chunk_ids"}
 
@@ -12,14 +12,14 @@ STORE_NODES = {"store_client", "vector_index", "stored_chunk_ids", "written_chun
 @pytest.mark.parametrize("service", EMBEDDING_SERVICES)
 def test_ingest_and_query_drivers_build_for_every_combination(service, vector_db, data_dir):
     config = {"embedding_service": service, "vector_db": vector_db, "data_dir": str(data_dir), "source": "files"}
-    ingest = driver.build_driver(config, "ingest")
+    ingest = api.build_driver(config, "ingest")
     names = {n.name for n in ingest.list_available_variables()}
     assert STORE_NODES | {"chunks", "embeddings", "fresh_embeddings", "ingestion_counts"} <= names
     fresh = next(n for n in ingest.list_available_variables() if n.name == "fresh_embeddings")
     assert fresh.originating_functions[0].__code__.co_name == f"fresh_embeddings__{service}"
     store_client = next(n for n in ingest.list_available_variables() if n.name == "store_client")
     assert store_client.originating_functions[0].__module__ == f"dataflows.stores.{vector_db}"
-    query = driver.build_driver(config, "query")
+    query = api.build_driver(config, "query")
     assert {"search_hits", "query_vector", "embeddings"} <= {n.name for n in query.list_available_variables()}
 
 
@@ -35,18 +35,18 @@ def test_store_modules_share_node_names():
 
 
 def test_swapping_the_store_changes_the_dag(data_dir):
-    lance = driver.dag({"vector_db": "lancedb", "data_dir": str(data_dir)}).source
-    pinecone = driver.dag({"vector_db": "pinecone", "data_dir": str(data_dir)}).source
+    lance = api.dag({"vector_db": "lancedb", "data_dir": str(data_dir)}).source
+    pinecone = api.dag({"vector_db": "pinecone", "data_dir": str(data_dir)}).source
     assert "pinecone_api_key" in pinecone and "pinecone_api_key" not in lance
     assert lance != pinecone
 
 
 def test_unknown_store_or_service_is_a_clear_config_error(data_dir):
-    from dataflows.errors import ConfigError
+    from ragkit.errors import ConfigError
 
     with pytest.raises(ConfigError, match="vector_db must be one of"):
-        driver.build_driver({"vector_db": "faiss", "data_dir": str(data_dir)})
+        api.build_driver({"vector_db": "faiss", "data_dir": str(data_dir)})
     with pytest.raises(ConfigError, match="embedding_service must be one of"):
-        driver.build_driver({"embedding_service": "bert", "data_dir": str(data_dir)})
+        api.build_driver({"embedding_service": "bert", "data_dir": str(data_dir)})
     with pytest.raises(ConfigError, match="must not hold secrets"):
-        driver.build_driver({"vector_db": "weaviate", "vector_db_config": {"api_key": "x"}, "data_dir": str(data_dir)})
+        api.build_driver({"vector_db": "weaviate", "vector_db_config": {"api_key": "x"}, "data_dir": str(data_dir)})

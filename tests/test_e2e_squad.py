@@ -4,10 +4,10 @@ import random
 
 import pytest
 
-from dataflows import driver
-from dataflows.schema import Document
 from dataflows.sources import read_squad_file
+from ragkit.schema import Document
 from tests.conftest import shared_squad_path
+from workbench import api
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.skipif(not shared_squad_path().exists(), reason="the shared SQuAD dev set is not beside the repo")
 def test_gold_paragraph_in_top_5_for_at_least_80_percent_of_200_questions(tmp_path):
     config = {"source": "squad", "squad_path": str(shared_squad_path()), "data_dir": str(tmp_path), "index_name": "squad_dev"}
-    record = driver.ingest(config)
+    record = api.ingest(config)
     assert record["counts"]["read"] == 2067
     assert record["counts"]["written"] == record["counts"]["chunked"] >= 2067
 
@@ -24,7 +24,7 @@ def test_gold_paragraph_in_top_5_for_at_least_80_percent_of_200_questions(tmp_pa
     sample = random.Random(2024).sample(questions, 200)
     found = 0
     for question, gold in sample:
-        hits = driver.search(config, question, top_k=5)["hits"]
+        hits = api.search(config, question, top_k=5)["hits"]
         found += any(hit["document_id"] == gold for hit in hits)
     recall_at_5 = found / len(sample)
     print(f"recall@5 over 200 sampled SQuAD dev questions: {recall_at_5:.3f}")

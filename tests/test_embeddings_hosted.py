@@ -25,13 +25,13 @@ import pytest  # noqa: E402
 from hamilton import driver as hamilton_driver  # noqa: E402
 from hamilton import telemetry  # noqa: E402
 
-from dataflows import driver as workbench  # noqa: E402
 from dataflows import embeddings as embeddings_module  # noqa: E402
 from dataflows.embeddings import API_MAX_RETRIES  # noqa: E402
-from dataflows.errors import MissingApiKeyError, ServiceError  # noqa: E402
-from dataflows.schema import InputFile, Progress  # noqa: E402
+from ragkit.errors import MissingApiKeyError, ServiceError  # noqa: E402
+from ragkit.schema import InputFile, Progress  # noqa: E402
 from tests.fakes.cohere_fake import FakeCohere  # noqa: E402
 from tests.fakes.openai_fake import FakeOpenAI  # noqa: E402
+from workbench import api as workbench  # noqa: E402
 
 telemetry.disable_telemetry()
 

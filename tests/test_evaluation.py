@@ -11,15 +11,16 @@ import sys
 import numpy as np
 import pytest
 
-from dataflows import cli, driver, evaluation
+from dataflows import evaluation
 from dataflows.embeddings import load_sentence_transformer
-from dataflows.errors import ConfigError
 from dataflows.evaluation import EvaluationQuestion, QuestionOutcome
-from dataflows.schema import STORED_FIELDS, Document, InputFile, Progress
 from dataflows.sources import read_squad_file
 from dataflows.stores import lancedb as lancedb_store
+from ragkit.errors import ConfigError
+from ragkit.schema import STORED_FIELDS, Document, InputFile, Progress
 from tests.conftest import REPO, SQUAD_SAMPLE
 from tests.fakes import fixtures
+from workbench import api, cli
 
 # --- metric functions against hand-computed cases ----------------------------------------------
 
@@ -85,13 +86,13 @@ def squad_index(tmp_path_factory) -> dict:
     """The bundled SQuAD sample (30 paragraphs) in LanceDB with the default model, ingested once for this module."""
     data_dir = tmp_path_factory.mktemp("eval") / "data"
     config = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "data_dir": str(data_dir), "index_name": "squad"}
-    driver.ingest(config)
+    api.ingest(config)
     return {"data_dir": str(data_dir), "index_name": "squad"}  # no squad_path: evaluation finds it in the run record
 
 
 def _exact_search_ranks(config: dict, questions: list[tuple[str, str]], depth: int) -> list[int]:
     """Gold ranks by brute-force cosine over the stored vectors, independent of the store's search."""
-    resolved = driver.resolve_config(config)
+    resolved = api.resolve_config(config)
     table = lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), "squad").to_arrow()
     matrix = np.stack(table["vector"].to_numpy(zero_copy_only=False)).astype(np.float32)
     documents = table["document_id"].to_pylist()
@@ -106,7 +107,7 @@ def _exact_search_ranks(config: dict, questions: list[tuple[str, str]], depth: i
 
 
 def test_evaluating_a_small_index_gives_the_figures_of_an_exact_search(squad_index):
-    record = driver.evaluate(squad_index, sample_size=0)
+    record = api.evaluate(squad_index, sample_size=0)
     paragraphs = read_squad_file(SQUAD_SAMPLE)
     questions = [(text, Document.id_for("squad", p.context)) for p in paragraphs for _, text in p.questions]
     assert record["questions"] == len(questions) > 100
@@ -123,21 +124,21 @@ def test_evaluating_a_small_index_gives_the_figures_of_an_exact_search(squad_ind
 
 
 def test_evaluations_accumulate_into_a_history_on_the_same_questions(squad_index):
-    dense = driver.evaluate(squad_index, sample_size=40, seed=7)
-    lexical = driver.evaluate({**squad_index, "retrieval_mode": "lexical"}, sample_size=40, seed=7)
+    dense = api.evaluate(squad_index, sample_size=40, seed=7)
+    lexical = api.evaluate({**squad_index, "retrieval_mode": "lexical"}, sample_size=40, seed=7)
     assert dense["sample"]["questions_digest"] == lexical["sample"]["questions_digest"]  # same questions
     assert lexical["latency_ms"]["embed_p50"] == 0.0  # lexical retrieval embeds nothing
-    history = driver.evaluations(squad_index["data_dir"], index_key=dense["index_key"])
+    history = api.evaluations(squad_index["data_dir"], index_key=dense["index_key"])
     assert [r["eval_id"] for r in history[:2]] == [lexical["eval_id"], dense["eval_id"]]  # newest first
     assert history[0]["metrics"] == lexical["metrics"] and history[0]["config"]["retrieval_mode"] == "lexical"
-    assert driver.evaluations(squad_index["data_dir"], index_key="lancedb:/elsewhere#x") == []
+    assert api.evaluations(squad_index["data_dir"], index_key="lancedb:/elsewhere#x") == []
 
 
 def test_an_index_without_squad_paragraphs_is_a_clear_config_error(tmp_path):
     config = {"source": "files", "data_dir": str(tmp_path), "index_name": "notes"}
-    driver.ingest(config, files=[InputFile("notes.txt", data=b"Bees make honey. Owls hunt at night.")])
+    api.ingest(config, files=[InputFile("notes.txt", data=b"Bees make honey. Owls hunt at night.")])
     with pytest.raises(ConfigError, match="holds no SQuAD paragraphs"):
-        driver.evaluate(config, squad_path=str(SQUAD_SAMPLE))
+        api.evaluate(config, squad_path=str(SQUAD_SAMPLE))
 
 
 def test_cli_eval_json_has_every_figure(squad_index, capsys):

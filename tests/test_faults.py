@@ -25,18 +25,18 @@ from typing import Any
 import pytest
 import weaviate.retry
 
-from dataflows import driver
-from dataflows.catalog import Catalog
 from dataflows.embeddings import API_MAX_RETRIES
-from dataflows.errors import IndexMismatchError, MissingApiKeyError, ServiceError, StoreUnavailableError
-from dataflows.schema import InputFile, Progress
 from dataflows.stores import lancedb as lancedb_store
+from ragkit.errors import IndexMismatchError, MissingApiKeyError, ServiceError, StoreUnavailableError
+from ragkit.schema import InputFile, Progress
 from tests.conftest import REPO, SQUAD_SAMPLE, free_port
 from tests.fakes import fixtures
 from tests.fakes.cohere_fake import FakeCohere
 from tests.fakes.openai_fake import FakeOpenAI
 from tests.fakes.pinecone_fake import PineconeFake
 from tests.fakes.weaviate_fake import FakeWeaviate
+from workbench import api
+from workbench.catalog import Catalog
 
 ENVIRONMENT = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
                "TOKENIZERS_PARALLELISM": "false"}
@@ -60,7 +60,7 @@ def _files(names: list[str]) -> list[InputFile]:
 
 
 def _lance_table(config: dict):
-    resolved = driver.resolve_config(config)
+    resolved = api.resolve_config(config)
     client = lancedb_store.store_client(resolved["vector_db_config"])
     return lancedb_store.existing_index(client, resolved["index_name"])
 
@@ -71,17 +71,17 @@ def _lance_ids(config: dict) -> list[str]:
 
 
 def _expected_ids(config: dict, files: list[InputFile] | None = None) -> set[str]:
-    chunks, _ = driver.preview_chunks(config, files=files)
+    chunks, _ = api.preview_chunks(config, files=files)
     return {chunk.chunk_id for chunk in chunks}
 
 
 def _only_run(config: dict) -> dict:
-    (record,) = driver.runs(config["data_dir"])
+    (record,) = api.runs(config["data_dir"])
     return record
 
 
 def _manifest_count(config: dict) -> int:
-    manifests = driver.indexes(config["data_dir"])
+    manifests = api.indexes(config["data_dir"])
     return manifests[0]["chunk_count"] if manifests else 0
 
 
@@ -155,7 +155,7 @@ weaviate_fake = fixtures.weaviate_fake
 def test_a_run_killed_from_outside_after_a_finished_batch_resumes_to_exactly_the_expected_chunks(tmp_path):
     """SIGKILL from another process as soon as the catalog shows a finished batch: no cleanup code runs."""
     config = _squad(tmp_path / "data", ingest_batch_documents=2, limit=12)  # 12 paragraphs: 6 batches
-    script = "import json, sys\nfrom dataflows import driver\ndriver.ingest(json.loads(sys.argv[1]))\n"
+    script = "import json, sys\nfrom workbench import api\napi.ingest(json.loads(sys.argv[1]))\n"
     process = subprocess.Popen([sys.executable, "-c", script, json.dumps(config)], cwd=REPO, env=ENVIRONMENT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     catalog_path = tmp_path / "data" / "catalog.sqlite"
@@ -192,14 +192,14 @@ def test_a_run_killed_from_outside_after_a_finished_batch_resumes_to_exactly_the
     assert _expected_ids({**config, "limit": 2 * len(finished)}) <= set(stored)
     assert len(stored) >= first["counts"]["written"] and _manifest_count(config) <= len(stored)
 
-    resumed = driver.ingest(config)
+    resumed = api.ingest(config)
     final = _lance_ids(config)
     assert resumed["status"] == "succeeded"
     assert len(final) == len(set(final)) and set(final) == expected
     assert resumed["counts"]["skipped_unchanged"] == len(stored)  # what was written is not redone
     assert resumed["counts"]["written"] == len(expected) - len(stored)
     assert _manifest_count(config) == len(expected)
-    assert [r["status"] for r in driver.runs(config["data_dir"])] == ["succeeded", "interrupted"]
+    assert [r["status"] for r in api.runs(config["data_dir"])] == ["succeeded", "interrupted"]
 
 
 # --- the vector store goes away mid-run ------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_lancedb_folder_made_read_only_mid_run_stops_with_a_clear_error_and_clai
     frozen: list[Path] = []
     try:
         with pytest.raises(StoreUnavailableError) as raised:
-            driver.ingest(config, progress=_on_batch(2, lambda: frozen.extend(_freeze(lance_folder))))
+            api.ingest(config, progress=_on_batch(2, lambda: frozen.extend(_freeze(lance_folder))))
         record = _only_run(config)
         stored = _lance_ids(config)  # reads still work
         _assert_stops_with(raised.value, record, "LanceDB", "'squad'", str(lance_folder), batches="2 of 5",
@@ -257,7 +257,7 @@ def test_lancedb_folder_made_read_only_mid_run_stops_with_a_clear_error_and_clai
         assert _manifest_count(config) <= len(stored)
     finally:
         _thaw(frozen)
-    resumed = driver.ingest(config)
+    resumed = api.ingest(config)
     final = _lance_ids(config)
     assert resumed["status"] == "succeeded" and len(final) == len(set(final)) and set(final) == _expected_ids(config)
 
@@ -266,14 +266,14 @@ def test_lancedb_folder_removed_mid_run_stops_with_a_clear_error_and_a_rerun_reb
     config = _squad(tmp_path / "data", ingest_batch_documents=6)
     lance_folder = tmp_path / "data" / "lancedb"
     with pytest.raises(StoreUnavailableError) as raised:
-        driver.ingest(config, progress=_on_batch(1, lambda: shutil.rmtree(lance_folder)))
+        api.ingest(config, progress=_on_batch(1, lambda: shutil.rmtree(lance_folder)))
     record = _only_run(config)
     _assert_stops_with(raised.value, record, "LanceDB", "'squad'", str(lance_folder), "no longer exists", batches="1 of 5",
                        written=record["counts"]["written"])
     assert record["counts"]["written"] > 0  # the record keeps what the run did before the folder vanished ...
     assert _manifest_count(config) == 0  # ... but the index's manifest claims no chunks it cannot show
 
-    resumed = driver.ingest(config)
+    resumed = api.ingest(config)
     final = _lance_ids(config)
     assert resumed["status"] == "succeeded" and len(final) == len(set(final)) and set(final) == _expected_ids(config)
     assert _manifest_count(config) == len(final)
@@ -295,7 +295,7 @@ def test_weaviate_going_away_mid_run_stops_with_a_clear_error_and_claims_only_wh
     }[fault]
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError) as raised:
-        driver.ingest(config, files=WEAVIATE_FILES, progress=_on_batch(1, action))
+        api.ingest(config, files=WEAVIATE_FILES, progress=_on_batch(1, action))
     assert time.monotonic() - started < 60
     assert len(weaviate_backoff) <= 6 and sum(weaviate_backoff) <= 63  # the client's retries are bounded
     record = _only_run(config)
@@ -321,7 +321,7 @@ def test_pinecone_going_away_mid_run_stops_with_a_clear_error_and_claims_only_wh
         "connections dropped": lambda: pinecone_fake.drop(times=None),
     }[fault]
     with pytest.raises(StoreUnavailableError) as raised:
-        driver.ingest(config, files=PINECONE_FILES, api_keys={"pinecone_api_key": pinecone_fake.api_key},
+        api.ingest(config, files=PINECONE_FILES, api_keys={"pinecone_api_key": pinecone_fake.api_key},
                       progress=_on_batch(1, action))
     record = _only_run(config)
     stored = set(pinecone_fake.vectors("faults", "ns"))
@@ -352,7 +352,7 @@ def test_an_embedding_storm_mid_run_retries_as_told_then_fails_without_claiming_
     fake.fail_next(None, status, retry_after="3", after=1)  # the first batch is embedded, then the storm
 
     with pytest.raises(ServiceError) as raised:
-        driver.ingest(config, files=STORM_FILES, api_keys=api_keys)
+        api.ingest(config, files=STORM_FILES, api_keys=api_keys)
 
     assert len(requests()) == 1 + 1 + API_MAX_RETRIES  # bounded retries of the second batch
     assert recorded_sleeps == [3.0] * API_MAX_RETRIES  # Retry-After honoured before each retry
@@ -368,7 +368,7 @@ def test_an_embedding_storm_mid_run_retries_as_told_then_fails_without_claiming_
 
     fake.clear_failures()
     sent_before = len(requests())
-    resumed = driver.ingest(config, files=STORM_FILES, api_keys=api_keys)
+    resumed = api.ingest(config, files=STORM_FILES, api_keys=api_keys)
     final = _lance_ids(config)
     assert resumed["status"] == "succeeded"
     assert len(final) == len(set(final)) and set(final) == _expected_ids(config, files=STORM_FILES)
@@ -385,16 +385,16 @@ _SESSION = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from dataflows import driver
+    from workbench import api
     from dataflows.embeddings import load_sentence_transformer
-    from dataflows.schema import InputFile
+    from ragkit.schema import InputFile
 
     config, ready, go = json.loads(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     load_sentence_transformer("all-MiniLM-L6-v2")  # the slow part, before the start line
     ready.touch()
     while not go.exists():
         time.sleep(0.01)
-    print(json.dumps(driver.ingest(config)))
+    print(json.dumps(api.ingest(config)))
     """
 )
 
@@ -439,16 +439,16 @@ def test_two_sessions_ingesting_into_one_lancedb_table_at_once_store_the_union_w
     assert duplicated == [] and set(stored) == _expected_ids(union)
     table = _lance_table(union)
     assert table.count_rows() == len(stored) and table.to_arrow().num_rows == len(stored)  # every fragment readable
-    hits = driver.search(union, "Which note is about glaciers?", top_k=1)["hits"]
+    hits = api.search(union, "Which note is about glaciers?", top_k=1)["hits"]
     assert hits[0]["source_name"] == "glaciers.txt"
-    assert {r["status"] for r in driver.runs(str(data_dir))} == {"succeeded"}
+    assert {r["status"] for r in api.runs(str(data_dir))} == {"succeeded"}
     assert _manifest_count(union) == len(stored)
 
 
 _OPEN_CATALOG = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from dataflows.catalog import Catalog
+    from workbench.catalog import Catalog
     go = Path(sys.argv[2])
     while not go.exists():
         pass
@@ -493,13 +493,13 @@ def test_another_model_on_an_existing_hosted_index_is_refused_before_any_request
     config = {"source": "files", "data_dir": str(tmp_path / "data"), "index_name": "hosted", "embedding_service": "openai",
               "openai_base_url": openai_fake.base_url}
     keys = {"openai_api_key": openai_fake.api_key}
-    driver.ingest(config, files=_files(TOPICS[:1]), api_keys=keys)
-    version, sent, runs = _lance_table(config).version, len(openai_fake.requests), len(driver.runs(config["data_dir"]))
+    api.ingest(config, files=_files(TOPICS[:1]), api_keys=keys)
+    version, sent, runs = _lance_table(config).version, len(openai_fake.requests), len(api.runs(config["data_dir"]))
     with pytest.raises(IndexMismatchError) as raised:
-        driver.ingest({**config, "model_name": "text-embedding-3-large"}, files=_files(TOPICS[1:2]), api_keys=keys)
+        api.ingest({**config, "model_name": "text-embedding-3-large"}, files=_files(TOPICS[1:2]), api_keys=keys)
     _assert_one_clear_message(raised.value, "'hosted'", "text-embedding-3-small", "text-embedding-3-large")
     assert len(openai_fake.requests) == sent and _lance_table(config).version == version
-    assert len(driver.runs(config["data_dir"])) == runs
+    assert len(api.runs(config["data_dir"])) == runs
 
 
 def test_a_lancedb_table_of_another_dimension_is_refused_before_any_request_or_write(tmp_path, openai_fake: FakeOpenAI):
@@ -510,11 +510,11 @@ def test_a_lancedb_table_of_another_dimension_is_refused_before_any_request_or_w
     config = {"source": "files", "data_dir": str(tmp_path / "data"), "index_name": "docs", "embedding_service": "openai",
               "openai_base_url": openai_fake.base_url, "vector_db_config": {"uri": str(lance_folder)}}
     with pytest.raises(IndexMismatchError) as raised:
-        driver.ingest(config, files=_files(TOPICS[:2]), api_keys={"openai_api_key": openai_fake.api_key})
+        api.ingest(config, files=_files(TOPICS[:2]), api_keys={"openai_api_key": openai_fake.api_key})
     _assert_one_clear_message(raised.value, "'docs'", "384", "1536")
     assert openai_fake.requests == []  # the dimension came from the model's documented width, not a request
     assert _lance_table(config).version == version and _lance_table(config).count_rows() == 0
-    assert _only_run(config)["counts"] == {} and driver.indexes(config["data_dir"]) == []
+    assert _only_run(config)["counts"] == {} and api.indexes(config["data_dir"]) == []
 
 
 def test_a_pinecone_index_of_another_dimension_is_refused_before_any_request_or_write(
@@ -526,7 +526,7 @@ def test_a_pinecone_index_of_another_dimension_is_refused_before_any_request_or_
               "vector_db_config": {"host": pinecone_fake.url, "namespace": "ns"}}
     keys = {"openai_api_key": openai_fake.api_key, "pinecone_api_key": pinecone_fake.api_key}
     with pytest.raises(IndexMismatchError) as raised:
-        driver.ingest(config, files=_files(TOPICS[:2]), api_keys=keys)
+        api.ingest(config, files=_files(TOPICS[:2]), api_keys=keys)
     _assert_one_clear_message(raised.value, "16-dimensional", "1536")
     assert openai_fake.requests == []
     assert pinecone_fake.count("POST", "/vectors/upsert") == 0 and pinecone_fake.count("POST", "/indexes") == 0
@@ -543,10 +543,10 @@ def test_a_missing_api_key_is_refused_before_any_request(
     keys = {"cohere_api_key": cohere_fake.api_key, "pinecone_api_key": pinecone_fake.api_key}
     keys.pop(f"{missing}_api_key")
     with pytest.raises(MissingApiKeyError) as raised:
-        driver.ingest(config, files=_files(TOPICS[:2]), api_keys=keys)
+        api.ingest(config, files=_files(TOPICS[:2]), api_keys=keys)
     _assert_one_clear_message(raised.value, f"{missing.upper()}_API_KEY")
     assert cohere_fake.requests == [] and pinecone_fake.requests == []
-    assert driver.runs(config["data_dir"]) == []  # refused before a run even started
+    assert api.runs(config["data_dir"]) == []  # refused before a run even started
 
 
 def test_a_weaviate_url_that_refuses_connections_is_refused_before_any_model_call(tmp_path, openai_fake: FakeOpenAI):
@@ -556,11 +556,11 @@ def test_a_weaviate_url_that_refuses_connections_is_refused_before_any_model_cal
               "vector_db_config": {"url": url, "grpc_port": free_port()}}
     started = time.monotonic()
     with pytest.raises(StoreUnavailableError) as raised:
-        driver.ingest(config, files=_files(TOPICS[:2]), api_keys={"openai_api_key": openai_fake.api_key})
+        api.ingest(config, files=_files(TOPICS[:2]), api_keys={"openai_api_key": openai_fake.api_key})
     assert time.monotonic() - started < 10
     _assert_one_clear_message(raised.value, "Weaviate", url, "not reachable")
     assert openai_fake.requests == []
-    assert _only_run(config)["counts"] == {} and driver.indexes(config["data_dir"]) == []
+    assert _only_run(config)["counts"] == {} and api.indexes(config["data_dir"]) == []
 
 
 def test_a_lancedb_commit_conflict_is_retried_at_the_latest_version(tmp_path):

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dataflows import chunking, sources
-from dataflows.errors import FileParseError
-from dataflows.parsers import PARSERS, ParseWorker, parse_file
-from dataflows.schema import Document, Page
+from ragkit.errors import FileParseError
+from ragkit.parsers import PARSERS, ParseWorker, parse_file
+from ragkit.schema import Document, Page
 from tests.pdfs import make_pdf
 
 FUZZ = settings(

@@ -1,6 +1,6 @@
 """Generation: the prompt (untrusted sources quoted, history trimmed), the extractive mode, and the streamed
 answers of OpenAI, OpenAI-compatible endpoints and Cohere through the real SDKs against local fakes
-(`tests/fakes/chat_fakes.py`), plus `driver.answer` end to end over a freshly ingested index.
+(`tests/fakes/chat_fakes.py`), plus `api.answer` end to end over a freshly ingested index.
 
 Tests against the real services run only when OPENAI_API_KEY / COHERE_API_KEY are set.
 """
@@ -21,9 +21,7 @@ import pytest  # noqa: E402
 from hamilton import driver as hamilton_driver  # noqa: E402
 from hamilton import telemetry  # noqa: E402
 
-from dataflows import driver as workbench  # noqa: E402
 from dataflows import generation  # noqa: E402
-from dataflows.errors import MissingApiKeyError, ServiceError  # noqa: E402
 from dataflows.generation import (  # noqa: E402
     EXTRACTIVE_LABEL,
     SYSTEM_PROMPT,
@@ -32,9 +30,11 @@ from dataflows.generation import (  # noqa: E402
     sources_block,
     supporting_sentences,
 )
-from dataflows.schema import InputFile  # noqa: E402
+from ragkit.errors import MissingApiKeyError, ServiceError  # noqa: E402
+from ragkit.schema import InputFile  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.fakes.chat_fakes import FakeCohereChat, FakeOpenAIChat  # noqa: E402
+from workbench import api as workbench  # noqa: E402
 
 telemetry.disable_telemetry()
 
@@ -76,7 +76,7 @@ def generate(
     config: dict[str, Any] | None = None,
     **inputs: Any,
 ) -> dict[str, Any]:
-    """Run the generation module (as `driver.answer` does) for a service; the stream is not consumed yet."""
+    """Run the generation module (as `api.answer` does) for a service; the stream is not consumed yet."""
     runtime = {"question": question, "chat_history": list(history or []), "search_hits": hits,
                "openai_api_key": "", "cohere_api_key": "", **inputs}
     return generation_driver(llm_service, **(config or {})).execute(
@@ -381,7 +381,7 @@ def test_cohere_llm_client_takes_a_base_url() -> None:
     assert "cohere_base_url" in inspect.signature(generation.llm_client__cohere).parameters
 
 
-# --- driver.answer end to end -------------------------------------------------------------------
+# --- api.answer end to end -------------------------------------------------------------------
 
 
 def test_answer_end_to_end_with_openai(docs_index: Path, openai_chat: FakeOpenAIChat, no_env_keys: None) -> None:

@@ -1,8 +1,8 @@
 """Hostile and broken input: each bad file is reported with its name and a clear reason, the rest of the run goes on.
 
-Parsing runs in a worker process with a per-file deadline and a memory cap (`dataflows/parsers.py`,
+Parsing runs in a worker process with a per-file deadline and a memory cap (`ragkit/parsers.py`,
 settings `parse_timeout_seconds`, `parse_memory_mb`, `max_file_mb`, `max_pdf_pages`). Most tests stay at
-the source level (no model); one small `driver.ingest` shows a whole run storing the good file.
+the source level (no model); one small `api.ingest` shows a whole run storing the good file.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from dataflows import chunking, driver, sources
-from dataflows.errors import FileParseError
-from dataflows.parsers import ParseWorker
-from dataflows.schema import InputFile
+from dataflows import chunking, sources
 from dataflows.stores import lancedb as lancedb_store
+from ragkit.errors import FileParseError
+from ragkit.parsers import ParseWorker
+from ragkit.schema import InputFile
 from tests.pdfs import deeply_nested_pdf, flate_bomb_pdf, invalid_unicode_pdf, make_pdf, slow_pdf
+from workbench import api
 
 GOOD_TEXT = "Lighthouses guide ships at night. The Pharos of Alexandria was one of the seven wonders."
 
@@ -149,7 +150,7 @@ def test_a_worker_that_dies_costs_one_file():
 
 
 def test_a_parser_process_that_cannot_start_fails_the_files_not_the_run(monkeypatch):
-    monkeypatch.setattr("dataflows.parsers.sys.executable", "/bin/false")
+    monkeypatch.setattr("ragkit.parsers.sys.executable", "/bin/false")
     result = _parse({"a.txt": b"some text", "b.txt": b"more text"})
     assert [e.source_name for e in result.errors] == ["a.txt", "b.txt"]
     assert all("could not start" in e.reason for e in result.errors)
@@ -284,7 +285,7 @@ def test_a_run_with_hostile_files_stores_the_good_ones_and_reports_the_rest(file
         InputFile("odd-font.pdf", invalid_unicode_pdf()),
         InputFile("huge.txt", b"word " * 600_000),  # 2.9 MB, over the configured 2 MB
     ]
-    record = driver.ingest({**files_config, "chunk_size": 200, "chunk_overlap": 0, "max_file_mb": 2}, files=files)
+    record = api.ingest({**files_config, "chunk_size": 200, "chunk_overlap": 0, "max_file_mb": 2}, files=files)
     assert record["status"] == "succeeded"
     reasons = {e["source_name"]: e["reason"] for e in record["file_errors"]}
     assert set(reasons) == {"bomb.pdf", "truncated.pdf", "fake.pdf", "binary.txt", "locked.docx", "huge.txt"}
@@ -293,7 +294,7 @@ def test_a_run_with_hostile_files_stores_the_good_ones_and_reports_the_rest(file
     assert "too large" in reasons["huge.txt"] and "max_file_mb" in reasons["huge.txt"]
     assert record["counts"]["failed"] == 6 and record["counts"]["read"] == 3
 
-    resolved = driver.resolve_config(files_config)
+    resolved = api.resolve_config(files_config)
     table = lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
     rows = table.to_arrow().drop_columns(["vector"]).to_pylist()
     assert {r["source_name"] for r in rows} == {"good.txt", "good-named.md", "odd-font.pdf"}

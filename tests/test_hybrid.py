@@ -6,13 +6,13 @@ import types
 
 import pytest
 
-from dataflows import driver
-from dataflows.errors import ConfigError
-from dataflows.lexical import fuse
-from dataflows.schema import InputFile
 from dataflows.stores import lancedb as lancedb_store
 from dataflows.stores import pinecone as pinecone_store
 from dataflows.stores import weaviate as weaviate_store
+from ragkit.errors import ConfigError
+from ragkit.fusion import fuse
+from ragkit.schema import InputFile
+from workbench import api
 
 # --- fusion, by hand ------------------------------------------------------------------------------
 
@@ -42,11 +42,11 @@ def test_linear_fusion_weights_min_max_normalised_scores():
 
 def test_retrieval_settings_are_checked():
     with pytest.raises(ConfigError, match="retrieval_mode must be one of"):
-        driver.resolve_config({"retrieval_mode": "semantic"})
+        api.resolve_config({"retrieval_mode": "semantic"})
     with pytest.raises(ConfigError, match="between 0 and 1"):
-        driver.resolve_config({"hybrid_alpha": 1.5})
+        api.resolve_config({"hybrid_alpha": 1.5})
     with pytest.raises(ConfigError, match="reranker must be one of"):
-        driver.resolve_config({"reranker": "llm"})
+        api.resolve_config({"reranker": "llm"})
 
 
 # --- constructed cases, real model and real LanceDB -----------------------------------------------
@@ -70,12 +70,12 @@ SEMANTIC_CASE = "How do I reset my forgotten login credentials?"
 def docs_index(tmp_path_factory) -> dict:
     data_dir = tmp_path_factory.mktemp("hybrid") / "data"
     config = {"source": "files", "data_dir": str(data_dir), "index_name": "docs", "chunk_size": 400, "chunk_overlap": 0}
-    driver.ingest(config, files=[InputFile(name, data=text.encode()) for name, text in DOCS.items()])
+    api.ingest(config, files=[InputFile(name, data=text.encode()) for name, text in DOCS.items()])
     return config
 
 
 def _names(config: dict, question: str, mode: str, top_k: int = 3, **settings) -> list[str]:
-    hits = driver.search({**config, "retrieval_mode": mode, **settings}, question, top_k=top_k)["hits"]
+    hits = api.search({**config, "retrieval_mode": mode, **settings}, question, top_k=top_k)["hits"]
     return [hit["source_name"] for hit in hits]
 
 
@@ -95,7 +95,7 @@ def test_hybrid_finds_the_paraphrase_that_lexical_misses(docs_index):
 
 
 def test_hybrid_hits_carry_every_stored_field_and_a_fused_score(docs_index):
-    result = driver.search({**docs_index, "retrieval_mode": "hybrid"}, LEXICAL_CASE, top_k=3)
+    result = api.search({**docs_index, "retrieval_mode": "hybrid"}, LEXICAL_CASE, top_k=3)
     hit = result["hits"][0]
     assert {"chunk_id", "document_id", "text", "question_ids", "run_id", "score"} <= set(hit) and "vector" not in hit
     assert hit["score"] == pytest.approx(0.5 / 61 + 0.5 / 64, abs=0.5 / 61 - 0.5 / 62)  # lexical rank 1, dense rank 4 or so
@@ -104,7 +104,7 @@ def test_hybrid_hits_carry_every_stored_field_and_a_fused_score(docs_index):
 
 
 def _table(config: dict):
-    resolved = driver.resolve_config(config)
+    resolved = api.resolve_config(config)
     return lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
 
 
@@ -121,9 +121,9 @@ def test_stemming_is_a_setting_and_changing_it_rebuilds_the_full_text_index(docs
 
 def test_the_full_text_index_follows_new_writes(tmp_path):
     config = {"source": "files", "data_dir": str(tmp_path), "index_name": "notes"}
-    driver.ingest(config, files=[InputFile("owls.txt", data=b"Owls hunt at night.")])
+    api.ingest(config, files=[InputFile("owls.txt", data=b"Owls hunt at night.")])
     assert _names(config, "owls", "lexical") == ["owls.txt"]
-    driver.ingest(config, files=[InputFile("bees.txt", data=b"Bees make honey in summer.")])
+    api.ingest(config, files=[InputFile("bees.txt", data=b"Bees make honey in summer.")])
     assert _names(config, "honey", "lexical") == ["bees.txt"]  # the stale index was rebuilt at query time
     stats = _table(config).index_stats(next(i.name for i in _table(config).list_indices() if i.index_type == "FTS"))
     assert stats.num_indexed_rows == 2 and stats.num_unindexed_rows == 0

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from dataflows import driver
-from dataflows.errors import IndexMismatchError, MissingApiKeyError
-from dataflows.schema import STORED_FIELDS, InputFile
 from dataflows.stores import lancedb as lancedb_store
+from ragkit.errors import IndexMismatchError, MissingApiKeyError
+from ragkit.schema import STORED_FIELDS, InputFile
+from workbench import api
 
 LIGHTHOUSE = (
     "The Pharos of Alexandria was a lighthouse built by the Ptolemaic Kingdom. "
@@ -18,7 +18,7 @@ VOLCANO = "Mount Etna is an active stratovolcano on the east coast of Sicily. It
 
 
 def _table(config):
-    resolved = driver.resolve_config(config)
+    resolved = api.resolve_config(config)
     client = lancedb_store.store_client(resolved["vector_db_config"])
     return lancedb_store.existing_index(client, resolved["index_name"])
 
@@ -32,7 +32,7 @@ def _files(**texts):
 
 
 def test_ingest_then_query_finds_the_passage_with_full_lineage(files_config):
-    record = driver.ingest({**files_config, "chunk_size": 120, "chunk_overlap": 0}, files=_files(pharos_txt=LIGHTHOUSE, etna_md=VOLCANO))
+    record = api.ingest({**files_config, "chunk_size": 120, "chunk_overlap": 0}, files=_files(pharos_txt=LIGHTHOUSE, etna_md=VOLCANO))
     assert record["status"] == "succeeded"
     counts = record["counts"]
     assert counts["read"] == 2 and counts["failed"] == 0
@@ -46,7 +46,7 @@ def test_ingest_then_query_finds_the_passage_with_full_lineage(files_config):
     source = {"pharos.txt": LIGHTHOUSE, "etna.md": VOLCANO}
     assert all(source[r["source_name"]][r["char_start"] : r["char_end"]] == r["text"] for r in rows)
 
-    result = driver.search(files_config, "Which volcano is in Sicily?", top_k=2)
+    result = api.search(files_config, "Which volcano is in Sicily?", top_k=2)
     assert result["hits"][0]["source_name"] == "etna.md"
     assert result["hits"][0]["score"] > result["hits"][1]["score"]
     assert result["latency_ms"]["total"] >= result["latency_ms"]["search"] > 0
@@ -54,9 +54,9 @@ def test_ingest_then_query_finds_the_passage_with_full_lineage(files_config):
 
 def test_reingest_is_a_noop(files_config):
     files = _files(pharos_txt=LIGHTHOUSE, etna_md=VOLCANO)
-    first = driver.ingest(files_config, files=files)
+    first = api.ingest(files_config, files=files)
     version = _table(files_config).version
-    second = driver.ingest(files_config, files=files)
+    second = api.ingest(files_config, files=files)
     assert second["counts"]["written"] == 0 and second["counts"]["embedded"] == 0
     assert second["counts"]["skipped_unchanged"] == first["counts"]["chunked"]
     assert _table(files_config).count_rows() == first["counts"]["written"]
@@ -65,11 +65,11 @@ def test_reingest_is_a_noop(files_config):
 
 def test_a_changed_document_replaces_its_chunks_and_a_removed_chunk_is_gone(files_config):
     config = {**files_config, "chunk_size": 120, "chunk_overlap": 0}
-    driver.ingest(config, files=_files(pharos_txt=LIGHTHOUSE, etna_md=VOLCANO))
+    api.ingest(config, files=_files(pharos_txt=LIGHTHOUSE, etna_md=VOLCANO))
     before = {r["text"] for r in _rows(config) if r["source_name"] == "pharos.txt"}
     assert any("Earthquakes" in text for text in before)
     changed = LIGHTHOUSE.split("\n\n")[0] + "\n\nToday a museum tells its story."
-    record = driver.ingest(config, files=_files(pharos_txt=changed))
+    record = api.ingest(config, files=_files(pharos_txt=changed))
     after = {r["text"] for r in _rows(config) if r["source_name"] == "pharos.txt"}
     assert not any("Earthquakes" in text for text in after)  # the removed chunk is gone
     assert any("museum" in text for text in after)
@@ -82,7 +82,7 @@ def test_a_changed_document_replaces_its_chunks_and_a_removed_chunk_is_gone(file
 
 def test_run_record_has_config_counts_timings_errors_dag_and_code_version(files_config):
     files = _files(good_txt="A sentence about owls. Owls hunt at night.") + [InputFile(name="bad.xyz", data=b"??")]
-    record = driver.ingest(files_config, files=files)
+    record = api.ingest(files_config, files=files)
     assert record["counts"]["failed"] == 1
     assert record["file_errors"] == [{"source_name": "bad.xyz", "reason": record["file_errors"][0]["reason"]}]
     assert "unsupported" in record["file_errors"][0]["reason"]
@@ -91,61 +91,61 @@ def test_run_record_has_config_counts_timings_errors_dag_and_code_version(files_
     assert {"fresh_embeddings", "written_chunk_ids", "chunks"} <= set(record["timings"])
     assert record["dag_dot"].startswith("digraph") or "digraph" in record["dag_dot"][:200]
     assert "written_chunk_ids" in record["dag_dot"] and record["code_version"].count("dataflows@") == 1
-    assert driver.runs(files_config["data_dir"])[0]["run_id"] == record["run_id"]
-    (manifest,) = driver.indexes(files_config["data_dir"])
+    assert api.runs(files_config["data_dir"])[0]["run_id"] == record["run_id"]
+    (manifest,) = api.indexes(files_config["data_dir"])
     assert (manifest["embedding_service"], manifest["model_name"], manifest["dimension"]) == ("sentence_transformers", "all-MiniLM-L6-v2", 384)
     assert manifest["chunking"] == {"chunk_size": 800, "chunk_overlap": 100, "split_squad_paragraphs": False}
     assert manifest["chunk_count"] == record["counts"]["written"]
 
 
 def test_another_model_on_an_existing_index_fails_before_any_work(files_config, tmp_path):
-    driver.ingest(files_config, files=_files(a_txt="Some text about rivers."))
-    runs_before = len(driver.runs(files_config["data_dir"]))
+    api.ingest(files_config, files=_files(a_txt="Some text about rivers."))
+    runs_before = len(api.runs(files_config["data_dir"]))
     with pytest.raises(IndexMismatchError) as error:
-        driver.ingest({**files_config, "model_name": "paraphrase-MiniLM-L3-v2"}, files=_files(b_txt="More text."))
+        api.ingest({**files_config, "model_name": "paraphrase-MiniLM-L3-v2"}, files=_files(b_txt="More text."))
     assert "all-MiniLM-L6-v2" in str(error.value) and "paraphrase-MiniLM-L3-v2" in str(error.value)
-    assert len(driver.runs(files_config["data_dir"])) == runs_before  # refused before a run even started
+    assert len(api.runs(files_config["data_dir"])) == runs_before  # refused before a run even started
 
 
 def test_missing_api_key_fails_before_any_work(files_config, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("WORKBENCH_SECRETS_TOML", "/nonexistent/secrets.toml")
     with pytest.raises(MissingApiKeyError) as error:
-        driver.ingest({**files_config, "embedding_service": "openai"}, files=_files(a_txt="text"))
+        api.ingest({**files_config, "embedding_service": "openai"}, files=_files(a_txt="text"))
     assert "OPENAI_API_KEY" in str(error.value)
-    assert driver.runs(files_config["data_dir"]) == []
+    assert api.runs(files_config["data_dir"]) == []
 
 
 def test_same_corpus_into_a_second_index_does_not_call_the_model_again(files_config):
     files = _files(pharos_txt=LIGHTHOUSE, etna_md=VOLCANO)
-    first = driver.ingest(files_config, files=files)
-    second = driver.ingest({**files_config, "index_name": "copy"}, files=files)
+    first = api.ingest(files_config, files=files)
+    second = api.ingest({**files_config, "index_name": "copy"}, files=files)
     assert first["counts"]["embedded_by_model"] == first["counts"]["written"] > 0
     assert second["counts"]["written"] == first["counts"]["written"]
     assert second["counts"]["embedded_by_model"] == 0  # every vector came from the embedding cache
 
 
 def test_preview_stops_at_chunking(files_config):
-    chunks, errors = driver.preview_chunks({**files_config, "chunk_size": 100, "chunk_overlap": 0}, files=_files(pharos_txt=LIGHTHOUSE))
+    chunks, errors = api.preview_chunks({**files_config, "chunk_size": 100, "chunk_overlap": 0}, files=_files(pharos_txt=LIGHTHOUSE))
     assert len(chunks) >= 3 and errors == []
     assert all(c.token_count <= c.token_limit == 256 for c in chunks)
-    assert driver.runs(files_config["data_dir"]) == []  # nothing ran beyond chunking, nothing recorded
+    assert api.runs(files_config["data_dir"]) == []  # nothing ran beyond chunking, nothing recorded
 
 
 def test_query_uses_the_index_manifest_not_the_callers_model(files_config):
-    driver.ingest(files_config, files=_files(etna_md=VOLCANO))
-    result = driver.search({**files_config, "embedding_service": "openai", "model_name": "whatever"}, "volcano", top_k=1)
+    api.ingest(files_config, files=_files(etna_md=VOLCANO))
+    result = api.search({**files_config, "embedding_service": "openai", "model_name": "whatever"}, "volcano", top_k=1)
     assert result["manifest"]["model_name"] == "all-MiniLM-L6-v2"
     assert result["hits"][0]["source_name"] == "etna.md"
 
 
 def test_run_records_json_round_trip(files_config):
-    record = driver.ingest(files_config, files=_files(a_txt="Text about bees. Bees make honey."))
+    record = api.ingest(files_config, files=_files(a_txt="Text about bees. Bees make honey."))
     assert json.loads(json.dumps(record))["run_id"] == record["run_id"]
 
 
 def test_a_squad_run_record_says_it_read_the_local_file_whole_not_the_split_that_was_picked(squad_config, monkeypatch):
     monkeypatch.delenv("WORKBENCH_SQUAD_PATH", raising=False)
-    record = driver.ingest({**squad_config, "squad_split": "train", "limit": 3}, api_keys={})
+    record = api.ingest({**squad_config, "squad_split": "train", "limit": 3}, api_keys={})
     assert record["inputs"] == {"source": "squad", "path": squad_config["squad_path"], "split": "the whole local file", "limit": 3}
     assert record["counts"]["read"] == 3

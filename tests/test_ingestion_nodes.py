@@ -3,7 +3,7 @@
 import numpy as np
 
 from dataflows import embeddings, ingestion, retrieval
-from dataflows.schema import Chunk, Document, FileError, Page
+from ragkit.schema import Chunk, Document, FileError, Page
 
 
 def _chunk(doc: str, index: int, text: str) -> Chunk:
@@ -26,7 +26,7 @@ def test_stale_chunk_ids_are_stored_ids_the_new_version_lacks():
 
 
 def test_chunk_records_carry_every_lineage_field():
-    from dataflows.schema import STORED_FIELDS
+    from ragkit.schema import STORED_FIELDS
 
     (record,) = ingestion.chunk_records([_chunk("squad", 3, "text")], "sentence_transformers", "m", 384, "run1", "2026-01-01T00:00:00+00:00")
     assert set(record) == set(STORED_FIELDS)
@@ -75,7 +75,7 @@ def test_embeddings_node_merges_cache_and_fresh_vectors_in_order(tmp_path):
 
 def test_sentence_transformers_vectors_are_unit_float32_rows():
     model = embeddings.load_sentence_transformer("all-MiniLM-L6-v2")
-    from dataflows.schema import Progress
+    from ragkit.schema import Progress
 
     seen = []
     vectors = embeddings.fresh_embeddings__sentence_transformers(model, ["short", "a much longer text " * 10, "mid text"],

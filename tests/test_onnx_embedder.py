@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from dataflows import driver
 from dataflows.embeddings import load_sentence_transformer
-from dataflows.errors import IndexMismatchError
-from dataflows.onnx_embedder import OnnxEmbedder, _packaged_model_dir, int8_model_path
-from dataflows.schema import InputFile
+from ragkit.errors import IndexMismatchError
+from ragkit.onnx_embedder import OnnxEmbedder, _packaged_model_dir, int8_model_path
+from ragkit.schema import InputFile
 from tests.conftest import SQUAD_SAMPLE
+from workbench import api
 
 ONNX_MODEL = "all-MiniLM-L6-v2-onnx-int8"
 
@@ -65,11 +65,11 @@ def test_an_index_built_with_the_onnx_backend_records_it_and_refuses_the_torch_m
     config = {**files_config, "model_name": ONNX_MODEL}
     files = [InputFile("etna.md", data=b"Mount Etna is an active volcano on the east coast of Sicily."),
              InputFile("owls.txt", data=b"Owls hunt small mammals at night.")]
-    record = driver.ingest(config, files=files)
+    record = api.ingest(config, files=files)
     assert record["status"] == "succeeded" and record["counts"]["written"] == 2
-    (manifest,) = driver.indexes(files_config["data_dir"])
+    (manifest,) = api.indexes(files_config["data_dir"])
     assert manifest["model_name"] == ONNX_MODEL and manifest["dimension"] == 384
-    hits = driver.search(files_config, "Which volcano is in Sicily?", top_k=1)["hits"]  # the manifest picks the backend
+    hits = api.search(files_config, "Which volcano is in Sicily?", top_k=1)["hits"]  # the manifest picks the backend
     assert hits[0]["source_name"] == "etna.md" and hits[0]["model_name"] == ONNX_MODEL
     with pytest.raises(IndexMismatchError):
-        driver.ingest(files_config, files=files)  # the float32 torch model may not write into it
+        api.ingest(files_config, files=files)  # the float32 torch model may not write into it

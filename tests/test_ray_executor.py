@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-from dataflows import driver
-from dataflows.catalog import Catalog
 from dataflows.stores import lancedb as lancedb_store
 from tests.conftest import REPO, SQUAD_SAMPLE
+from workbench import api
+from workbench.catalog import Catalog
 
 ray = pytest.importorskip("ray")
 
@@ -29,15 +29,15 @@ def local_ray():
 
 
 def _chunk_ids(config: dict) -> set[str]:
-    resolved = driver.resolve_config(config)
+    resolved = api.resolve_config(config)
     table = lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
     return set(table.to_arrow()["chunk_id"].to_pylist())
 
 
 def test_ray_run_writes_exactly_the_chunk_ids_of_the_synchronous_run(tmp_path, local_ray):
     base = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "index_name": "squad", "ingest_batch_documents": 8}
-    sync = driver.ingest({**base, "data_dir": str(tmp_path / "sync")})
-    on_ray = driver.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
+    sync = api.ingest({**base, "data_dir": str(tmp_path / "sync")})
+    on_ray = api.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
 
     assert on_ray["status"] == "succeeded" and on_ray["config"]["executor"] == "ray"
     assert on_ray["counts"] == sync["counts"] and on_ray["counts"]["written"] >= 30
@@ -47,5 +47,5 @@ def test_ray_run_writes_exactly_the_chunk_ids_of_the_synchronous_run(tmp_path, l
     assert all(not b["worker"].endswith(f":{os.getpid()}") for b in batches)  # each ran in a Ray worker process
     assert {"fresh_embeddings", "written_chunk_ids"} <= set(on_ray["timings"])  # node times come back from the workers
 
-    again = driver.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
+    again = api.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
     assert again["counts"]["written"] == 0 and again["counts"]["skipped_unchanged"] == sync["counts"]["chunked"]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dataflows import driver
-from dataflows.errors import ConfigError, MissingApiKeyError, ServiceError
-from dataflows.schema import InputFile
+from ragkit.errors import ConfigError, MissingApiKeyError, ServiceError
+from ragkit.schema import InputFile
 from tests.conftest import SQUAD_SAMPLE
 from tests.fakes.cohere_rerank_fake import FakeCohereRerank, score
+from workbench import api
 
 DOCS = {
     "etna.txt": "Mount Etna is an active volcano on the east coast of Sicily.",
@@ -31,7 +31,7 @@ QUESTION = "Which volcano buried the Roman town of Pompeii near Naples?"
 def docs_index(tmp_path_factory) -> dict:
     data_dir = tmp_path_factory.mktemp("rerank") / "data"
     config = {"source": "files", "data_dir": str(data_dir), "index_name": "volcanoes"}
-    driver.ingest(config, files=[InputFile(name, data=text.encode()) for name, text in DOCS.items()])
+    api.ingest(config, files=[InputFile(name, data=text.encode()) for name, text in DOCS.items()])
     return config
 
 
@@ -46,8 +46,8 @@ def _cohere(config: dict, fake: FakeCohereRerank, **settings) -> dict:
 
 
 def test_cohere_rerank_reorders_the_candidates_and_reports_its_latency(docs_index, cohere_fake):
-    candidates = driver.search(docs_index, QUESTION, top_k=5)["hits"]
-    result = driver.search(_cohere(docs_index, cohere_fake), QUESTION, top_k=3, api_keys={"cohere_api_key": cohere_fake.api_key})
+    candidates = api.search(docs_index, QUESTION, top_k=5)["hits"]
+    result = api.search(_cohere(docs_index, cohere_fake), QUESTION, top_k=3, api_keys={"cohere_api_key": cohere_fake.api_key})
     (request,) = cohere_fake.rerank_requests
     assert request.body["model"] == "rerank-v3.5" and request.body["query"] == QUESTION
     assert request.body["documents"] == [hit["text"] for hit in candidates]  # the store's top rerank_top_n, in order
@@ -61,18 +61,18 @@ def test_cohere_rerank_reorders_the_candidates_and_reports_its_latency(docs_inde
 
 def test_cohere_rerank_model_is_a_setting(docs_index, cohere_fake):
     config = _cohere(docs_index, cohere_fake, reranker_model="rerank-english-v3.0")
-    driver.search(config, QUESTION, top_k=2, api_keys={"cohere_api_key": cohere_fake.api_key})
+    api.search(config, QUESTION, top_k=2, api_keys={"cohere_api_key": cohere_fake.api_key})
     assert cohere_fake.rerank_requests[0].body["model"] == "rerank-english-v3.0"
 
 
 def test_cohere_rejecting_the_key_is_a_clear_error(docs_index, cohere_fake):
     with pytest.raises(ServiceError, match="COHERE_API_KEY"):
-        driver.search(_cohere(docs_index, cohere_fake), QUESTION, api_keys={"cohere_api_key": "wrong-key"})
+        api.search(_cohere(docs_index, cohere_fake), QUESTION, api_keys={"cohere_api_key": "wrong-key"})
 
 
 def test_cohere_rate_limit_once_is_retried(docs_index, cohere_fake):
     cohere_fake.fail_next(1, 429)
-    result = driver.search(_cohere(docs_index, cohere_fake), QUESTION, top_k=2, api_keys={"cohere_api_key": cohere_fake.api_key})
+    result = api.search(_cohere(docs_index, cohere_fake), QUESTION, top_k=2, api_keys={"cohere_api_key": cohere_fake.api_key})
     assert len(result["hits"]) == 2 and len(cohere_fake.rerank_requests) == 2
 
 
@@ -80,7 +80,7 @@ def test_cohere_rerank_without_a_key_fails_before_any_request(docs_index, cohere
     monkeypatch.delenv("COHERE_API_KEY", raising=False)
     monkeypatch.setenv("WORKBENCH_SECRETS_TOML", "/nonexistent/secrets.toml")
     with pytest.raises(MissingApiKeyError, match="COHERE_API_KEY"):
-        driver.search(_cohere(docs_index, cohere_fake), QUESTION)
+        api.search(_cohere(docs_index, cohere_fake), QUESTION)
     assert cohere_fake.requests == []
 
 
@@ -111,9 +111,9 @@ def tiny_cross_encoder(tmp_path_factory) -> str:
 def test_cross_encoder_reorders_by_its_own_scores(docs_index, tiny_cross_encoder):
     from sentence_transformers import CrossEncoder
 
-    candidates = driver.search(docs_index, QUESTION, top_k=6)["hits"]
+    candidates = api.search(docs_index, QUESTION, top_k=6)["hits"]
     config = {**docs_index, "reranker": "cross_encoder", "reranker_model": tiny_cross_encoder, "rerank_top_n": 6}
-    result = driver.search(config, QUESTION, top_k=4)
+    result = api.search(config, QUESTION, top_k=4)
     scores = CrossEncoder(tiny_cross_encoder, device="cpu").predict([(QUESTION, hit["text"]) for hit in candidates])
     expected = [candidates[i]["chunk_id"] for i in np.argsort(-scores, kind="stable")[:4]]
     assert [hit["chunk_id"] for hit in result["hits"]] == expected
@@ -123,16 +123,16 @@ def test_cross_encoder_reorders_by_its_own_scores(docs_index, tiny_cross_encoder
 
 def test_cross_encoder_needs_a_model(docs_index):
     with pytest.raises(ConfigError, match="reranker_model"):
-        driver.search({**docs_index, "reranker": "cross_encoder"}, QUESTION)
+        api.search({**docs_index, "reranker": "cross_encoder"}, QUESTION)
     with pytest.raises(ConfigError, match="could not be loaded"):
-        driver.search({**docs_index, "reranker": "cross_encoder", "reranker_model": "/nonexistent/cross-encoder"}, QUESTION)
+        api.search({**docs_index, "reranker": "cross_encoder", "reranker_model": "/nonexistent/cross-encoder"}, QUESTION)
 
 
 def test_evaluation_with_a_reranker_shows_its_latency_beside_its_figures(tmp_path, tiny_cross_encoder):
     config = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "limit": 6, "data_dir": str(tmp_path), "index_name": "sq"}
-    driver.ingest(config)
-    plain = driver.evaluate(config, sample_size=20)
-    reranked = driver.evaluate({**config, "reranker": "cross_encoder", "reranker_model": tiny_cross_encoder, "rerank_top_n": 10},
+    api.ingest(config)
+    plain = api.evaluate(config, sample_size=20)
+    reranked = api.evaluate({**config, "reranker": "cross_encoder", "reranker_model": tiny_cross_encoder, "rerank_top_n": 10},
                                sample_size=20)
     assert {"rerank_p50", "rerank_p95"} <= set(reranked["latency_ms"]) and "rerank_p50" not in plain["latency_ms"]
     assert reranked["latency_ms"]["rerank_p50"] > 0

@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dataflows import driver
-from dataflows.errors import ServiceError
-from dataflows.schema import InputFile
+from ragkit.errors import ServiceError
+from ragkit.schema import InputFile
 from tests.conftest import REPO
 from tests.fakes.chat_fakes import FakeCohereChat, FakeOpenAIChat
 from tests.fakes.openai_fake import FakeOpenAI
+from workbench import api
 
 # Each key has a distinctive middle: a service masking a key ("sk-****…abcd") must not reveal it either.
 KEYS = {
@@ -142,17 +142,17 @@ def test_keys_reach_the_services_and_nothing_else(source, no_keys, data_dir, all
             FakeCohereChat(api_key=KEYS["cohere"], answer=ANSWER) as cohere_chat:
         config = {"source": "files", "data_dir": str(data_dir), "index_name": "secret_docs",
                   "embedding_service": "openai", "openai_base_url": embeddings.base_url}
-        record = driver.ingest(config, files=[InputFile(name="guild.txt", data=TEXT)], api_keys=session)
+        record = api.ingest(config, files=[InputFile(name="guild.txt", data=TEXT)], api_keys=session)
         assert record["status"] == "succeeded" and record["counts"]["written"] >= 1
-        again = driver.ingest(config, files=[InputFile(name="guild.txt", data=TEXT)], api_keys=session)
+        again = api.ingest(config, files=[InputFile(name="guild.txt", data=TEXT)], api_keys=session)
         assert again["counts"]["written"] == 0
 
         query = {"index_name": "secret_docs", "data_dir": str(data_dir), "openai_base_url": embeddings.base_url}
-        found = driver.search(query, QUESTION, top_k=3, api_keys=session)
+        found = api.search(query, QUESTION, top_k=3, api_keys=session)
         assert "silver gull" in found["hits"][0]["text"]
         answered = {}
         for service, fake in (("openai", openai_chat), ("cohere", cohere_chat)):
-            result = driver.answer({**query, "llm_service": service, "llm_base_url": fake.base_url if service == "openai" else "",
+            result = api.answer({**query, "llm_service": service, "llm_base_url": fake.base_url if service == "openai" else "",
                                     "cohere_base_url": fake.base_url if service == "cohere" else ""},
                                    QUESTION, api_keys=session)
             assert "".join(result["stream"]) == ANSWER
@@ -161,10 +161,10 @@ def test_keys_reach_the_services_and_nothing_else(source, no_keys, data_dir, all
         assert {r.headers["authorization"] for r in embeddings.embedding_requests} == {f"Bearer {key}"}
         assert openai_chat.chat_requests[0].headers["authorization"] == f"Bearer {key}"
         assert cohere_chat.chat_requests[0].headers["authorization"] == f"Bearer {KEYS['cohere']}"
-        chunks = driver.run_chunks(config, record["run_id"], api_keys=session)
+        chunks = api.run_chunks(config, record["run_id"], api_keys=session)
 
-    _assert_clean(all_logs, capfd, data_dir, record, again, found, answered, chunks, driver.runs(str(data_dir)),
-                  driver.indexes(str(data_dir)))
+    _assert_clean(all_logs, capfd, data_dir, record, again, found, answered, chunks, api.runs(str(data_dir)),
+                  api.indexes(str(data_dir)))
 
 
 def test_rejected_keys_are_not_echoed(no_keys, data_dir, all_logs, capfd):
@@ -175,23 +175,23 @@ def test_rejected_keys_are_not_echoed(no_keys, data_dir, all_logs, capfd):
         config = {"source": "files", "data_dir": str(data_dir), "index_name": "rejected",
                   "embedding_service": "openai", "openai_base_url": embeddings.base_url}
         with pytest.raises(ServiceError, match="rejected the API key") as raised:
-            driver.ingest(config, files=[InputFile(name="guild.txt", data=TEXT)], api_keys=session)
+            api.ingest(config, files=[InputFile(name="guild.txt", data=TEXT)], api_keys=session)
         errors.append(raised.value)
         assert embeddings.requests and embeddings.requests[-1].headers["authorization"] == f"Bearer {KEYS['wrong']}"
-    (run,) = driver.runs(str(data_dir))
+    (run,) = api.runs(str(data_dir))
     assert run["status"] == "failed" and "rejected" in run["error"]
 
     index = {"source": "files", "data_dir": str(data_dir), "index_name": "local"}
-    driver.ingest(index, files=[InputFile(name="guild.txt", data=TEXT)], api_keys={})
+    api.ingest(index, files=[InputFile(name="guild.txt", data=TEXT)], api_keys={})
     with FakeOpenAIChat(api_key=KEYS["env"]) as openai_chat, FakeCohereChat(api_key=KEYS["cohere"]) as cohere_chat:
         for service, fake in (("openai", openai_chat), ("cohere", cohere_chat)):
             config = {**index, "llm_service": service, **({"llm_base_url": fake.base_url} if service == "openai"
                                                           else {"cohere_base_url": fake.base_url})}
             with pytest.raises(ServiceError) as raised:
-                "".join(driver.answer(config, QUESTION, api_keys=session)["stream"])
+                "".join(api.answer(config, QUESTION, api_keys=session)["stream"])
             errors.append(raised.value)
             assert fake.chat_requests, f"{service}: the wrong key never reached the fake"
-    _assert_clean(all_logs, capfd, data_dir, [_error_text(e) for e in errors], driver.runs(str(data_dir)))
+    _assert_clean(all_logs, capfd, data_dir, [_error_text(e) for e in errors], api.runs(str(data_dir)))
 
 
 # --- the command line: keys from the environment only ---------------------------------------------------
@@ -297,7 +297,7 @@ def test_a_key_typed_in_the_app_is_used_and_never_shown(no_keys, tmp_path, monke
         assert any("rejected the API key" in e.value for e in app.error)
         _assert_page_clean(app, KEYS["wrong"])
 
-    _assert_clean(all_logs, capfd, data_dir, driver.runs(str(data_dir)), driver.indexes(str(data_dir)))
+    _assert_clean(all_logs, capfd, data_dir, api.runs(str(data_dir)), api.indexes(str(data_dir)))
 
 
 # --- the repository --------------------------------------------------------------------------------

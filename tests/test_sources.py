@@ -7,8 +7,8 @@ import time
 import pytest
 
 from dataflows import sources
-from dataflows.errors import SourceUnavailableError
-from dataflows.schema import InputFile
+from ragkit.errors import SourceUnavailableError
+from ragkit.schema import InputFile
 from tests.conftest import SQUAD_SAMPLE, shared_squad_path
 from tests.pdfs import encrypt_pdf, make_pdf
 

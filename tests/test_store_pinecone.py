@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from hamilton import driver, telemetry
 
-from dataflows.errors import (
+from dataflows.stores import lancedb as reference_store
+from dataflows.stores import pinecone as store
+from ragkit.errors import (
     IndexMismatchError,
     IndexNotFoundError,
     MissingApiKeyError,
     StoreUnavailableError,
 )
-from dataflows.schema import STORED_FIELDS, Document, Progress, sha256_hex
-from dataflows.stores import lancedb as reference_store
-from dataflows.stores import pinecone as store
+from ragkit.schema import STORED_FIELDS, Document, Progress, sha256_hex
 from tests.conftest import free_port
 from tests.fakes import fixtures
 from tests.fakes.pinecone_fake import METADATA_LIMIT, PineconeFake

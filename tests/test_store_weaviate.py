@@ -17,13 +17,13 @@ from hamilton import driver
 from weaviate.util import generate_uuid5
 
 import dataflows.stores.weaviate as store
-from dataflows.errors import (
+from ragkit.errors import (
     IndexMismatchError,
     IndexNotFoundError,
     MissingApiKeyError,
     StoreUnavailableError,
 )
-from dataflows.schema import STORED_FIELDS, Progress
+from ragkit.schema import STORED_FIELDS, Progress
 from tests.conftest import free_port
 from tests.fakes.weaviate_fake import FakeWeaviate
 

@@ -11,15 +11,15 @@ import textwrap
 import numpy as np
 import pytest
 
-from dataflows import driver
-from dataflows.catalog import Catalog
-from dataflows.schema import InputFile
 from dataflows.stores import lancedb as lancedb_store
+from ragkit.schema import InputFile
 from tests.conftest import REPO, SQUAD_SAMPLE
+from workbench import api
+from workbench.catalog import Catalog
 
 
 def _table(config: dict):
-    resolved = driver.resolve_config(config)
+    resolved = api.resolve_config(config)
     return lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
 
 
@@ -34,8 +34,8 @@ def _squad(tmp_path, name: str, **settings) -> dict:
 
 
 def test_batched_ingest_stores_exactly_what_a_single_batch_stores(tmp_path):
-    whole = driver.ingest(_squad(tmp_path, "whole", ingest_batch_documents=10_000))
-    batched = driver.ingest(_squad(tmp_path, "batched", ingest_batch_documents=7))
+    whole = api.ingest(_squad(tmp_path, "whole", ingest_batch_documents=10_000))
+    batched = api.ingest(_squad(tmp_path, "batched", ingest_batch_documents=7))
     assert whole["counts"] == batched["counts"] and batched["counts"]["written"] >= 30
     assert len(Catalog(tmp_path / "whole").run_batches(whole["run_id"])) == 1
     batches = Catalog(tmp_path / "batched").run_batches(batched["run_id"])
@@ -53,11 +53,11 @@ def test_batched_ingest_stores_exactly_what_a_single_batch_stores(tmp_path):
 def test_batches_of_files_keep_same_named_files_together_and_replace_per_document(files_config):
     files = [InputFile(f"doc{i}.txt", data=f"Document number {i} is about topic {i}.".encode()) for i in range(5)]
     clash = [InputFile("doc1.txt", data=b"Another file that claims the same name.")]
-    record = driver.ingest({**files_config, "ingest_batch_documents": 2}, files=files + clash)
+    record = api.ingest({**files_config, "ingest_batch_documents": 2}, files=files + clash)
     assert record["counts"]["read"] == 5 and record["counts"]["written"] == 5
     assert [e["source_name"] for e in record["file_errors"]] == ["doc1.txt"]  # the clash is reported, not ingested twice
     changed = [InputFile("doc3.txt", data=b"Document three now talks about owls.")]
-    again = driver.ingest({**files_config, "ingest_batch_documents": 2}, files=files[:3] + changed + files[4:])
+    again = api.ingest({**files_config, "ingest_batch_documents": 2}, files=files[:3] + changed + files[4:])
     assert again["counts"]["written"] == 1 and again["counts"]["deleted_stale"] == 1
     assert again["counts"]["skipped_unchanged"] == 4
     texts = {row["source_name"]: row["text"] for row in _table(files_config).to_arrow().to_pylist()}
@@ -66,9 +66,9 @@ def test_batches_of_files_keep_same_named_files_together_and_replace_per_documen
 
 def test_progress_reports_batches_from_the_driver_process(tmp_path):
     events: list[tuple[str, int, int]] = []
-    from dataflows.schema import Progress
+    from ragkit.schema import Progress
 
-    driver.ingest(_squad(tmp_path, "p", ingest_batch_documents=10), progress=Progress(lambda *e: events.append(e)))
+    api.ingest(_squad(tmp_path, "p", ingest_batch_documents=10), progress=Progress(lambda *e: events.append(e)))
     batches = [e for e in events if e[0] == "batches"]
     assert batches[0] == ("batches", 0, 3) and batches[-1] == ("batches", 3, 3)
     assert any(e[0] == "fresh_embeddings" for e in events)  # the synchronous executor also reports each batch's steps
@@ -76,8 +76,8 @@ def test_progress_reports_batches_from_the_driver_process(tmp_path):
 
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_parallel_executors_write_the_same_chunks_as_the_synchronous_one(tmp_path, executor):
-    sync = driver.ingest(_squad(tmp_path, "sync", ingest_batch_documents=8))
-    parallel = driver.ingest(_squad(tmp_path, executor, ingest_batch_documents=8, executor=executor, executor_workers=2))
+    sync = api.ingest(_squad(tmp_path, "sync", ingest_batch_documents=8))
+    parallel = api.ingest(_squad(tmp_path, executor, ingest_batch_documents=8, executor=executor, executor_workers=2))
     assert parallel["status"] == "succeeded" and parallel["counts"] == sync["counts"]
     assert set(_stored(_squad(tmp_path, executor))) == set(_stored(_squad(tmp_path, "sync")))
     workers = {b["worker"] for b in Catalog(tmp_path / executor).run_batches(parallel["run_id"])}
@@ -88,8 +88,8 @@ def test_parallel_executors_write_the_same_chunks_as_the_synchronous_one(tmp_pat
 _KILLED_RUN = textwrap.dedent(
     """
     import json, os, signal, sys
-    from dataflows import driver
-    from dataflows.schema import Progress
+    from workbench import api
+    from ragkit.schema import Progress
 
     config = json.loads(sys.argv[1])
 
@@ -97,7 +97,7 @@ _KILLED_RUN = textwrap.dedent(
         if step == "batches" and done == 2:  # two batches are written and recorded: die without any cleanup
             os.kill(os.getpid(), signal.SIGKILL)
 
-    driver.ingest(config, progress=Progress(on_progress))
+    api.ingest(config, progress=Progress(on_progress))
     """
 )
 
@@ -109,7 +109,7 @@ def test_a_run_killed_after_two_batches_resumes_to_exactly_the_expected_chunks(t
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
 
-    (first,) = driver.runs(config["data_dir"])
+    (first,) = api.runs(config["data_dir"])
     assert first["status"] == "interrupted"
     finished = Catalog(config["data_dir"]).run_batches(first["run_id"])
     assert [b["batch_number"] for b in finished] == [0, 1]
@@ -117,8 +117,8 @@ def test_a_run_killed_after_two_batches_resumes_to_exactly_the_expected_chunks(t
     written_before = _table(config).count_rows()
     assert written_before == first["counts"]["written"] > 0
 
-    resumed = driver.ingest(config)
-    expected, _ = driver.preview_chunks(config)
+    resumed = api.ingest(config)
+    expected, _ = api.preview_chunks(config)
     assert set(_stored(config)) == {chunk.chunk_id for chunk in expected}
     assert resumed["status"] == "succeeded"
     assert resumed["counts"]["skipped_unchanged"] == written_before  # what was written is not redone

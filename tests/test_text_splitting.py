@@ -1,6 +1,6 @@
 """Sentence spans and packing: offsets always map back to the source, sizes are respected."""
 
-from dataflows.text_splitting import pack_spans, sentence_spans
+from ragkit.text_splitting import pack_spans, sentence_spans
 
 TEXT = "First sentence here. Second one is longer than the first! Third? Fourth.\n\nNew paragraph starts. End."
 

@@ -1,11 +1,11 @@
 """The live DAG picture: the nodes a run executes, their origin module, and status colours."""
 
-from dataflows import driver
-from dataflows.visualize import STATUS_COLOURS, execution_graph, status_digraph
+from workbench import api
+from workbench.visualize import STATUS_COLOURS, execution_graph, status_digraph
 
 
 def _graph(data_dir, **config):
-    return execution_graph(driver.build_driver({"source": "files", "data_dir": str(data_dir), **config}), driver.INGEST_TARGETS)
+    return execution_graph(api.build_driver({"source": "files", "data_dir": str(data_dir), **config}), api.INGEST_TARGETS)
 
 
 def test_execution_graph_has_function_nodes_only_and_their_edges(data_dir):
@@ -37,12 +37,12 @@ def test_status_colours_and_elapsed_times(data_dir):
 
 def test_every_node_of_the_drawn_graph_reports_done_during_an_ingest(data_dir):
     """What the live DAG draws is what fires: after an ingest, no drawn node is left pending."""
-    from dataflows.lifecycle import NodeStatusListener
-    from dataflows.schema import InputFile
+    from ragkit.schema import InputFile
+    from workbench.lifecycle import NodeStatusListener
 
     config = {"source": "files", "data_dir": str(data_dir), "index_name": "live"}
     graph = _graph(data_dir, index_name="live")
     events: dict[str, str] = {}
-    driver.ingest(config, files=[InputFile("owls.txt", b"Owls hunt at night. They have silent feathers.")],
+    api.ingest(config, files=[InputFile("owls.txt", b"Owls hunt at night. They have silent feathers.")],
                   adapters=[NodeStatusListener(lambda name, state, elapsed, error: events.__setitem__(name, state))])
     assert {name: events.get(name) for name in graph.nodes} == {name: "done" for name in graph.nodes}

@@ -1,6 +1,6 @@
 """Widgets every page shares: API-key fields, the stack picker, the index picker, result cards, errors.
 
-Widgets build the same plain config dict as the CLI (`dataflows.settings`); pages hand it to the
+Widgets build the same plain config dict as the CLI (`workbench.config`); pages hand it to the
 driver layer. Secrets typed here live only in `st.session_state` for this browser session.
 """
 
@@ -11,9 +11,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dataflows import driver
-from dataflows.errors import WorkbenchError
-from dataflows.settings import (
+from ragkit.errors import WorkbenchError
+from ui.safe_text import escape_text, highlighted, markdown_literal
+from ui.service_checks import weaviate_problem
+from workbench import api
+from workbench.config import (
     API_KEY_ENV_VARS,
     DEFAULT_MODELS,
     DEFAULTS,
@@ -22,8 +24,6 @@ from dataflows.settings import (
     default_data_dir,
     resolve_api_keys,
 )
-from ui.safe_text import escape_text, highlighted, markdown_literal
-from ui.service_checks import weaviate_problem
 
 SERVICE_LABELS = {"sentence_transformers": "sentence-transformers (local)", "openai": "OpenAI", "cohere": "Cohere"}
 STORE_LABELS = {"lancedb": "LanceDB (embedded)", "weaviate": "Weaviate", "pinecone": "Pinecone"}
@@ -154,7 +154,7 @@ def index_label(manifest: dict[str, Any]) -> str:
 def indexes_or_stop() -> list[dict[str, Any]]:
     """The manifests of this data folder; if the catalog cannot be read, say why and stop the page."""
     try:
-        return driver.indexes(data_dir())
+        return api.indexes(data_dir())
     except Exception as error:
         show_error(error, "Reading the catalog of indexes")
         st.stop()
@@ -163,7 +163,7 @@ def indexes_or_stop() -> list[dict[str, Any]]:
 def runs_or_stop(limit: int = 500) -> list[dict[str, Any]]:
     """The run records of this data folder, newest first; if the catalog cannot be read, say why and stop the page."""
     try:
-        return driver.runs(data_dir(), limit=limit)
+        return api.runs(data_dir(), limit=limit)
     except Exception as error:
         show_error(error, "Reading the run records")
         st.stop()

@@ -43,7 +43,7 @@ STORE_MODULES: dict[str, str] = {
 
 def store_module(vector_db: str) -> ModuleType:
     """The Hamilton module for a store name; ConfigError naming the choices for an unknown one."""
-    from dataflows.errors import ConfigError
+    from ragkit.errors import ConfigError
 
     if vector_db not in STORE_MODULES:
         raise ConfigError(f"Unknown vector store {vector_db!r}; choose one of {', '.join(STORE_MODULES)}.")

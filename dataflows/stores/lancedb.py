@@ -7,7 +7,7 @@ Lexical and hybrid retrieval use LanceDB's native full-text (BM25) index on `tex
 does not build it: `text_index` builds it at query time when it is missing, does not cover every
 row (rows written or deleted since), or was built with other tokeniser settings — a rebuild
 takes about 0.15 s per 2,000 chunks. Hybrid search is LanceDB's hybrid query (vector and
-full-text legs run in parallel) with the workbench's fusion (`dataflows/lexical.py`) as its reranker.
+full-text legs run in parallel) with the workbench's fusion (`ragkit/fusion.py`) as its reranker.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import pyarrow.compute as pc
 from lancedb.index import FTS
 from lancedb.rerankers import Reranker
 
-from dataflows.errors import IndexMismatchError, IndexNotFoundError, StoreUnavailableError
-from dataflows.lexical import fts_index_settings, fuse
-from dataflows.schema import STORED_FIELDS, Progress
+from ragkit.errors import IndexMismatchError, IndexNotFoundError, StoreUnavailableError
+from ragkit.fusion import fts_index_settings, fuse
+from ragkit.schema import STORED_FIELDS, Progress
 
 _STRING_FIELDS = {"chunk_id", "document_id", "source_kind", "source_name", "title", "content_hash",
                   "embedding_service", "model_name", "run_id", "ingested_at", "text"}
@@ -307,7 +307,7 @@ def lexical_hits(text_index: lancedb.table.Table, question: str, candidate_count
 
 
 class _Fusion(Reranker):
-    """LanceDB's hook for hybrid queries, fusing the two legs with `dataflows.lexical.fuse`."""
+    """LanceDB's hook for hybrid queries, fusing the two legs with `ragkit.fusion.fuse`."""
 
     def __init__(self, fusion: str, alpha: float, rrf_k: float) -> None:
         super().__init__("relevance")

@@ -48,14 +48,14 @@ from pinecone.errors.exceptions import (
 )
 from pinecone.models.indexes.schema import DenseVectorField
 
-from dataflows.errors import (
+from ragkit.errors import (
     ConfigError,
     IndexMismatchError,
     IndexNotFoundError,
     MissingApiKeyError,
     StoreUnavailableError,
 )
-from dataflows.schema import STORED_FIELDS, Progress
+from ragkit.schema import STORED_FIELDS, Progress
 
 _INT_FIELDS = ("page", "chunk_index", "char_start", "char_end", "dimension")
 _LIST_FIELDS = ("question_ids",)

@@ -44,13 +44,13 @@ from weaviate.exceptions import (
 )
 from weaviate.util import generate_uuid5
 
-from dataflows.errors import (
+from ragkit.errors import (
     IndexMismatchError,
     IndexNotFoundError,
     MissingApiKeyError,
     StoreUnavailableError,
 )
-from dataflows.schema import STORED_FIELDS, Progress
+from ragkit.schema import STORED_FIELDS, Progress
 
 _DEFAULT_URL = "http://localhost:8080"
 _DEFAULT_GRPC_PORT = 50051

@@ -6,9 +6,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dataflows import driver
-from dataflows.schema import InputFile
+from ragkit.schema import InputFile
 from tests.e2e.test_browser import _wait_idle, needs_chromium, page, server, server_data_dir  # noqa: F401  (fixtures)
+from workbench import api
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ def _shown_index(page) -> str:  # noqa: F811
 @needs_chromium
 def test_the_picked_index_is_kept_through_the_sidebar_back_forward_and_refresh(server, page, server_data_dir):  # noqa: F811
     for name, text in (("lighthouses", "Lighthouse lamps burn all night."), ("windmills", "Windmills grind grain.")):
-        driver.ingest({"source": "files", "data_dir": str(server_data_dir), "index_name": name},
+        api.ingest({"source": "files", "data_dir": str(server_data_dir), "index_name": name},
                       files=[InputFile(name=f"{name}.txt", data=text.encode())], api_keys={})
     page.goto(server + "/retrieve")
     _wait_idle(page)

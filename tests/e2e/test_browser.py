@@ -174,8 +174,8 @@ def test_upload_ingest_watch_dag_query_and_screenshot_every_page(page, server, t
 
 @needs_chromium
 def test_try_it_then_benchmark_dense_against_hybrid_on_the_same_squad_questions(page, server, server_data_dir):
-    from dataflows import driver
     from tests.conftest import shared_squad_path
+    from workbench import api
 
     if not shared_squad_path().exists():
         pytest.skip("the shared SQuAD dev set is not beside the repo (Try it reads it)")
@@ -184,7 +184,7 @@ def test_try_it_then_benchmark_dense_against_hybrid_on_the_same_squad_questions(
     page.get_by_role("button", name=re.compile("^Try it")).click()
     page.get_by_text(re.compile(r"Done: \d+ chunks written")).wait_for(timeout=300_000)
     _wait_idle(page)
-    key = next(m["index_key"] for m in driver.indexes(str(server_data_dir)) if m["index_name"] == "squad_sample")
+    key = next(m["index_key"] for m in api.indexes(str(server_data_dir)) if m["index_name"] == "squad_sample")
 
     page.goto(f"{server}/compare?a={quote(key)}&b={quote(key)}")
     _wait_idle(page)
@@ -196,7 +196,7 @@ def test_try_it_then_benchmark_dense_against_hybrid_on_the_same_squad_questions(
     _wait_idle(page)
     page.locator("[data-testid='stVegaLiteChart']").nth(1).wait_for()  # the charts draw after the table
     assert page.locator("[data-testid='stVegaLiteChart']").count() == 2  # relevance and latency, both sides
-    evaluations = driver.evaluations(str(server_data_dir), index_key=key, limit=10)
+    evaluations = api.evaluations(str(server_data_dir), index_key=key, limit=10)
     assert sorted(e["config"]["retrieval_mode"] for e in evaluations[:2]) == ["dense", "hybrid"]
     assert evaluations[0]["questions"] == evaluations[1]["questions"] > 0
     _shot(page, "compare_benchmark")

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dataflows.errors import WorkbenchError
-from dataflows.schema import Progress
-from dataflows.settings import (
+from ragkit.errors import WorkbenchError
+from ragkit.schema import Progress
+from workbench.config import (
     EMBEDDING_SERVICES,
     EXECUTORS,
     HYBRID_FUSIONS,
@@ -175,10 +175,10 @@ class _Bars:
 
 def write_dag(config: dict[str, Any], path: str) -> str:
     """Write the ingestion DAG of a config to PATH (.png/.svg need Graphviz's `dot`; .dot never does)."""
-    from dataflows import driver
+    from workbench import api
 
     target = Path(path)
-    digraph = driver.dag(config, "ingest")
+    digraph = api.dag(config, "ingest")
     if target.suffix.lower() == ".dot" or not shutil.which("dot"):
         dot_path = target.with_suffix(".dot")
         dot_path.write_text(digraph.source, encoding="utf-8")
@@ -230,7 +230,7 @@ def _print_evaluation(record: dict[str, Any]) -> None:
 
 
 def _k_values(text: str) -> list[int]:
-    from dataflows.errors import ConfigError
+    from ragkit.errors import ConfigError
 
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -240,7 +240,7 @@ def _k_values(text: str) -> list[int]:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    from dataflows import driver
+    from workbench import api
 
     hamilton_log = logging.getLogger("hamilton")
     if not hamilton_log.handlers:  # with no logging set up, Python would print Hamilton's failed-node traceback and banner
@@ -251,21 +251,21 @@ def run(argv: list[str] | None = None) -> int:
             config = config_from_args(args)
             if args.display_dag:
                 print(write_dag(config, args.display_dag), file=sys.stderr)
-            record = driver.ingest(config, progress=None if args.json else Progress(_Bars()))
+            record = api.ingest(config, progress=None if args.json else Progress(_Bars()))
             if args.json:
                 print(json.dumps(record, indent=2, default=str))
             else:
                 _print_run(record)
             return 0 if not record.get("file_errors") else 3
         if args.command == "query":
-            result = driver.search(config_from_args(args), args.question, top_k=args.top_k)
+            result = api.search(config_from_args(args), args.question, top_k=args.top_k)
             if args.json:
                 print(json.dumps(result["hits"], indent=2, default=str))
             else:
                 _print_hits(result)
             return 0
         if args.command == "eval":
-            record = driver.evaluate(config_from_args(args), sample_size=args.sample, seed=args.seed,
+            record = api.evaluate(config_from_args(args), sample_size=args.sample, seed=args.seed,
                                      k_values=_k_values(args.k), squad_path=args.squad_path or "")
             if args.json:
                 print(json.dumps(record, indent=2, default=str))
@@ -273,7 +273,7 @@ def run(argv: list[str] | None = None) -> int:
                 _print_evaluation(record)
             return 0
         if args.command == "evals":
-            records = driver.evaluations(args.data_dir or "", index_key=args.index_key, limit=args.limit)
+            records = api.evaluations(args.data_dir or "", index_key=args.index_key, limit=args.limit)
             if args.json:
                 print(json.dumps(records, indent=2, default=str))
             for record in [] if args.json else records:
@@ -283,7 +283,7 @@ def run(argv: list[str] | None = None) -> int:
                       f"R@10 {metrics.get('recall@10', 0):.3f} MRR@10 {metrics.get('mrr@10', 0):.3f}")
             return 0
         if args.command == "runs":
-            records = driver.runs(args.data_dir or "", limit=args.limit)
+            records = api.runs(args.data_dir or "", limit=args.limit)
             if args.json:
                 print(json.dumps(records, indent=2, default=str))
             for record in [] if args.json else records:
@@ -292,7 +292,7 @@ def run(argv: list[str] | None = None) -> int:
                       f"written {counts.get('written', '-')}, failed {counts.get('failed', '-')}")
             return 0
         if args.command == "indexes":
-            manifests = driver.indexes(args.data_dir or "")
+            manifests = api.indexes(args.data_dir or "")
             if args.json:
                 print(json.dumps(manifests, indent=2, default=str))
             for manifest in [] if args.json else manifests:
@@ -303,3 +303,13 @@ def run(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 1
+
+
+def main() -> None:
+    """`python -m workbench` (and `python -m dataflows`): offline by default, then exit with the command's code."""
+    import os
+
+    # A hub look-up that cannot succeed costs ~25 s; set these to 0 to allow it.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    sys.exit(run())

@@ -24,12 +24,13 @@ import graphviz
 from hamilton import driver as hamilton_driver
 from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
-from dataflows import batching, chunking, embeddings, evaluation, executors, ingestion, reranking, retrieval, sources
-from dataflows.catalog import Catalog, index_key, now_iso
-from dataflows.errors import ConfigError, IndexMismatchError, IndexNotFoundError, MissingApiKeyError, WorkbenchError
-from dataflows.lifecycle import NodeTimer
-from dataflows.schema import Chunk, FileError, InputFile, Progress
-from dataflows.settings import (
+from dataflows import batching, chunking, embeddings, evaluation, ingestion, reranking, retrieval, sources
+from dataflows.stores import store_module
+from ragkit.errors import ConfigError, IndexMismatchError, IndexNotFoundError, MissingApiKeyError, WorkbenchError
+from ragkit.schema import Chunk, FileError, InputFile, Progress
+from workbench import executors
+from workbench.catalog import Catalog, index_key, now_iso
+from workbench.config import (
     API_KEY_ENV_VARS,
     CHUNK_SETTING_KEYS,
     local_squad_path,
@@ -37,7 +38,7 @@ from dataflows.settings import (
     resolve_api_keys,
     resolve_config,
 )
-from dataflows.stores import store_module
+from workbench.lifecycle import NodeTimer
 
 INGEST_TARGETS = ["ingestion_counts", "file_errors"]
 STREAM_TARGETS = ["run_counts", "run_file_errors", "run_timings", "maintained_index"]

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from dataflows.errors import ConfigError
+from ragkit.errors import ConfigError
 
 EMBEDDING_SERVICES = ("sentence_transformers", "openai", "cohere")
 VECTOR_DBS = ("lancedb", "weaviate", "pinecone")
@@ -73,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "max_context_chunks": 5,
     "data_dir": "",
     "data_quality": "fail",  # what a failed data-quality check does: "fail" the run or "warn"
-    # retrieval (see dataflows/retrieval.py, dataflows/lexical.py, dataflows/reranking.py)
+    # retrieval (see dataflows/retrieval.py, ragkit/fusion.py, dataflows/reranking.py)
     "retrieval_mode": "dense",  # "dense" (vectors), "lexical" (BM25 full text) or "hybrid" (both, fused)
     "hybrid_fusion": "rrf",  # "rrf": weighted reciprocal rank fusion; "linear": weighted sum of min-max scores
     "hybrid_alpha": 0.5,  # weight of the dense side in hybrid fusion (1 = dense only, 0 = lexical only)
@@ -86,7 +86,7 @@ DEFAULTS: dict[str, Any] = {
     "reranker": "none",  # "none", "cohere" (Cohere Rerank API) or "cross_encoder" (sentence-transformers)
     "reranker_model": "",  # "": rerank-v3.5 for Cohere; a local folder or model name for a cross-encoder
     "rerank_top_n": 20,  # candidates the reranker scores (the store returns this many, the reranker keeps top_k)
-    # scale (see dataflows/batching.py, dataflows/executors.py, the store modules' index maintenance)
+    # scale (see dataflows/batching.py, workbench/executors.py, the store modules' index maintenance)
     "executor": "sync",  # how ingestion batches run: "sync", "threads", "processes" or "ray" (Hamilton task executors)
     "executor_workers": 0,  # parallel batches for threads/processes/ray; 0: one per CPU core
     "ray_address": "",  # "": a local Ray instance started on first use; else an existing cluster ("auto", "ray://host:10001")
@@ -95,7 +95,7 @@ DEFAULTS: dict[str, Any] = {
     "ann_index_type": "ivf_hnsw_sq",  # LanceDB ANN index: "ivf_pq", "ivf_hnsw_sq" or "ivf_hnsw_pq"
     "fts_at_ingest": True,  # LanceDB: build/refresh the full-text (BM25) index after each ingestion run
     "compact_after_writes": 20,  # LanceDB: compact (merge small fragments, prune old versions) once this many writes accumulate
-    # hostile input (see dataflows/parsers.py): per-file limits; a file over one is reported with the reason, the run goes on
+    # hostile input (see ragkit/parsers.py): per-file limits; a file over one is reported with the reason, the run goes on
     "max_file_mb": 100,  # files larger than this are refused unread ("too large")
     "max_pdf_pages": 5000,  # PDFs with more pages are refused (0: no limit)
     "parse_timeout_seconds": 120,  # each file is parsed in a worker process, stopped after this long (0: in this process, no time or memory limit)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dataflows.errors import ConfigError
+from ragkit.errors import ConfigError
 
 ONNX_INT8_MODELS = {
     "all-MiniLM-L6-v2-onnx-int8": "all-MiniLM-L6-v2",

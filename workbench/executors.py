@@ -32,8 +32,8 @@ from hamilton.execution.grouping import TaskImplementation
 from hamilton.execution.state import TaskState
 from hamilton.lifecycle import NodeExecutionHook, TaskGroupingHook, TaskReturnHook
 
-from dataflows.errors import ConfigError
-from dataflows.schema import NO_PROGRESS, Progress
+from ragkit.errors import ConfigError
+from ragkit.schema import NO_PROGRESS, Progress
 
 IN_PROCESS_EXECUTORS = ("sync", "threads")
 _POLL_SECONDS = 0.05

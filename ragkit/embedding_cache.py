@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dataflows.schema import sha256_hex
+from ragkit.schema import sha256_hex
 
 
 class EmbeddingCache:

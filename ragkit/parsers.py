@@ -24,7 +24,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path, PurePath
 
-from dataflows.errors import FileParseError
+from ragkit.errors import FileParseError
 
 PageTexts = list[tuple[int, str]]  # (page number, text); page 0 for formats without pages
 
@@ -269,7 +269,7 @@ class ParseWorker:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")]))
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-P", "-c", "from dataflows.parsers import _serve_parse_requests as s; s()",
+                [sys.executable, "-P", "-c", "from ragkit.parsers import _serve_parse_requests as s; s()",
                  str(request_read), str(reply_write), str(self.memory_mb)],
                 pass_fds=(request_read, reply_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=env, cwd=tempfile.gettempdir(),

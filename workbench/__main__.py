@@ -1,0 +1,4 @@
+"""`python -m workbench`: the command line (workbench/cli.py)."""
+from workbench.cli import main
+
+main()
