@@ -14,9 +14,11 @@ if _LOCAL_SQUAD.exists():
 
 import streamlit as st  # noqa: E402
 
+from ui.errors import show_error  # noqa: E402
+from ui.index_picker import data_dir  # noqa: E402
+from ui.keys import api_key_fields  # noqa: E402
 from ui.navigation import run_page  # noqa: E402
 from ui.resources import warm_default_model  # noqa: E402
-from ui.widgets import api_key_fields, data_dir, show_error  # noqa: E402
 from workbench import api  # noqa: E402
 
 TRY_IT_PARAGRAPHS = 200
@@ -79,7 +81,7 @@ def home() -> None:
                 f"`{manifest['model_name']}` · {manifest['dimension']}-d · **{manifest['chunk_count']}** chunks  \n"
                 f"last run {manifest['last_run_id']} ({last.get('status', '?')}, {last.get('finished_at') or last.get('started_at', '')})"
             )
-            if manifest["vector_db"] == "lancedb":
+            if api.STORES.get(manifest["vector_db"]).has("embedded"):  # a hosted store is not asked on every page load
                 name.caption(_index_state_line(manifest))
             with links:
                 first, second = st.columns(2)

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from dataflows.embeddings import load_sentence_transformer  # noqa: E402
-from dataflows.sources import read_squad_file  # noqa: E402
+from ragkit.local_models import load_sentence_transformer  # noqa: E402
+from ragkit.squad import read_squad_file  # noqa: E402
 from workbench import api  # noqa: E402
 
 DEFAULT_SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"

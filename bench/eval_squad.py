@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from dataflows import evaluation  # noqa: E402
-from dataflows.embeddings import load_sentence_transformer  # noqa: E402
-from dataflows.sources import read_squad_file  # noqa: E402
 from dataflows.stores import lancedb as lancedb_store  # noqa: E402
 from ragkit.fusion import fuse  # noqa: E402
+from ragkit.local_models import load_sentence_transformer  # noqa: E402
 from ragkit.schema import Document  # noqa: E402
+from ragkit.squad import read_squad_file  # noqa: E402
 from workbench import api  # noqa: E402
 
 DEFAULT_SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
@@ -97,7 +97,7 @@ def _exact_recall_at_10(config: dict, questions: list[tuple[str, str, str]]) -> 
 
 def _candidate_lists(config: dict, questions: list[tuple[str, str, str]]) -> list[tuple[list, list, str, dict]]:
     """Per question: the dense and the lexical top-CANDIDATES (chunk id, score), through the store's own nodes."""
-    resolved = api.query_config(config)
+    resolved, _ = api.query_config(config)
     table = lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
     text_index = lancedb_store.text_index(table)
     model = load_sentence_transformer(resolved["model_name"])

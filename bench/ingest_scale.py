@@ -50,7 +50,7 @@ def synthetic_corpus(folder: Path, count: int, squad_path: str, seed: int = 0) -
     """`count` text files of paragraphs with the SQuAD dev length distribution (cached in `folder`)."""
     import numpy as np
 
-    from dataflows.sources import read_squad_file
+    from ragkit.squad import read_squad_file
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"doc{i:06d}.txt" for i in range(count)]
@@ -100,14 +100,14 @@ class _StandIn:
 
 def run_case(case: dict) -> dict:
     """One measurement, in this (fresh) process."""
-    from dataflows import embeddings
+    from dataflows.embedders import sentence_transformers as local_embedder
     from ragkit.schema import InputFile, Progress
     from workbench import api
     from workbench.catalog import Catalog
 
     if case["embedder"] == "standin":
-        real = embeddings.load_sentence_transformer
-        embeddings.load_sentence_transformer = lambda name: _StandIn(real(name))
+        real = local_embedder.load_sentence_transformer
+        local_embedder.load_sentence_transformer = lambda name: _StandIn(real(name))
     config = {"index_name": "bench", "model_name": MODELS[case["embedder"]], "executor": case["executor"],
               "executor_workers": case["workers"], "ingest_batch_documents": case["batch"]}
     if case["corpus"] == "squad":

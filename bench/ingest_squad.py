@@ -20,8 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dataflows.embeddings import load_sentence_transformer  # noqa: E402
-from dataflows.sources import read_squad_file  # noqa: E402
+from ragkit.local_models import load_sentence_transformer  # noqa: E402
+from ragkit.squad import read_squad_file  # noqa: E402
 from workbench import api  # noqa: E402
 
 DEFAULT_SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"

@@ -22,67 +22,19 @@ import ctypes
 import ctypes.util
 import functools
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 from hamilton.function_modifiers import config
 from hamilton.htypes import Collect, Parallelizable
 
-from dataflows.sources import _safe_name
-from ragkit.schema import NO_PROGRESS, FileError, InputFile, Progress, SquadParagraph
-
-COUNT_KEYS = ("read", "chunked", "embedded", "embedded_by_model", "written", "skipped_unchanged", "deleted_stale", "failed")
-
-
-@dataclass(frozen=True)
-class IngestJob:
-    """What every batch of a run needs: the resolved config, run id and time, API keys, and — in this
-    process only — the handles already opened (model, store), lifecycle adapters and a progress callback."""
-
-    config: dict[str, Any]
-    run_id: str
-    ingested_at: str
-    api_keys: dict[str, str] = field(default_factory=dict)
-    shared: dict[str, Any] = field(default_factory=dict)
-    adapters: tuple[Any, ...] = ()
-    progress: Progress = NO_PROGRESS
-
-    def __reduce__(self) -> tuple:
-        # Sent to a worker process: the recipe travels, the in-process handles and callbacks stay here.
-        return (IngestJob, (self.config, self.run_id, self.ingested_at, self.api_keys))
-
-
-@dataclass(frozen=True)
-class DocumentBatch:
-    """One batch of the corpus: input files (read inside the batch) or SQuAD paragraphs."""
-
-    number: int
-    files: tuple[InputFile, ...] = ()
-    squad_paragraphs: tuple[SquadParagraph, ...] = ()
-
-    @property
-    def size(self) -> int:
-        """Documents in the batch."""
-        return len(self.files) + len(self.squad_paragraphs)
-
-
-@dataclass(frozen=True)
-class BatchReport:
-    """What one batch did: its counts (the keys of `ingestion_counts`), failed files, node times, and where it ran."""
-
-    number: int
-    documents: int
-    counts: dict[str, int]
-    file_errors: tuple[FileError, ...] = ()
-    timings: dict[str, float] = field(default_factory=dict)
-    worker: str = ""
+from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
+from ragkit.schema import FileError, InputFile, SquadParagraph, safe_name
 
 
 def _file_groups(input_files: list[InputFile]) -> list[list[InputFile]]:
     """Files grouped by upload name, first-seen order: same-named files stay in one batch, where parsing reports the clash."""
     groups: dict[str, list[InputFile]] = {}
     for input_file in input_files:
-        groups.setdefault(_safe_name(input_file.name), []).append(input_file)
+        groups.setdefault(safe_name(input_file.name), []).append(input_file)
     return list(groups.values())
 
 
@@ -109,9 +61,7 @@ def document_batches__squad(squad_paragraphs: list[SquadParagraph], ingest_batch
 
 def batch_report(document_batches: DocumentBatch, ingest_job: IngestJob) -> BatchReport:
     """Parse, chunk, embed and write one batch with the per-batch ingestion flow; runs wherever the executor puts this task."""
-    from workbench import api  # the driver layer builds the per-batch flow (imported here: it imports this module)
-
-    report = api.ingest_batch(ingest_job, document_batches)
+    report = ingest_job.run_batch(ingest_job, document_batches)
     _release_freed_memory()
     return report
 
@@ -146,10 +96,7 @@ def batch_reports(batch_report: Collect[BatchReport]) -> list[BatchReport]:
 
 def run_counts(batch_reports: list[BatchReport]) -> dict[str, int]:
     """The run's counts: each batch's counts (read, chunked, embedded, written, skipped, deleted, failed) added up."""
-    total: Counter[str] = Counter()
-    for report in batch_reports:
-        total.update(report.counts)
-    return {key: int(total[key]) for key in dict.fromkeys([*COUNT_KEYS, *total])}
+    return total_counts(batch_reports)
 
 
 def run_file_errors(batch_reports: list[BatchReport]) -> list[FileError]:

@@ -24,14 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from hamilton.function_modifiers import config
 
-from dataflows.sources import read_squad_file, squad_paragraphs
 from ragkit.errors import ConfigError
 from ragkit.schema import Document
+from ragkit.squad import load_squad
 
 RANK_METRIC_DEPTH = 10  # MRR and nDCG are @10
-# Questions are short: a local model embeds them faster in large batches (all-MiniLM-L6-v2 on
-# 2 busy cores: 17 ms per question in batches of 64, 9.5 ms in batches of 256).
-LOCAL_QUESTION_BATCH_SIZE = 256
 
 
 @dataclass(frozen=True)
@@ -81,7 +78,7 @@ class EmbeddingClock:
 
 def squad_questions(evaluation_squad_path: str, squad_split: str = "validation") -> list[EvaluationQuestion]:
     """Every question of the SQuAD file (or the hub's split when no file is set), with its gold paragraph's document id."""
-    paragraphs = read_squad_file(evaluation_squad_path) if evaluation_squad_path else squad_paragraphs(squad_split, "", 0)
+    paragraphs = load_squad(squad_split, evaluation_squad_path)
     return [
         EvaluationQuestion(question_id, text, Document.id_for("squad", paragraph.context))
         for paragraph in paragraphs
@@ -100,7 +97,7 @@ def evaluation_questions(
     if not indexed_questions:
         raise ConfigError(
             f"Index {index_name!r} holds no SQuAD paragraphs (no chunk carries question ids), so it cannot be "
-            "evaluated. Ingest SQuAD into it (python -m dataflows ingest --source squad ...) or pick another index."
+            "evaluated. Ingest SQuAD into it (python -m workbench ingest --source squad ...) or pick another index."
         )
     indexed_documents = set(indexed_questions.values())
     candidates = sorted(

@@ -5,57 +5,15 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 from hamilton.function_modifiers import config
 
-from ragkit.errors import FileParseError, SourceUnavailableError
+from ragkit.errors import FileParseError
 from ragkit.parsers import ParseWorker
-from ragkit.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph
-from workbench.config import local_squad_path
-
-SQUAD_HUB_NAME = "rajpurkar/squad"
-
-
-def _paragraphs_from_rows(rows: list[tuple[str, str, str, str]], limit: int) -> list[SquadParagraph]:
-    """Group (title, context, question id, question) rows by context, keeping first-seen order."""
-    grouped: dict[str, tuple[str, list[tuple[str, str]]]] = {}
-    for title, context, question_id, question in rows:
-        if context not in grouped:
-            if limit and len(grouped) >= limit:
-                continue
-            grouped[context] = (title, [])
-        grouped[context][1].append((question_id, question))
-    return [SquadParagraph(title, context, tuple(questions)) for context, (title, questions) in grouped.items()]
-
-
-def read_squad_file(path: str | Path, limit: int = 0) -> list[SquadParagraph]:
-    """Paragraphs of a local SQuAD v1.1 JSON file (plain or .gz), duplicate contexts merged."""
-    path = Path(path).expanduser()
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            dataset = json.load(handle)
-    except (OSError, json.JSONDecodeError, EOFError) as error:
-        raise SourceUnavailableError(f"Cannot read the SQuAD file {path}: {error}.") from error
-    rows = [
-        (article["title"].replace("_", " "), paragraph["context"], qa["id"], qa["question"])
-        for article in dataset["data"]
-        for paragraph in article["paragraphs"]
-        for qa in paragraph["qas"]
-    ]
-    return _paragraphs_from_rows(rows, limit)
-
-
-def _squad_from_hub(split: str, limit: int) -> list[SquadParagraph]:
-    import datasets
-
-    table = datasets.load_dataset(SQUAD_HUB_NAME, split=split)
-    rows = zip(table["title"], table["context"], table["id"], table["question"])
-    return _paragraphs_from_rows([(t.replace("_", " "), c, i, q) for t, c, i, q in rows], limit)
+from ragkit.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph, safe_name
+from ragkit.squad import load_squad
 
 
 @config.when(source="squad")
@@ -64,17 +22,7 @@ def squad_paragraphs(squad_split: str = "validation", squad_path: str = "", limi
 
     A local file is read whole: it is one split already (dev-v1.1 is the validation split), so squad_split is not used.
     """
-    squad_path = local_squad_path(squad_path)
-    if squad_path:
-        return read_squad_file(squad_path, limit)
-    try:
-        return _squad_from_hub(squad_split, limit)
-    except Exception as error:  # the datasets library raises many types when offline
-        raise SourceUnavailableError(
-            f"Could not load {SQUAD_HUB_NAME} (split {squad_split!r}) from the Hugging Face hub: "
-            f"{type(error).__name__}: {str(error)[:200]}. Point the setting squad_path (CLI --squad-path, "
-            "environment WORKBENCH_SQUAD_PATH) at a local SQuAD v1.1 JSON file such as dev-v1.1.json.gz."
-        ) from error
+    return load_squad(squad_split, squad_path, limit)
 
 
 @config.when(source="squad")
@@ -98,15 +46,6 @@ def documents__squad(squad_paragraphs: list[SquadParagraph]) -> list[Document]:
 def file_errors__squad() -> list[FileError]:
     """SQuAD has no files that can fail: always empty."""
     return []
-
-
-MAX_NAME_CHARACTERS = 1000
-
-
-def _safe_name(name: str) -> str:
-    """The display name of an upload: its last path component, never a path to open (kept whole up to 1,000 characters)."""
-    base = PurePath(name.replace("\\", "/")).name.strip() or "unnamed"
-    return base if len(base) <= MAX_NAME_CHARACTERS else base[: MAX_NAME_CHARACTERS - 1] + "\u2026"
 
 
 def _too_large(size: int, max_bytes: int) -> FileParseError:
@@ -170,7 +109,7 @@ def parsed_files(
     max_bytes = int(max_file_mb) << 20
     with ParseWorker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages) as worker:
         for input_file in input_files:
-            name = _safe_name(input_file.name)
+            name = safe_name(input_file.name)
             if name in seen:
                 result.errors.append(FileError(name, "another file in this run has the same name; rename one of them"))
                 continue

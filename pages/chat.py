@@ -6,22 +6,17 @@ import json
 
 import streamlit as st
 
+from ui.backend_fields import backend_settings
+from ui.errors import show_error
+from ui.index_picker import config_for_index, data_dir, index_picker, indexes_or_stop
+from ui.keys import api_keys, missing_key_for
 from ui.navigation import run_inside_app
+from ui.retrieval_picker import retrieval_settings
 from ui.safe_text import escape_text, markdown_literal
-from ui.service_checks import llama_cpp_problem, llm_endpoint_problem
-from ui.widgets import api_keys, config_for_index, index_picker, indexes_or_stop, missing_key_for, retrieval_settings, show_error
+from ui.service_checks import show_backend_problem
 from workbench import api
-from workbench.config import DEFAULT_LLM_MODELS, LLM_SERVICES
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
-
-LLM_LABELS = {
-    "extractive": "Offline (no LLM)",
-    "openai": "OpenAI",
-    "cohere": "Cohere",
-    "openai_compatible": "OpenAI-compatible endpoint (Ollama, vLLM)",
-    "llama_cpp": "Local SmolLM2 via llama.cpp (opt-in extra)",
-}
 
 st.title("Chat")
 manifest = index_picker(indexes_or_stop(), key="chat_index")
@@ -30,23 +25,17 @@ if manifest is None:
 
 with st.sidebar:
     st.subheader("Answering")
-    llm_service = st.selectbox("LLM", LLM_SERVICES, format_func=LLM_LABELS.get, key="chat_llm",
+    llm_service = st.selectbox("LLM", api.LLMS.names(), format_func=lambda name: api.LLMS.get(name).label, key="chat_llm",
                                help="Offline: the best-matching sentences of the top chunks, labelled as extracted, not generated.")
+    llm = api.LLMS.get(llm_service)
     llm_config = {"llm_service": llm_service}
-    if llm_service != "extractive":
-        llm_config["llm_model"] = st.text_input("Model", value=DEFAULT_LLM_MODELS[llm_service], key=f"chat_model_{llm_service}")
-    if llm_service == "openai_compatible":
-        llm_config["llm_base_url"] = st.text_input("Base URL", value="http://localhost:11434/v1", key="chat_base_url")
-    problem = ""
-    if llm_service == "openai_compatible":
-        problem = llm_endpoint_problem(llm_config["llm_base_url"])
-    elif llm_service == "llama_cpp":
-        problem = llama_cpp_problem()
-    if problem:
-        st.warning(problem)
-    missing = missing_key_for(llm_service)
+    if llm.default_model:
+        llm_config["llm_model"] = st.text_input("Model", value=llm.default_model, key=f"chat_model_{llm_service}")
+    llm_config.update(backend_settings(llm, "chat", data_dir()))
+    show_backend_problem("llm_service", llm_service, llm_config)
+    missing = missing_key_for(llm)
     if missing:
-        st.warning(f"{LLM_LABELS[llm_service]} needs {missing} (environment, secrets.toml or API keys above). "
+        st.warning(f"{llm.label} needs {missing} (environment, secrets.toml or API keys above). "
                    "Until then, choose the offline mode.")
     top_k = st.slider("Chunks retrieved", 1, 10, 5, key="chat_top_k")
     settings = retrieval_settings("chat", side_by_side=False)

@@ -8,14 +8,15 @@ import time
 import pandas as pd
 import streamlit as st
 
-from ragkit.schema import InputFile, Progress
+from ui.errors import show_error
+from ui.keys import api_keys
 from ui.navigation import run_inside_app
+from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings
 from ui.safe_text import markdown_literal
-from ui.widgets import STATUS_ICONS, api_keys, plural, run_counts, run_file_errors, run_timings, show_error, stack_picker
+from ui.stack_picker import stack_picker
+from ui.wording import plural
 from workbench import api
-from workbench.config import DEFAULT_MODELS, DEFAULTS
-from workbench.lifecycle import NodeStatusListener
-from workbench.visualize import execution_graph, status_digraph
+from workbench.api import InputFile, NodeStatusListener, Progress, status_digraph
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
@@ -45,7 +46,7 @@ else:
 
 st.subheader("Stack")
 config.update(stack_picker("ingest"))
-if config["embedding_service"] == "sentence_transformers" and config["model_name"] == DEFAULT_MODELS["sentence_transformers"]:
+if config["embedding_service"] == "sentence_transformers" and config["model_name"] == api.EMBEDDERS.get("sentence_transformers").default_model:
     backend = st.radio("Local model backend", list(LOCAL_BACKENDS), horizontal=True, format_func=LOCAL_BACKENDS.get,
                        key="ingest_backend", help="The same all-MiniLM-L6-v2 weights; int8 ONNX is built locally on first use "
                        "and is about twice as fast on CPU. An index keeps the backend it was built with.")
@@ -55,7 +56,7 @@ with st.expander("Scale: batches and executor"):
     left, middle, right = st.columns(3)
     config["executor"] = left.selectbox("Executor", list(EXECUTOR_LABELS), format_func=EXECUTOR_LABELS.get, key="ingest_executor",
                                         help="Where the batches run. The live DAG follows each batch's nodes with the synchronous executor.")
-    config["ingest_batch_documents"] = middle.number_input("Documents per batch", 1, 100_000, DEFAULTS["ingest_batch_documents"], 32,
+    config["ingest_batch_documents"] = middle.number_input("Documents per batch", 1, 100_000, api.DEFAULTS["ingest_batch_documents"], 32,
                                                            key="ingest_batch_documents")
     config["executor_workers"] = right.number_input("Workers (0 = one per core)", 0, 256, 0, 1, key="ingest_workers",
                                                     disabled=config["executor"] == "sync")
@@ -66,8 +67,7 @@ with st.expander("Scale: batches and executor"):
                    "and after the batches, and the progress bar counts finished batches. Pick Synchronous to watch every node.")
 
 try:
-    preview_driver = api.build_driver(config, "ingest")
-    graph = execution_graph(preview_driver, api.INGEST_TARGETS)
+    graph = api.flow_graph(config, "ingest")
 except Exception as error:
     show_error(error, "Resolving the DAG for this configuration")
     st.stop()

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.cards import result_card
+from ui.errors import show_error
+from ui.index_picker import config_for_index, index_picker, indexes_or_stop
+from ui.keys import api_keys
 from ui.navigation import run_inside_app
-from ui.widgets import (
-    api_keys,
-    config_for_index,
-    index_picker,
-    indexes_or_stop,
-    plural,
-    result_card,
-    retrieval_settings,
-    show_error,
-)
+from ui.retrieval_picker import retrieval_settings
+from ui.wording import plural
 from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py

@@ -5,18 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui.errors import show_error
+from ui.index_picker import runs_or_stop, url_choice
+from ui.keys import api_keys
 from ui.navigation import run_inside_app
+from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings
 from ui.safe_text import markdown_literal
-from ui.widgets import (
-    STATUS_ICONS,
-    api_keys,
-    run_counts,
-    run_file_errors,
-    run_timings,
-    runs_or_stop,
-    show_error,
-    url_choice,
-)
 from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py

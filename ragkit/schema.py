@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 # Fields every stored chunk carries, in every vector store. `page` is 1-based; 0 means the
@@ -153,3 +154,12 @@ class Progress:
 
 
 NO_PROGRESS = Progress()
+
+
+MAX_NAME_CHARACTERS = 1000
+
+
+def safe_name(name: str) -> str:
+    """The display name of an upload: its last path component, never a path to open (kept whole up to 1,000 characters)."""
+    base = PurePath(name.replace("\\", "/")).name.strip() or "unnamed"
+    return base if len(base) <= MAX_NAME_CHARACTERS else base[: MAX_NAME_CHARACTERS - 1] + "\u2026"

@@ -67,7 +67,7 @@ def test_ingest_page_widgets_are_the_stack_config(app_env):
     assert app.text_input(key="ingest_model_openai").value == "text-embedding-3-small"
     assert any("OPENAI_API_KEY" in w.value for w in app.warning)  # missing key explained, page still works
     app.selectbox(key="ingest_store").set_value("pinecone").run()
-    assert app.text_input(key="ingest_ns").value == "default"
+    assert app.text_input(key="ingest_pinecone_namespace").value == "default"
     assert not app.exception
 
 
@@ -219,10 +219,10 @@ def test_weaviate_that_does_not_answer_is_explained_beside_the_option_and_one_th
     app = _open(_app(), "pages/ingest.py")
     app.selectbox(key="ingest_store").set_value("weaviate").run()
     closed = f"http://127.0.0.1:{free_port()}"
-    app.text_input(key="ingest_wurl").input(closed).run()
+    app.text_input(key="ingest_weaviate_url").input(closed).run()
     assert any(f"No Weaviate answers at {closed}" in w.value for w in app.warning)
     with FakeWeaviate() as weaviate:
-        app.text_input(key="ingest_wurl").input(weaviate.url).run()
+        app.text_input(key="ingest_weaviate_url").input(weaviate.url).run()
         assert not any("No Weaviate answers" in w.value for w in app.warning)
     assert app.text_input(key="ingest_index").label == "Weaviate collection"
 
@@ -248,5 +248,5 @@ def test_chat_explains_an_llm_endpoint_that_does_not_answer(app_env):
     app = _open(_app(), "pages/chat.py")
     app.selectbox(key="chat_llm").set_value("openai_compatible").run()
     closed = f"http://127.0.0.1:{free_port()}/v1"
-    app.text_input(key="chat_base_url").input(closed).run()
+    app.text_input(key="chat_openai_compatible_llm_base_url").input(closed).run()
     assert any(f"No OpenAI-compatible endpoint answers at {closed}" in w.value for w in app.sidebar.warning)

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from dataflows.sources import read_squad_file
 from ragkit.schema import Document
+from ragkit.squad import read_squad_file
 from tests.conftest import shared_squad_path
 from workbench import api
 

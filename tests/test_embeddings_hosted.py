@@ -26,7 +26,8 @@ from hamilton import driver as hamilton_driver  # noqa: E402
 from hamilton import telemetry  # noqa: E402
 
 from dataflows import embeddings as embeddings_module  # noqa: E402
-from dataflows.embeddings import API_MAX_RETRIES  # noqa: E402
+from dataflows.embedders import EMBEDDERS  # noqa: E402
+from dataflows.embedders.openai import API_MAX_RETRIES  # noqa: E402
 from ragkit.errors import MissingApiKeyError, ServiceError  # noqa: E402
 from ragkit.schema import InputFile, Progress  # noqa: E402
 from tests.fakes.cohere_fake import FakeCohere  # noqa: E402
@@ -65,7 +66,7 @@ def cohere_fake():
 def build_driver(service: str) -> hamilton_driver.Driver:
     return (
         hamilton_driver.Builder()
-        .with_modules(embeddings_module)
+        .with_modules(embeddings_module, EMBEDDERS.get(service).load())
         .with_config({"embedding_service": service, "hamilton.enable_power_user_mode": True, "data_quality": "fail"})
         .build()
     )

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from dataflows import evaluation
-from dataflows.embeddings import load_sentence_transformer
 from dataflows.evaluation import EvaluationQuestion, QuestionOutcome
-from dataflows.sources import read_squad_file
 from dataflows.stores import lancedb as lancedb_store
 from ragkit.errors import ConfigError
+from ragkit.local_models import load_sentence_transformer
 from ragkit.schema import STORED_FIELDS, Document, InputFile, Progress
+from ragkit.squad import read_squad_file
 from tests.conftest import REPO, SQUAD_SAMPLE
 from tests.fakes import fixtures
 from workbench import api, cli

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import weaviate.retry
 
-from dataflows.embeddings import API_MAX_RETRIES
+from dataflows.embedders.openai import API_MAX_RETRIES
 from dataflows.stores import lancedb as lancedb_store
 from ragkit.errors import IndexMismatchError, MissingApiKeyError, ServiceError, StoreUnavailableError
 from ragkit.schema import InputFile, Progress
@@ -386,7 +386,7 @@ _SESSION = textwrap.dedent(
     import json, sys, time
     from pathlib import Path
     from workbench import api
-    from dataflows.embeddings import load_sentence_transformer
+    from ragkit.local_models import load_sentence_transformer
     from ragkit.schema import InputFile
 
     config, ready, go = json.loads(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])

@@ -22,14 +22,10 @@ from hamilton import driver as hamilton_driver  # noqa: E402
 from hamilton import telemetry  # noqa: E402
 
 from dataflows import generation  # noqa: E402
-from dataflows.generation import (  # noqa: E402
-    EXTRACTIVE_LABEL,
-    SYSTEM_PROMPT,
-    context_chunks,
-    prompt_messages,
-    sources_block,
-    supporting_sentences,
-)
+from dataflows.generation import SYSTEM_PROMPT, context_chunks, prompt_messages, sources_block  # noqa: E402
+from dataflows.llms import LLMS  # noqa: E402
+from dataflows.llms import cohere as cohere_llm  # noqa: E402
+from dataflows.llms.extractive import EXTRACTIVE_LABEL, supporting_sentences  # noqa: E402
 from ragkit.errors import MissingApiKeyError, ServiceError  # noqa: E402
 from ragkit.schema import InputFile  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
@@ -62,7 +58,7 @@ ANSWER_SENTENCE = "The Eiffel Tower was completed in 1889 for the World's Fair."
 def generation_driver(llm_service: str, **config: Any) -> hamilton_driver.Driver:
     return (
         hamilton_driver.Builder()
-        .with_modules(generation)
+        .with_modules(generation, LLMS.get(llm_service).load())
         .with_config({"llm_service": llm_service, "hamilton.enable_power_user_mode": True, **config})
         .build()
     )
@@ -378,7 +374,7 @@ def test_cohere_without_a_key_is_a_missing_key_error(cohere_chat: FakeCohereChat
 
 
 def test_cohere_llm_client_takes_a_base_url() -> None:
-    assert "cohere_base_url" in inspect.signature(generation.llm_client__cohere).parameters
+    assert "cohere_base_url" in inspect.signature(cohere_llm.llm_client__cohere).parameters
 
 
 # --- api.answer end to end -------------------------------------------------------------------

@@ -3,7 +3,10 @@
 import numpy as np
 
 from dataflows import embeddings, ingestion, retrieval
+from dataflows.embedders import sentence_transformers as local_embedder
+from ragkit.local_models import load_sentence_transformer
 from ragkit.schema import Chunk, Document, FileError, Page
+from workbench import api
 
 
 def _chunk(doc: str, index: int, text: str) -> Chunk:
@@ -52,9 +55,13 @@ def test_texts_and_input_types_differ_between_ingestion_and_retrieval():
 
 
 def test_embedding_namespace_separates_input_types_only_for_cohere():
-    assert embeddings.embedding_namespace("cohere", "m", "search_query") != embeddings.embedding_namespace("cohere", "m", "search_document")
-    assert embeddings.embedding_namespace("openai", "m", "search_query") == embeddings.embedding_namespace("openai", "m", "search_document")
-    assert embeddings.embedding_namespace("openai", "m1", "") != embeddings.embedding_namespace("openai", "m2", "")
+    def embedding_namespace(service: str, model: str, input_type: str) -> str:
+        dr = api.driver_for({"embedding_service": service, "model_name": model, "source": "files"}, "query")
+        return dr.execute(["embedding_namespace"], overrides={"embedding_input_type": input_type})["embedding_namespace"]
+
+    assert embedding_namespace("cohere", "m", "search_query") != embedding_namespace("cohere", "m", "search_document")
+    assert embedding_namespace("openai", "m", "search_query") == embedding_namespace("openai", "m", "search_document")
+    assert embedding_namespace("openai", "m1", "") != embedding_namespace("openai", "m2", "")
 
 
 def test_texts_missing_from_cache_are_distinct_and_ordered():
@@ -74,16 +81,16 @@ def test_embeddings_node_merges_cache_and_fresh_vectors_in_order(tmp_path):
 
 
 def test_sentence_transformers_vectors_are_unit_float32_rows():
-    model = embeddings.load_sentence_transformer("all-MiniLM-L6-v2")
+    model = load_sentence_transformer("all-MiniLM-L6-v2")
     from ragkit.schema import Progress
 
     seen = []
-    vectors = embeddings.fresh_embeddings__sentence_transformers(model, ["short", "a much longer text " * 10, "mid text"],
+    vectors = local_embedder.fresh_embeddings__sentence_transformers(model, ["short", "a much longer text " * 10, "mid text"],
                                                                  Progress(lambda *a: seen.append(a)), embedding_batch_size=2)
     assert vectors.dtype == np.float32 and vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    alone = embeddings.fresh_embeddings__sentence_transformers(model, ["mid text"], Progress())
+    alone = local_embedder.fresh_embeddings__sentence_transformers(model, ["mid text"], Progress())
     assert np.allclose(alone[0], vectors[2], atol=1e-5)  # order preserved despite length sorting
     assert seen[-1] == ("fresh_embeddings", 3, 3)
-    counts = embeddings.token_counts__sentence_transformers(model)(["hello world", "a " * 300])
+    counts = local_embedder.token_counts__sentence_transformers(model)(["hello world", "a " * 300])
     assert counts[0] == 4 and counts[1] > 256  # counted, not truncated

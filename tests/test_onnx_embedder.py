@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from dataflows.embeddings import load_sentence_transformer
 from ragkit.errors import IndexMismatchError
+from ragkit.local_models import load_sentence_transformer
 from ragkit.onnx_embedder import OnnxEmbedder, _packaged_model_dir, int8_model_path
 from ragkit.schema import InputFile
 from tests.conftest import SQUAD_SAMPLE

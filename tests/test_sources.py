@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from dataflows import sources
+from dataflows import sources  # noqa: F401
+from ragkit import squad
 from ragkit.errors import SourceUnavailableError
 from ragkit.schema import InputFile
 from tests.conftest import SQUAD_SAMPLE, shared_squad_path
@@ -14,7 +15,7 @@ from tests.pdfs import encrypt_pdf, make_pdf
 
 
 def test_squad_file_paragraphs_are_unique_with_titles_and_question_ids():
-    paragraphs = sources.read_squad_file(SQUAD_SAMPLE)
+    paragraphs = squad.read_squad_file(SQUAD_SAMPLE)
     raw = json.loads(SQUAD_SAMPLE.read_text())
     expected = [(a["title"].replace("_", " "), p["context"], [q["id"] for q in p["qas"]]) for a in raw["data"] for p in a["paragraphs"]]
     assert len(paragraphs) == len(expected) == 30
@@ -25,18 +26,18 @@ def test_squad_gz_file_and_limit(tmp_path):
     gz = tmp_path / "sample.json.gz"
     with gzip.open(gz, "wt", encoding="utf-8") as handle:
         handle.write(SQUAD_SAMPLE.read_text())
-    assert len(sources.read_squad_file(gz, limit=7)) == 7
+    assert len(squad.read_squad_file(gz, limit=7)) == 7
 
 
 def test_duplicate_contexts_are_merged_with_all_their_questions():
     rows = [("T", "ctx one", "q1", "a?"), ("T", "ctx two", "q2", "b?"), ("T", "ctx one", "q3", "c?")]
-    paragraphs = sources._paragraphs_from_rows(rows, limit=0)
+    paragraphs = squad.paragraphs_from_rows(rows, limit=0)
     assert [(p.context, [q for q, _ in p.questions]) for p in paragraphs] == [("ctx one", ["q1", "q3"]), ("ctx two", ["q2"])]
 
 
 @pytest.mark.skipif(not shared_squad_path().exists(), reason="the shared SQuAD dev set is not beside the repo")
 def test_full_dev_set_has_2067_paragraphs_and_10570_questions():
-    paragraphs = sources.read_squad_file(shared_squad_path())
+    paragraphs = squad.read_squad_file(shared_squad_path())
     assert len(paragraphs) == 2067
     assert sum(len(p.questions) for p in paragraphs) == 10570
 
@@ -51,7 +52,7 @@ def test_no_hub_and_no_file_says_which_setting_to_use(monkeypatch):
 
 
 def test_squad_documents_carry_title_question_ids_and_stable_ids():
-    paragraphs = sources.read_squad_file(SQUAD_SAMPLE, limit=3)
+    paragraphs = squad.read_squad_file(SQUAD_SAMPLE, limit=3)
     first = sources.documents__squad(paragraphs)
     second = sources.documents__squad(paragraphs)
     assert [d.document_id for d in first] == [d.document_id for d in second]

@@ -5,7 +5,7 @@ from workbench.visualize import STATUS_COLOURS, execution_graph, status_digraph
 
 
 def _graph(data_dir, **config):
-    return execution_graph(api.build_driver({"source": "files", "data_dir": str(data_dir), **config}), api.INGEST_TARGETS)
+    return execution_graph(api.driver_for({"source": "files", "data_dir": str(data_dir), **config}), api.INGEST_TARGETS)
 
 
 def test_execution_graph_has_function_nodes_only_and_their_edges(data_dir):
@@ -20,7 +20,7 @@ def test_swapping_store_or_service_changes_the_picture(data_dir):
     lance = _graph(data_dir)
     pinecone = _graph(data_dir, vector_db="pinecone", embedding_service="cohere")
     assert lance.origins["store_client"] == "stores.lancedb" and pinecone.origins["store_client"] == "stores.pinecone"
-    assert pinecone.origins["fresh_embeddings"] == "embeddings · cohere"
+    assert pinecone.origins["fresh_embeddings"] == "embedders · cohere"
     assert status_digraph(lance, {}).source != status_digraph(pinecone, {}).source
 
 

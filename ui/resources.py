@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dataflows.embeddings import load_sentence_transformer
+from ragkit.local_models import load_sentence_transformer
 
 
 @st.cache_resource(show_spinner="Loading the embedded model (all-MiniLM-L6-v2)…")

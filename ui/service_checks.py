@@ -1,55 +1,26 @@
-"""Quick checks that an optional service is there before a person picks it: one short request, cached briefly.
-
-Each returns '' when the service looks usable, else one sentence that says what is missing and what to do.
-A page shows that sentence beside the option instead of failing later inside a run.
-"""
+"""A backend's readiness check (declared by its spec) run before a person uses it, cached briefly."""
 
 from __future__ import annotations
 
-import importlib.util
+import json
 
-import httpx
 import streamlit as st
 
-CHECK_TIMEOUT_S = 1.5
-
-
-def _answers(url: str, headers: dict[str, str] | None = None) -> str:
-    """'' when `url` answers with any HTTP status below 500, else the reason it did not."""
-    try:
-        response = httpx.get(url, timeout=CHECK_TIMEOUT_S, headers=headers or {})
-    except httpx.HTTPError as error:
-        return type(error).__name__
-    return "" if response.status_code < 500 else f"HTTP {response.status_code}"
+from workbench import api
 
 
 @st.cache_data(ttl=20, show_spinner=False)
-def weaviate_problem(url: str) -> str:
-    """Whether a Weaviate server answers its readiness probe at `url` (cloud clusters need a key, checked at connect)."""
-    url = url.strip().rstrip("/")
-    if not url:
-        return "Give the Weaviate URL (http://localhost:8080 for a local server, or a Weaviate Cloud cluster URL)."
-    if ".weaviate.cloud" in url or ".weaviate.network" in url:
-        return ""  # a cluster's probe needs the key; the connection itself reports a bad URL or key
-    reason = _answers(f"{url if '://' in url else 'http://' + url}/v1/.well-known/ready")
-    return (f"No Weaviate answers at {url} ({reason}). Start one (docker run -p 8080:8080 -p 50051:50051 "
-            "cr.weaviate.io/semitechnologies/weaviate) or pick another store.") if reason else ""
+def _problem(config_key: str, name: str, settings_json: str) -> str:
+    return api.REGISTRIES[config_key].get(name).problem(json.loads(settings_json))
 
 
-@st.cache_data(ttl=20, show_spinner=False)
-def llm_endpoint_problem(base_url: str) -> str:
-    """Whether an OpenAI-compatible endpoint (Ollama, vLLM) answers at `base_url`."""
-    base_url = base_url.strip().rstrip("/")
-    if not base_url:
-        return "Give the endpoint's base URL, e.g. http://localhost:11434/v1 for Ollama."
-    reason = _answers(f"{base_url}/models")
-    return (f"No OpenAI-compatible endpoint answers at {base_url} ({reason}). Start it (e.g. `ollama serve`), "
-            "or choose the offline mode.") if reason else ""
+def backend_problem(config_key: str, name: str, settings: dict) -> str:
+    """'' when the picked backend looks usable with these settings, else one sentence on what is missing and what to do."""
+    return _problem(config_key, name, json.dumps(settings, sort_keys=True, default=str))
 
 
-def llama_cpp_problem() -> str:
-    """Whether the opt-in local LLM extra is installed."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        return ("The local LLM is an opt-in extra: pip install -r requirements-llm.txt (builds llama-cpp-python, "
-                "about 9 minutes). Until then, choose another LLM or the offline mode.")
-    return ""
+def show_backend_problem(config_key: str, name: str, settings: dict) -> None:
+    """The readiness check's sentence as a warning beside the option, when there is one."""
+    problem = backend_problem(config_key, name, settings)
+    if problem:
+        st.warning(problem)

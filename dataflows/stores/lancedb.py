@@ -236,8 +236,7 @@ _ANN_EF = 128
 _ANN_REFINE_FACTOR = 2
 
 
-def search_hits(existing_index: lancedb.table.Table, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
-    """The `top_k` chunks nearest the query vector by cosine distance; `score` is cosine similarity."""
+def _nearest(existing_index: lancedb.table.Table, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
     result = (
         existing_index.search(np.asarray(query_vector, dtype=np.float32))
         .distance_type("cosine")
@@ -252,23 +251,27 @@ def search_hits(existing_index: lancedb.table.Table, query_vector: np.ndarray, t
     return hits
 
 
+def search_hits(existing_index: lancedb.table.Table, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
+    """The `top_k` chunks nearest the query vector by cosine distance; `score` is cosine similarity."""
+    return _nearest(existing_index, query_vector, top_k)
+
+
 def dense_hits(existing_index: lancedb.table.Table, query_vector: np.ndarray, candidate_count: int) -> list[dict]:
     """The `candidate_count` chunks nearest the query vector (exact cosine search); `score` is cosine similarity."""
-    return search_hits(existing_index, query_vector, candidate_count)
+    return _nearest(existing_index, query_vector, candidate_count)
 
 
 def _fts_index(table: lancedb.table.Table) -> Any:
     return next((index for index in table.list_indices() if index.index_type == "FTS" and list(index.columns) == ["text"]), None)
 
 
-def text_index(
+def _current_text_index(
     existing_index: lancedb.table.Table,
     lexical_tokenizer: str = "simple",
     lexical_stem: bool = True,
     lexical_stop_words: bool = True,
     lexical_language: str = "English",
 ) -> lancedb.table.Table:
-    """The table with a native full-text (BM25) index on `text` that covers every row, (re)built if missing, stale or tokenised otherwise."""
     wanted = fts_index_settings(lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
     index = _fts_index(existing_index)
     if index is not None:
@@ -290,6 +293,17 @@ def text_index(
             "Check the lexical settings (lexical_tokenizer, lexical_language)."
         ) from error
     return existing_index
+
+
+def text_index(
+    existing_index: lancedb.table.Table,
+    lexical_tokenizer: str = "simple",
+    lexical_stem: bool = True,
+    lexical_stop_words: bool = True,
+    lexical_language: str = "English",
+) -> lancedb.table.Table:
+    """The table with a native full-text (BM25) index on `text` that covers every row, (re)built if missing, stale or tokenised otherwise."""
+    return _current_text_index(existing_index, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
 
 
 def _scored_rows(result: pa.Table, score_column: str) -> list[dict]:
@@ -447,7 +461,7 @@ def maintained_index(
             table.create_index("vector", config=_ann_config(ann_index_type, done["rows"], dimension))
             done["ann_index"] = f"created {ann_index_type}"
         if fts_at_ingest and done["rows"] and (changed or _fts_index(table) is None):
-            text_index(table, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
+            _current_text_index(table, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
             done["fts_index"] = "refreshed"
         return done
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -193,7 +192,7 @@ def _target(client: Pinecone, model: Any) -> _Target:
 def store_location(vector_db_config: dict) -> str:
     """Where the chunks live: `pinecone:` and the namespace, plus the control-plane host when overridden."""
     settings = _settings_from_config(vector_db_config)
-    host = settings.host or os.environ.get("PINECONE_CONTROLLER_HOST", "")
+    host = settings.host
     location = f"pinecone:{settings.namespace}"
     return f"{location}@{_public_host(host)}" if host else location
 
@@ -423,8 +422,7 @@ def _row(chunk_id: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
     return row
 
 
-def search_hits(existing_index: _Target, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
-    """The `top_k` chunks nearest the query vector; `score` is Pinecone's cosine similarity."""
+def _nearest(existing_index: _Target, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
     vector = np.asarray(query_vector, dtype=np.float32).ravel().tolist()
     with _pinecone_errors(f"searching index {existing_index.name!r}"):
         response = existing_index.index.query(
@@ -438,9 +436,14 @@ def search_hits(existing_index: _Target, query_vector: np.ndarray, top_k: int = 
     return hits
 
 
+def search_hits(existing_index: _Target, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
+    """The `top_k` chunks nearest the query vector; `score` is Pinecone's cosine similarity."""
+    return _nearest(existing_index, query_vector, top_k)
+
+
 def dense_hits(existing_index: _Target, query_vector: np.ndarray, candidate_count: int) -> list[dict]:
     """The `candidate_count` chunks nearest the query vector; `score` is Pinecone's cosine similarity."""
-    return search_hits(existing_index, query_vector, candidate_count)
+    return _nearest(existing_index, query_vector, candidate_count)
 
 
 def text_index(existing_index: _Target) -> _Target:
@@ -536,4 +539,6 @@ def maintained_index(store_client: Pinecone, index_name: str, run_counts: dict[s
 
 def index_state(existing_index: _Target) -> dict[str, Any]:
     """The namespace's vector count; the ANN index is Pinecone's own, and there is no full-text index."""
-    return {"rows": chunk_count(existing_index), "fragments": None, "ann_index": "managed", "fts_index": False}
+    with _pinecone_errors(f"counting chunks in index {existing_index.name!r}"):
+        rows = _namespace_count(existing_index)
+    return {"rows": rows, "fragments": None, "ann_index": "managed", "fts_index": False}

@@ -359,8 +359,7 @@ def deleted_document_count(vector_index: Collection, document_ids_to_delete: lis
     return deleted
 
 
-def search_hits(existing_index: Collection, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
-    """The `top_k` chunks nearest the query vector by cosine distance; `score` is cosine similarity."""
+def _nearest(existing_index: Collection, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
     try:
         objects = existing_index.query.near_vector(
             near_vector=np.asarray(query_vector, dtype=np.float32).ravel().tolist(),
@@ -379,9 +378,14 @@ def search_hits(existing_index: Collection, query_vector: np.ndarray, top_k: int
     return hits
 
 
+def search_hits(existing_index: Collection, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
+    """The `top_k` chunks nearest the query vector by cosine distance; `score` is cosine similarity."""
+    return _nearest(existing_index, query_vector, top_k)
+
+
 def dense_hits(existing_index: Collection, query_vector: np.ndarray, candidate_count: int) -> list[dict]:
     """The `candidate_count` chunks nearest the query vector by cosine distance; `score` is cosine similarity."""
-    return search_hits(existing_index, query_vector, candidate_count)
+    return _nearest(existing_index, query_vector, candidate_count)
 
 
 def text_index(existing_index: Collection) -> Collection:
@@ -462,12 +466,16 @@ def indexed_questions(existing_index: Collection) -> dict[str, str]:
         last_chunk_id = str(objects[-1].properties["chunk_id"])
 
 
-def chunk_count(existing_index: Collection) -> int:
-    """How many chunks the index holds."""
+def _object_count(existing_index: Collection) -> int:
     try:
         return int(existing_index.aggregate.over_all(total_count=True).total_count or 0)
     except WeaviateBaseError as error:
         raise _failure(existing_index, "count objects", error) from error
+
+
+def chunk_count(existing_index: Collection) -> int:
+    """How many chunks the index holds."""
+    return _object_count(existing_index)
 
 
 def run_chunks(existing_index: Collection, run_id: str, run_chunk_limit: int = 200) -> list[dict]:
@@ -502,4 +510,4 @@ def maintained_index(store_client: weaviate.WeaviateClient, index_name: str, run
 
 def index_state(existing_index: Collection) -> dict[str, Any]:
     """The collection's object count; its HNSW vector and BM25 indexes are Weaviate's own, always present."""
-    return {"rows": chunk_count(existing_index), "fragments": None, "ann_index": "hnsw (managed)", "fts_index": True}
+    return {"rows": _object_count(existing_index), "fragments": None, "ann_index": "hnsw (managed)", "fts_index": True}

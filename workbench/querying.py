@@ -1,0 +1,138 @@
+"""Queries against an index: search (dense, lexical, hybrid, reranked), answers with citations, a run's chunks.
+
+A query embeds the question with the index's own service and model (from its manifest). The model,
+the clients and the LLM are created once per process per config and API keys (`_resources`); the
+index handle is opened per search, so a search sees what was written since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from hamilton import driver as hamilton_driver
+
+from ragkit.errors import ConfigError
+from workbench.config import ResolvedConfig, resolve_config
+from workbench.flows import ANSWER_TARGETS, QUERY_TARGETS, driver_for, has_node, runtime_inputs
+from workbench.indexes import check_manifest, query_config
+from workbench.keys import check_api_keys, resolve_api_keys
+
+_RESOURCES: dict[tuple[str, str, str], dict[str, Any]] = {}
+_RESOURCES_LOCK = threading.Lock()
+
+
+def _keys_digest(api_keys: Mapping[str, str]) -> str:
+    """A hash of the API keys (the keys are never kept in clear as a cache key)."""
+    return hashlib.sha256(repr(sorted(api_keys.items())).encode()).hexdigest()
+
+
+def _resources(purpose: str, config: ResolvedConfig, inputs: dict[str, Any], targets: list[str]) -> dict[str, Any]:
+    """Nodes computed once per process per (flow, config, API keys): a loaded model, clients, a local LLM."""
+    key = (purpose, config.fingerprint, _keys_digest({k: v for k, v in inputs.items() if k.endswith("_api_key")}))
+    with _RESOURCES_LOCK:
+        if key not in _RESOURCES:
+            _RESOURCES[key] = driver_for(config, purpose).execute(targets, inputs=inputs)
+        return _RESOURCES[key]
+
+
+def open_query_flow(
+    config: ResolvedConfig, manifest: dict[str, Any], keys: dict[str, str], top_k: int
+) -> tuple[hamilton_driver.Driver, dict[str, Any], dict[str, Any]]:
+    """The query driver, its runtime inputs, and the handles every search reuses (clients, index, full-text index)."""
+    dr = driver_for(config, "query")
+    inputs = runtime_inputs(keys, None, question="", top_k=int(top_k))
+    targets = ["embedding_client", "embedding_dimension", "store_client"]
+    if has_node(dr, "reranker_client"):
+        targets.append("reranker_client")
+    handles = dict(_resources("query", config, inputs, targets))
+    check_manifest(manifest, config, handles["embedding_dimension"])
+    handles.update(dr.execute(["existing_index"], inputs=inputs, overrides=handles))
+    if config["retrieval_mode"] != "dense":
+        handles.update(dr.execute(["text_index"], inputs=inputs, overrides=handles))
+    return dr, inputs, handles
+
+
+def ranked_hits(
+    dr: hamilton_driver.Driver, inputs: dict[str, Any], handles: dict[str, Any], question: str, vector: Any, reranking: bool
+) -> tuple[list[dict], float, float | None]:
+    """Run the query flow for one question (its vector already computed, or None): hits, search ms, rerank ms."""
+    inputs = {**inputs, "question": question}
+    overrides = handles if vector is None else {**handles, "query_vector": vector}
+    started = time.perf_counter()
+    if not reranking:
+        hits = dr.execute(QUERY_TARGETS, inputs=inputs, overrides=overrides)["ranked_hits"]
+        return hits, (time.perf_counter() - started) * 1000, None
+    retrieved = dr.execute(["retrieved_hits"], inputs=inputs, overrides=overrides)["retrieved_hits"]
+    searched = time.perf_counter()
+    hits = dr.execute(QUERY_TARGETS, inputs=inputs, overrides={**overrides, "retrieved_hits": retrieved})["ranked_hits"]
+    return hits, (searched - started) * 1000, (time.perf_counter() - searched) * 1000
+
+
+def search(
+    config: Mapping[str, Any], question: str, top_k: int = 5, api_keys: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Top-k chunks for a question, with scores and full lineage, plus how long embedding, search (and reranking) took.
+
+    The retrieval mode, fusion and reranker come from the config (`retrieval_mode`, `reranker`, ...).
+    """
+    if not question.strip():
+        raise ConfigError("The question is empty.")
+    config, manifest = query_config(config)
+    keys = resolve_api_keys(api_keys)
+    check_api_keys(config, keys, "query")
+    dr, inputs, handles = open_query_flow(config, manifest, keys, top_k)
+    started = time.perf_counter()
+    vector = None
+    if config["retrieval_mode"] != "lexical":
+        vector = dr.execute(["query_vector"], inputs={**inputs, "question": question}, overrides=handles)["query_vector"]
+    embed_ms = (time.perf_counter() - started) * 1000
+    reranking = config["reranker"] != "none"
+    hits, search_ms, rerank_ms = ranked_hits(dr, inputs, handles, question, vector, reranking)
+    latency = {"embed": round(embed_ms, 2), "search": round(search_ms, 2)}
+    if rerank_ms is not None:
+        latency["rerank"] = round(rerank_ms, 2)
+    latency["total"] = round((time.perf_counter() - started) * 1000, 2)
+    return {"question": question, "hits": hits, "manifest": manifest, "latency_ms": latency}
+
+
+def answer(
+    config: Mapping[str, Any],
+    question: str,
+    history: list[dict] | None = None,
+    top_k: int = 5,
+    api_keys: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Retrieve for a question, build the prompt, and start the answer stream of the configured LLM.
+
+    Returns the hits, the exact chunks and messages sent, the LLM service, and `stream`, an iterator
+    of text pieces (consume it to get the answer; errors surface as ServiceError while streaming).
+    """
+    retrieved = search(config, question, top_k=top_k, api_keys=api_keys)
+    config = resolve_config(config)
+    keys = resolve_api_keys(api_keys)
+    check_api_keys(config, keys, "answer")
+    dr = driver_for(config, "answer")
+    inputs = runtime_inputs(keys, None, question=question, chat_history=list(history or []), search_hits=retrieved["hits"])
+    overrides = {}
+    if has_node(dr, "llm_client"):  # a local llama.cpp model takes seconds to load: once per process
+        overrides["llm_client"] = _resources("answer", config, inputs, ["llm_client"])["llm_client"]
+    result = dr.execute(ANSWER_TARGETS, inputs=inputs, overrides=overrides)
+    return {
+        "hits": retrieved["hits"],
+        "latency_ms": retrieved["latency_ms"],
+        "context_chunks": result["context_chunks"],
+        "prompt_messages": result["prompt_messages"],
+        "stream": result["answer_stream"],
+        "llm_service": config["llm_service"],
+        "llm_model": config["llm_model"],
+    }
+
+
+def run_chunks(config: Mapping[str, Any], run_id: str, limit: int = 200, api_keys: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The chunks a run wrote (those still stored), from the run's own index."""
+    inputs = runtime_inputs(resolve_api_keys(api_keys), None, run_id=run_id, run_chunk_limit=int(limit))
+    return driver_for(config, "query").execute(["run_chunks"], inputs=inputs)["run_chunks"]
