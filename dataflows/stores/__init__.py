@@ -97,6 +97,24 @@ STORES.register(BackendSpec(
 ))
 
 
+STORES.register(BackendSpec(
+    name="qdrant",
+    label="Qdrant (embedded, or a server)",
+    module="dataflows.stores.qdrant",
+    settings=(
+        SettingField("path", "Qdrant folder (local mode)", "{data_dir}/qdrant",
+                     "Qdrant's embedded local mode keeps its collections here; one process at a time can open it."),
+        SettingField("url", "Qdrant server URL (empty: local mode)", "",
+                     "A Qdrant server (http://localhost:6333) or a Qdrant Cloud cluster URL (needs the key); when set, "
+                     "the folder is not used."),
+    ),
+    api_key=ApiKey("qdrant_api_key", "QDRANT_API_KEY", "Qdrant", required=False),
+    capabilities=frozenset({EMBEDDED, OFFLINE}),
+    index_label="Qdrant collection",
+    description="embedded: a folder in the data folder (local mode), or a Qdrant server / Qdrant Cloud",
+))
+
+
 def store_module(vector_db: str) -> ModuleType:
     """The Hamilton module for a store name; ConfigError naming the choices for an unknown one."""
     return STORES.get(vector_db).load()
