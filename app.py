@@ -19,6 +19,7 @@ from ui.index_picker import data_dir  # noqa: E402
 from ui.keys import api_key_fields  # noqa: E402
 from ui.navigation import run_page  # noqa: E402
 from ui.resources import warm_default_model  # noqa: E402
+from ui.wording import plural  # noqa: E402
 from workbench import api  # noqa: E402
 
 TRY_IT_PARAGRAPHS = 200
@@ -48,8 +49,9 @@ def _index_state_line(manifest: dict) -> str:
     ann = f"ANN index {state['ann_index']}" if state["ann_index"] else "no ANN index (exact search)"
     if state.get("ann_unindexed_rows"):
         ann += f", {state['ann_unindexed_rows']:,} rows not yet in it"
-    return (f"{ann} · full-text index {'yes' if state['fts_index'] else 'no'} · "
-            f"{state['rows']:,} rows in {state['fragments']} fragment{'s' if state['fragments'] != 1 else ''}")
+    fragments = state.get("fragments")
+    stored = plural(state["rows"], "row") + (f" in {plural(fragments, 'fragment')}" if fragments else "")
+    return f"{ann} · full-text index {'yes' if state['fts_index'] else 'no'} · {stored}"
 
 
 def home() -> None:
