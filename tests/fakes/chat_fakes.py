@@ -41,16 +41,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
-from tests.fakes.cohere_fake import ERROR_MESSAGES as COHERE_ERROR_MESSAGES
-from tests.fakes.openai_fake import ERROR_BODIES as OPENAI_ERROR_BODIES
-from tests.fakes.openai_fake import RecordedRequest, _Failure, token_estimate
+from tests.fakes._http_fake import JsonApiFake, RecordedRequest, Reply
+from tests.fakes.cohere_fake import CohereErrors
+from tests.fakes.openai_fake import OpenAIErrors, token_estimate
 
 OPENAI_KEY = "sk-fake-openai-chat-0123456789abcdefTESTKEY"
 COHERE_KEY = "co-fake-cohere-chat-0123456789abcdefTESTKEY"
@@ -75,35 +72,17 @@ def split_answer(text: str, pieces: int) -> list[str]:
     return parts
 
 
-class _Response:
-    """What a handler sends: a JSON body, or a list of server-sent event blocks (already encoded)."""
+class _ChatFake(JsonApiFake):
+    """What both chat fakes share: the scripted answer, keyless mode, and the streamed or whole reply."""
 
-    def __init__(self, status: int, payload: Any = None, events: list[bytes] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        self.status = status
-        self.payload = payload
-        self.events = events
-        self.headers = headers or {}
-
-
-class _ChatFake:
-    """Shared machinery: server lifecycle, bearer check, scripted failures, recorded requests."""
-
-    path = ""
     default_key = ""
-    name = "fake-chat"
-    url_suffix = ""
 
     def __init__(self, api_key: str | None = None, answer: str = DEFAULT_ANSWER, pieces: int = 4) -> None:
-        self.api_key = self.default_key if api_key is None else api_key
+        super().__init__(self.default_key if api_key is None else api_key)
         self.accept_any_key = False
         self.answer = answer
         self.pieces = pieces
-        self.requests: list[RecordedRequest] = []
         self.sent_deltas: list[list[str]] = []  # the deltas of each successful chat answer, in order
-        self._failures: list[_Failure] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     @classmethod
     def without_auth(cls, answer: str = DEFAULT_ANSWER, pieces: int = 4) -> _ChatFake:
@@ -112,96 +91,26 @@ class _ChatFake:
         fake.accept_any_key = True
         return fake
 
-    # --- lifecycle -----------------------------------------------------------------------------
-
-    def start(self):
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start() the fake first"
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        """What to pass as the client's base_url."""
-        return f"http://127.0.0.1:{self.port}{self.url_suffix}"
-
-    # --- switches and records ------------------------------------------------------------------
-
     def script(self, answer: str, pieces: int = 4) -> None:
         """Answer the next chat requests with `answer`, streamed as (at most) `pieces` deltas."""
         with self._lock:
             self.answer, self.pieces = answer, pieces
 
-    def fail_next(
-        self, times: int | None = 1, status: int = 429, retry_after: str | None = None, retry_after_ms: str | None = None
-    ) -> None:
-        """Answer the next `times` authenticated requests (all if None) with `status` and the documented error body."""
-        with self._lock:
-            self._failures.append(_Failure(status, times, retry_after, retry_after_ms))
-
     def reset(self) -> None:
         """Forget recorded requests, sent answers and scripted failures."""
+        super().reset()
         with self._lock:
-            self._failures.clear()
-            self.requests.clear()
             self.sent_deltas.clear()
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST" and r.path == self.path]
+        """The requests to the chat endpoint, in order."""
+        return self._endpoint_requests()
 
-    # --- request handling ----------------------------------------------------------------------
+    def _refusal(self, headers: dict[str, str]) -> Reply | None:
+        return None if self.accept_any_key else super()._refusal(headers)
 
-    def _take_failure(self) -> _Failure | None:
-        with self._lock:
-            if not self._failures:
-                return None
-            failure = self._failures[0]
-            if failure.times is not None:
-                failure.times -= 1
-                if failure.times <= 0:
-                    self._failures.pop(0)
-            return failure
-
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> _Response:
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        with self._lock:
-            self.requests.append(RecordedRequest(method, path, headers, body))
-        if method != "POST" or path != self.path:
-            return self._not_found(method, path)
-        auth = headers.get("authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
-        if not self.accept_any_key and token != self.api_key:
-            return self._unauthorized(token)
-        failure = self._take_failure()
-        if failure is not None:
-            extra = {}
-            if failure.retry_after is not None:
-                extra["retry-after"] = failure.retry_after
-            if failure.retry_after_ms is not None:
-                extra["retry-after-ms"] = failure.retry_after_ms
-            return _Response(failure.status, self._error(failure.status, body), headers=extra)
+    def _answer(self, body: Any) -> Reply:
         if not isinstance(body, dict):
             return self._invalid("could not parse the request body as JSON")
         problem = self._check(body)
@@ -211,13 +120,23 @@ class _ChatFake:
             deltas = split_answer(self.answer, self.pieces)
             self.sent_deltas.append(deltas)
         if body.get("stream") is True:
-            return _Response(200, events=self._events(body, deltas))
-        return _Response(200, self._complete(body, deltas))
+            return Reply(200, events=self._events(body, deltas))
+        return Reply(200, self._complete(body, deltas))
 
-    # subclasses: _not_found, _unauthorized, _error, _invalid, _check, _events, _complete
+    def _invalid(self, message: str) -> Reply:
+        raise NotImplementedError
+
+    def _check(self, body: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def _events(self, body: dict[str, Any], deltas: list[str]) -> list[bytes]:
+        raise NotImplementedError
+
+    def _complete(self, body: dict[str, Any], deltas: list[str]) -> dict[str, Any]:
+        raise NotImplementedError
 
 
-class FakeOpenAIChat(_ChatFake):
+class FakeOpenAIChat(OpenAIErrors, _ChatFake):
     """OpenAI's `POST /v1/chat/completions`, streaming or not."""
 
     path = "/v1/chat/completions"
@@ -234,28 +153,8 @@ class FakeOpenAIChat(_ChatFake):
         with self._lock:
             self._error_after = (deltas, message)
 
-    @staticmethod
-    def _body(message: str, kind: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
-        return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-    def _not_found(self, method: str, path: str) -> _Response:
-        return _Response(404, self._body(f"Invalid URL ({method} {path})", "invalid_request_error"))
-
-    def _unauthorized(self, token: str) -> _Response:
-        if not token:
-            return _Response(401, self._body(
-                "You didn't provide an API key. You need to provide your API key in an Authorization header using "
-                "Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", "invalid_request_error"))
-        return _Response(401, self._error(401, None, token))
-
-    def _error(self, status: int, body: Any, token: str = "") -> dict[str, Any]:
-        message, kind, code = OPENAI_ERROR_BODIES.get(status, ("Unexpected error.", "server_error", None))
-        model = body.get("model") if isinstance(body, dict) else None
-        masked = f"sk-{'*' * 20}{token[-4:]}" if token else "(none)"
-        return self._body(message.format(model=model or "the model", masked=masked), kind, None, code)
-
-    def _invalid(self, message: str, param: str | None = None) -> _Response:
-        return _Response(400, self._body(message, "invalid_request_error", param))
+    def _failure_body(self, status: int, body: Any) -> Any:
+        return self._error(status, body.get("model") if isinstance(body, dict) else None)
 
     def _check(self, body: dict[str, Any]) -> str:
         if not body.get("model"):
@@ -304,28 +203,12 @@ class FakeOpenAIChat(_ChatFake):
                 "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}
 
 
-class FakeCohereChat(_ChatFake):
+class FakeCohereChat(CohereErrors, _ChatFake):
     """Cohere's `POST /v2/chat`, streaming (the SDK's `chat_stream`) or not (`chat`)."""
 
     path = "/v2/chat"
     default_key = COHERE_KEY
     name = "fake-cohere-chat"
-
-    @staticmethod
-    def _body(status: int, message: str | None = None) -> dict[str, Any]:
-        return {"id": str(uuid.uuid4()), "message": message or COHERE_ERROR_MESSAGES.get(status, "unexpected error")}
-
-    def _not_found(self, method: str, path: str) -> _Response:
-        return _Response(404, self._body(404, f"{method} {path} not found"))
-
-    def _unauthorized(self, token: str) -> _Response:
-        return _Response(401, self._body(401, "no api key supplied" if not token else None))
-
-    def _error(self, status: int, body: Any, token: str = "") -> dict[str, Any]:
-        return self._body(status)
-
-    def _invalid(self, message: str, param: str | None = None) -> _Response:
-        return _Response(400, self._body(400, f"invalid request: {message}"))
 
     def _check(self, body: dict[str, Any]) -> str:
         if not body.get("model"):
@@ -372,39 +255,3 @@ class FakeCohereChat(_ChatFake):
 def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: _ChatFake
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
-        pass
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        response = self.fake.handle(self.command, urlsplit(self.path).path, headers, raw)
-        self.send_response(response.status)
-        if response.events is None:
-            data = json.dumps(response.payload).encode("utf-8")
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-            return
-        # A stream: each event written and flushed on its own, as a server streams tokens.
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
-        self.send_header("cache-control", "no-cache")
-        self.send_header("content-length", str(sum(len(event) for event in response.events)))
-        self.end_headers()
-        for event in response.events:
-            self.wfile.write(event)
-            self.wfile.flush()
-
-    do_POST = _serve
-    do_GET = _serve
-    do_DELETE = _serve

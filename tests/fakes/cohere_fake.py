@@ -31,16 +31,13 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import re
-import threading
 import uuid
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
+
+from tests.fakes._http_fake import JsonApiFake, RecordedRequest, Reply
 
 DIMENSIONS = {
     "embed-english-v3.0": 1024,
@@ -67,25 +64,6 @@ ERROR_MESSAGES = {
     503: "service unavailable",
 }
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the fake received it: header names lower-cased, body decoded from JSON (None if not JSON)."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class _Failure:
-    status: int
-    times: int | None  # None: every request from now on
-    retry_after: str | None
-    retry_after_ms: str | None
-    after: int = 0  # authenticated requests answered normally before this failure starts
 
 
 def token_estimate(text: str) -> int:
@@ -125,72 +103,42 @@ def _quantised(vectors: list[list[float]], kind: str) -> Any:
     return (bits - 128 if kind == "binary" else bits).tolist()
 
 
-class FakeCohere:
+class CohereErrors:
+    """Cohere's error replies for a `JsonApiFake`: `{"id": ..., "message": ...}`."""
+
+    error_messages = ERROR_MESSAGES
+
+    def _error(self, status: int, message: str | None = None) -> dict[str, Any]:
+        """The body of an error status: `message`, or the documented one."""
+        return {"id": str(uuid.uuid4()), "message": message or self.error_messages.get(status, "unexpected error")}
+
+    def _not_found(self, method: str, path: str) -> Reply:
+        return Reply(404, self._error(404, f"{method} {path} not found"))
+
+    def _unauthorized(self, token: str) -> Reply:
+        return Reply(401, self._error(401, "no api key supplied" if not token else None))
+
+    def _failure_body(self, status: int, body: Any) -> Any:
+        return self._error(status)
+
+    def _invalid(self, message: str, status: int = 400) -> Reply:
+        return Reply(status, self._error(status, f"invalid request: {message}" if status == 400 else message))
+
+
+class FakeCohere(CohereErrors, JsonApiFake):
     """The fake server; a context manager, or call `start()` / `stop()`."""
 
+    name = "fake-cohere"
+    path = "/v2/embed"
+
     def __init__(self, api_key: str = DEFAULT_KEY, dimensions: dict[str, int] | None = None) -> None:
-        self.api_key = api_key
+        super().__init__(api_key)
         self.dimensions = dict(DIMENSIONS if dimensions is None else dimensions)
-        self.requests: list[RecordedRequest] = []
-        self._failures: list[_Failure] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # --- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> FakeCohere:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-cohere", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeCohere:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start() the fake first"
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        """What to pass as the Cohere client's base_url."""
-        return f"http://127.0.0.1:{self.port}"
-
-    # --- switches and records ------------------------------------------------------------------
-
-    def fail_next(
-        self, times: int | None = 1, status: int = 429, retry_after: str | None = None, retry_after_ms: str | None = None,
-        after: int = 0,
-    ) -> None:
-        """Answer the next `times` authenticated requests (all if None) with `status` and the documented error body,
-        once `after` more authenticated requests have been answered normally (a storm that starts mid-run)."""
-        with self._lock:
-            self._failures.append(_Failure(status, times, retry_after, retry_after_ms, after))
-
-    def clear_failures(self) -> None:
-        with self._lock:
-            self._failures.clear()
-
-    def reset(self) -> None:
-        """Forget recorded requests and scripted failures."""
-        with self._lock:
-            self._failures.clear()
-            self.requests.clear()
 
     @property
     def embed_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST" and r.path == "/v2/embed"]
+        """The POST /v2/embed requests, in order."""
+        return self._endpoint_requests()
 
     def vector(self, text: str, input_type: str, model: str = "embed-english-v3.0") -> list[float]:
         """The float vector this fake returns for a text (before any caller normalisation)."""
@@ -198,51 +146,7 @@ class FakeCohere:
 
     # --- request handling ----------------------------------------------------------------------
 
-    def _take_failure(self) -> _Failure | None:
-        with self._lock:
-            if not self._failures:
-                return None
-            failure = self._failures[0]
-            if failure.after > 0:
-                failure.after -= 1
-                return None
-            if failure.times is not None:
-                failure.times -= 1
-                if failure.times <= 0:
-                    self._failures.pop(0)
-            return failure
-
-    @staticmethod
-    def _error(status: int, message: str | None = None) -> dict[str, Any]:
-        return {"id": str(uuid.uuid4()), "message": message or ERROR_MESSAGES.get(status, "unexpected error")}
-
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        with self._lock:
-            self.requests.append(RecordedRequest(method, path, headers, body))
-        if method != "POST" or path != "/v2/embed":
-            return 404, {}, self._error(404, f"{method} {path} not found")
-        auth = headers.get("authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
-        if token != self.api_key:
-            return 401, {}, self._error(401, "no api key supplied" if not token else None)
-        failure = self._take_failure()
-        if failure is not None:
-            extra = {}
-            if failure.retry_after is not None:
-                extra["retry-after"] = failure.retry_after
-            if failure.retry_after_ms is not None:
-                extra["retry-after-ms"] = failure.retry_after_ms
-            return failure.status, extra, self._error(failure.status)
-        return self._embed(body)
-
-    def _invalid(self, message: str, status: int = 400) -> tuple[int, dict[str, str], Any]:
-        return status, {}, self._error(status, f"invalid request: {message}" if status == 400 else message)
-
-    def _embed(self, body: Any) -> tuple[int, dict[str, str], Any]:
+    def _answer(self, body: Any) -> Reply:
         if not isinstance(body, dict):
             return self._invalid("could not parse the request body as JSON")
         model = body.get("model")
@@ -279,36 +183,10 @@ class FakeCohere:
                 return self._invalid(f"output_dimension {output_dimension} is not supported by {model}")
             dimension = output_dimension
         vectors = [fake_vector(text, model, input_type, self.dimensions[model])[:dimension] for text in texts]
-        return 200, {}, {
+        return Reply(200, {
             "id": str(uuid.uuid4()),
             "embeddings": {kind: _quantised(vectors, kind) for kind in kinds},
             "texts": list(texts),
             "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": sum(counts)}},
             "response_type": "embeddings_by_type",
-        }
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeCohere
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
-        pass
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        status, extra, payload = self.fake.handle(self.command, urlsplit(self.path).path, headers, raw)
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_POST = _serve
-    do_GET = _serve
-    do_DELETE = _serve
+        })

@@ -28,15 +28,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
 import re
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
+
+from tests.fakes._http_fake import JsonApiFake, RecordedRequest, Reply
 
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 SHORTENABLE = {"text-embedding-3-small", "text-embedding-3-large"}
@@ -56,25 +53,6 @@ ERROR_BODIES: dict[int, tuple[str, str, str | None]] = {
     503: ("The engine is currently overloaded, please try again later.", "server_error", None),
 }
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request as the fake received it: header names lower-cased, body decoded from JSON (None if not JSON)."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class _Failure:
-    status: int
-    times: int | None  # None: every request from now on
-    retry_after: str | None
-    retry_after_ms: str | None
-    after: int = 0  # authenticated requests answered normally before this failure starts
 
 
 def token_estimate(text: str) -> int:
@@ -100,76 +78,55 @@ def fake_vector(text: str, model: str, dimension: int) -> list[float]:
     return (vector / np.linalg.norm(vector) * scale).astype(np.float32).tolist()
 
 
-class FakeOpenAI:
+class OpenAIErrors:
+    """OpenAI's error replies for a `JsonApiFake`: `{"error": {"message", "type", "param", "code"}}`."""
+
+    @staticmethod
+    def _body(message: str, kind: str = "invalid_request_error", param: str | None = None,
+              code: str | None = None) -> dict[str, Any]:
+        return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+    def _error(self, status: int, model: Any = None, token: str = "") -> dict[str, Any]:
+        """The documented body of `status`, naming `model` and the masked `token`."""
+        message, kind, code = ERROR_BODIES.get(status, ("Unexpected error.", "server_error", None))
+        masked = f"sk-{'*' * 20}{token[-4:]}" if token else "(none)"
+        return self._body(message.format(model=model or "the model", masked=masked), kind, None, code)
+
+    def _not_found(self, method: str, path: str) -> Reply:
+        return Reply(404, self._body(f"Invalid URL ({method} {path})"))
+
+    def _unauthorized(self, token: str) -> Reply:
+        if not token:
+            return Reply(401, self._body(
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using "
+                "Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."))
+        return Reply(401, self._error(401, token=token))
+
+    def _invalid(self, message: str, param: str | None = None, status: int = 400, code: str | None = None) -> Reply:
+        return Reply(status, self._body(message, "invalid_request_error", param, code))
+
+
+class FakeOpenAI(OpenAIErrors, JsonApiFake):
     """The fake server; a context manager, or call `start()` / `stop()`."""
 
+    name = "fake-openai"
+    path = "/v1/embeddings"
+    url_suffix = "/v1"
+
     def __init__(self, api_key: str = DEFAULT_KEY, dimensions: dict[str, int] | None = None) -> None:
-        self.api_key = api_key
+        super().__init__(api_key)
         self.dimensions = dict(DIMENSIONS if dimensions is None else dimensions)
-        self.requests: list[RecordedRequest] = []
         self.reverse_order = False
-        self._failures: list[_Failure] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle -----------------------------------------------------------------------------
-
-    def start(self) -> FakeOpenAI:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-openai", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start() the fake first"
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        """What to pass as the OpenAI client's base_url."""
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    # --- switches and records ------------------------------------------------------------------
-
-    def fail_next(
-        self, times: int | None = 1, status: int = 429, retry_after: str | None = None, retry_after_ms: str | None = None,
-        after: int = 0,
-    ) -> None:
-        """Answer the next `times` authenticated requests (all if None) with `status` and the documented error body,
-        once `after` more authenticated requests have been answered normally (a storm that starts mid-run)."""
-        with self._lock:
-            self._failures.append(_Failure(status, times, retry_after, retry_after_ms, after))
-
-    def clear_failures(self) -> None:
-        with self._lock:
-            self._failures.clear()
 
     def reset(self) -> None:
         """Forget recorded requests and scripted failures."""
-        with self._lock:
-            self._failures.clear()
-            self.requests.clear()
+        super().reset()
         self.reverse_order = False
 
     @property
     def embedding_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST" and r.path == "/v1/embeddings"]
+        """The POST /v1/embeddings requests, in order."""
+        return self._endpoint_requests()
 
     def vector(self, text: str, model: str = "text-embedding-3-small") -> list[float]:
         """The vector this fake returns for a text (before any caller normalisation)."""
@@ -177,60 +134,16 @@ class FakeOpenAI:
 
     # --- request handling ----------------------------------------------------------------------
 
-    def _take_failure(self) -> _Failure | None:
-        with self._lock:
-            if not self._failures:
-                return None
-            failure = self._failures[0]
-            if failure.after > 0:
-                failure.after -= 1
-                return None
-            if failure.times is not None:
-                failure.times -= 1
-                if failure.times <= 0:
-                    self._failures.pop(0)
-            return failure
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Reply:
+        """Answer one request, with an `x-request-id` header derived from its body."""
+        reply = super().handle(method, path, headers, raw)
+        reply.headers = {"x-request-id": f"req_{hashlib.sha256(raw).hexdigest()[:24]}", **reply.headers}
+        return reply
 
-    def _error(self, status: int, model: str = "", token: str = "") -> dict[str, Any]:
-        message, kind, code = ERROR_BODIES.get(status, ("Unexpected error.", "server_error", None))
-        masked = f"sk-{'*' * 20}{token[-4:]}" if token else "(none)"
-        return {"error": {"message": message.format(model=model or "the model", masked=masked), "type": kind,
-                          "param": None, "code": code}}
+    def _failure_body(self, status: int, body: Any) -> Any:
+        return self._error(status, str(body.get("model", "")) if isinstance(body, dict) else "")
 
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        with self._lock:
-            self.requests.append(RecordedRequest(method, path, headers, body))
-        if method != "POST" or path != "/v1/embeddings":
-            return 404, {}, {"error": {"message": f"Invalid URL ({method} {path})", "type": "invalid_request_error",
-                                       "param": None, "code": None}}
-        auth = headers.get("authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
-        if token != self.api_key:
-            if not token:
-                return 401, {}, {"error": {
-                    "message": "You didn't provide an API key. You need to provide your API key in an Authorization "
-                               "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-                    "type": "invalid_request_error", "param": None, "code": None}}
-            return 401, {}, self._error(401, token=token)
-        model = str(body.get("model", "")) if isinstance(body, dict) else ""
-        failure = self._take_failure()
-        if failure is not None:
-            extra = {}
-            if failure.retry_after is not None:
-                extra["retry-after"] = failure.retry_after
-            if failure.retry_after_ms is not None:
-                extra["retry-after-ms"] = failure.retry_after_ms
-            return failure.status, extra, self._error(failure.status, model=model)
-        return self._embed(body)
-
-    def _invalid(self, message: str, param: str | None = None, status: int = 400, code: str | None = None) -> tuple[int, dict[str, str], Any]:
-        return status, {}, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
-
-    def _embed(self, body: Any) -> tuple[int, dict[str, str], Any]:
+    def _answer(self, body: Any) -> Reply:
         if not isinstance(body, dict):
             return self._invalid("We could not parse the JSON body of your request.")
         model = body.get("model")
@@ -278,32 +191,5 @@ class FakeOpenAI:
         if self.reverse_order:
             data.reverse()
         tokens = sum(counts)
-        return 200, {}, {"object": "list", "data": data, "model": model,
-                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeOpenAI
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr log
-        pass
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        status, extra, payload = self.fake.handle(self.command, urlsplit(self.path).path, headers, raw)
-        data = json.dumps(payload).encode("utf-8")
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.send_header("x-request-id", f"req_{hashlib.sha256(raw).hexdigest()[:24]}")
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_POST = _serve
-    do_GET = _serve
-    do_DELETE = _serve
+        return Reply(200, {"object": "list", "data": data, "model": model,
+                           "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import json
 import math
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes._http_fake import Failure, FailureScript, FakeHandler, LocalHttpFake
 
 METADATA_LIMIT = 40_960
 REQUEST_LIMIT = 2 * 1024 * 1024
@@ -46,14 +47,6 @@ class FakeIndex:
     cloud: str = "aws"
     region: str = "us-east-1"
     namespaces: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-
-
-@dataclass
-class _Failure:
-    status: int
-    times: int | None  # None: every matching request
-    path: str | None
-    skip: int
 
 
 class _ApiError(Exception):
@@ -84,31 +77,50 @@ def _matches(metadata: dict[str, Any], flt: dict[str, Any]) -> bool:
     return True
 
 
-class PineconeFake:
+def _ends_with(suffix: str) -> Callable[[str], bool]:
+    return lambda path: path.endswith(suffix)
+
+
+class _Handler(FakeHandler):
+    fake: PineconeFake
+    disable_nagle_algorithm = True
+    title_case_headers = True
+
+    def serve(self) -> None:
+        fake, method, split = self.fake, self.command, urlsplit(self.path)
+        raw = self.read_body()
+        with fake._lock:
+            fake.requests.append((method, split.path))
+            try:
+                status = fake._injected_failure(split.path)
+                if status == _DROP:
+                    self.close_connection = True  # no status line, no body: the client sees the connection go
+                    return
+                if status is not None:
+                    raise _ApiError(status, "UNAVAILABLE" if status >= 500 else "FAILED", f"Injected failure {status}")
+                if self.headers.get("Api-Key") != fake.api_key:
+                    raise _ApiError(401, "UNAUTHENTICATED", "Invalid API Key")
+                body = self.read_json(empty={})
+                status, payload = fake._route(method, split.path, parse_qs(split.query), body, len(raw))
+            except _ApiError as error:
+                status = error.status
+                payload = {"error": {"code": error.code, "message": error.message}, "status": error.status}
+        self.send_json(status, payload)
+
+
+class PineconeFake(LocalHttpFake):
     """Start with `with PineconeFake() as fake:`; point the SDK at `fake.url` with `fake.api_key`."""
 
+    name = "fake-pinecone"
+    handler = _Handler
+
     def __init__(self, api_key: str = "fake-key-0123456789") -> None:
+        super().__init__()
         self.api_key = api_key
         self.indexes: dict[str, FakeIndex] = {}
         self.requests: list[tuple[str, str]] = []
-        self._failure: _Failure | None = None
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._failures = FailureScript()
+        self._bind()  # `url` is known before the server starts
 
     def add_index(self, name: str, dimension: int, metric: str = "cosine") -> FakeIndex:
         """Seed an existing index."""
@@ -121,11 +133,11 @@ class PineconeFake:
 
     def fail(self, status: int = 503, times: int | None = 1, path: str | None = None, skip: int = 0) -> None:
         """Answer `times` requests (None: all) whose path ends with `path` with `status`, after `skip` pass."""
-        self._failure = _Failure(status, times, path, skip)
+        self._failures.replace(Failure(status, times, skip, only=None if path is None else _ends_with(path)))
 
     def drop(self, times: int | None = 1, path: str | None = None, skip: int = 0) -> None:
         """Close the connection of `times` requests (None: all) whose path ends with `path`, unanswered, after `skip` pass."""
-        self._failure = _Failure(_DROP, times, path, skip)
+        self.fail(_DROP, times, path, skip)
 
     def count(self, method: str, path_suffix: str) -> int:
         """How many requests with this method had a path ending in `path_suffix`."""
@@ -134,17 +146,8 @@ class PineconeFake:
     # --- request handling -------------------------------------------------------------------
 
     def _injected_failure(self, path: str) -> int | None:
-        failure = self._failure
-        if failure is None or (failure.path is not None and not path.endswith(failure.path)):
-            return None
-        if failure.skip > 0:
-            failure.skip -= 1
-            return None
-        if failure.times is not None:
-            failure.times -= 1
-            if failure.times <= 0:
-                self._failure = None
-        return failure.status
+        failure = self._failures.take(path)
+        return None if failure is None else failure.status
 
     def _model(self, index: FakeIndex) -> dict[str, Any]:
         return {
@@ -278,52 +281,3 @@ class PineconeFake:
             stored[vector["id"]] = {"values": list(vector["values"]),
                                     "metadata": _floats(vector.get("metadata") or {})}
         return {"upsertedCount": len(vectors)}
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self, method: str) -> None:
-                split = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                with fake._lock:
-                    fake.requests.append((method, split.path))
-                    try:
-                        status = fake._injected_failure(split.path)
-                        if status == _DROP:
-                            self.close_connection = True  # no status line, no body: the client sees the connection go
-                            return
-                        if status is not None:
-                            raise _ApiError(status, "UNAVAILABLE" if status >= 500 else "FAILED",
-                                            f"Injected failure {status}")
-                        if self.headers.get("Api-Key") != fake.api_key:
-                            raise _ApiError(401, "UNAUTHENTICATED", "Invalid API Key")
-                        body = json.loads(raw) if raw else {}
-                        status, payload = fake._route(method, split.path, parse_qs(split.query), body, len(raw))
-                    except _ApiError as error:
-                        status = error.status
-                        payload = {"error": {"code": error.code, "message": error.message}, "status": error.status}
-                data = json.dumps(payload).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self._handle("GET")
-
-            def do_POST(self) -> None:
-                self._handle("POST")
-
-            def do_DELETE(self) -> None:
-                self._handle("DELETE")
-
-        return Handler

@@ -22,10 +22,7 @@ Anything else the client asks for is recorded in `unknown` and answered with 404
 
 from __future__ import annotations
 
-import json
-import threading
 from concurrent import futures
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 import grpc
@@ -41,14 +38,67 @@ from weaviate.proto.v1 import (
     weaviate_pb2_grpc,
 )
 
+from tests.fakes._http_fake import Failure, FailureScript, FakeHandler, LocalHttpFake
+
 VERSION = "1.32.0"
 _OP = base_pb2.Filters
 
 
-class FakeWeaviate:
+# --- REST -------------------------------------------------------------------------------------
+
+
+class _RestHandler(FakeHandler):
+    fake: FakeWeaviate
+    protocol_version = "HTTP/1.0"  # the stock one: a connection per request
+    title_case_headers = True
+
+    def _error(self, status: int, message: str) -> None:
+        self.send_json(status, {"error": [{"message": message}]})
+
+    def serve(self) -> None:
+        fake, method = self.fake, self.command
+        path = self.path.split("?", 1)[0].rstrip("/")
+        fake.calls.append(f"{method} {path}")
+        public = path.startswith("/v1/.well-known/")
+        if fake.api_key is not None and not public and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+            return self._error(401, "anonymous access not enabled, please provide an auth scheme such as OIDC")
+        with fake.lock:
+            if method == "GET" and path == "/v1/meta":
+                return self.send_json(200, {"hostname": "http://[::]:8080", "modules": {},
+                                            "version": fake.version, "grpcMaxMessageSize": 104858000})
+            if method == "GET" and path == "/v1/.well-known/ready":
+                return self.send_json(200)
+            if method == "GET" and path == "/v1/.well-known/openid-configuration":
+                return self.send_json(404)
+            if method == "POST" and path == "/v1/schema":
+                body = self.read_json()
+                name = body["class"]
+                if fake._class(name):
+                    return self._error(422, f"class name {name!r} already exists")
+                fake.schemas[name] = body
+                fake.objects[name] = {}
+                return self.send_json(200, body)
+            if path.startswith("/v1/schema/") and path.count("/") == 3:
+                name = fake._class(path.rsplit("/", 1)[1])
+                if method == "GET":
+                    return self.send_json(200, fake.schemas[name]) if name else self.send_json(404)
+                if method == "DELETE":
+                    if name:
+                        del fake.schemas[name], fake.objects[name]
+                    return self.send_json(200)
+        fake.unknown.append(f"REST {method} {self.path}")
+        return self._error(404, f"fake Weaviate does not implement {method} {path}")
+
+
+class FakeWeaviate(LocalHttpFake):
     """A Weaviate server in memory: start(), use `http_port` / `grpc_port`, stop()."""
 
+    name = "fake-weaviate"
+    handler = _RestHandler
+    methods = ("GET", "POST", "DELETE", "PUT")
+
     def __init__(self, version: str = VERSION, api_key: str | None = None) -> None:
+        super().__init__()
         self.version = version
         self.api_key = api_key  # when set, REST calls (but /.well-known) need `Authorization: Bearer <api_key>` (else 401)
         self.schemas: dict[str, dict] = {}  # class name -> class JSON as POSTed
@@ -56,27 +106,21 @@ class FakeWeaviate:
         self.unknown: list[str] = []  # calls the fake does not implement
         self.calls: list[str] = []  # every REST path and gRPC method, in order
         self.accept_objects: int | None = None  # switch: accept this many more objects, fail the rest
-        self._grpc_failure: dict[str, Any] | None = None  # switch: see fail_grpc
-        self.lock = threading.Lock()
-        self._http: ThreadingHTTPServer | None = None
+        self._grpc_failures = FailureScript()  # switch: see fail_grpc
+        self.lock = self._lock
         self._grpc: grpc.Server | None = None
         self.http_port = 0
         self.grpc_port = 0
 
     @property
     def url(self) -> str:
+        """The REST API's address (still the old one after stop())."""
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self) -> Self:
-        fake = self
-
-        class Handler(_RestHandler):
-            server_fake = fake
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.http_port = self._http.server_address[1]
-        threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True).start()
-
+        """Serve REST and gRPC, each on a free port."""
+        super().start()
+        self.http_port = self.port
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(_Servicer(self), self._grpc)
         self._grpc.add_generic_rpc_handlers([_health_handler(self)])
@@ -85,37 +129,19 @@ class FakeWeaviate:
         return self
 
     def stop(self) -> None:
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+        """Close both ports, so that connections drop."""
+        super().stop()
         if self._grpc is not None:
             self._grpc.stop(grace=None)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def fail_grpc(self, code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE, after: int = 0, times: int | None = None,
                   methods: tuple[str, ...] = ("Search", "BatchObjects", "BatchDelete", "Aggregate")) -> None:
         """After `after` more gRPC calls of `methods` pass, abort `times` of them (None: all) with `code`."""
-        with self.lock:
-            self._grpc_failure = {"code": code, "after": after, "times": times, "methods": set(methods)}
+        self._grpc_failures.replace(Failure(code, times, after, only=frozenset(methods).__contains__))
 
     def _injected_grpc_failure(self, method: str) -> grpc.StatusCode | None:
-        with self.lock:
-            failure = self._grpc_failure
-            if failure is None or method not in failure["methods"]:
-                return None
-            if failure["after"] > 0:
-                failure["after"] -= 1
-                return None
-            if failure["times"] is not None:
-                failure["times"] -= 1
-                if failure["times"] <= 0:
-                    self._grpc_failure = None
-            return failure["code"]
+        failure = self._grpc_failures.take(method)
+        return None if failure is None else failure.status
 
     # --- the data model -------------------------------------------------------------------
 
@@ -128,77 +154,6 @@ class FakeWeaviate:
 
     def _data_types(self, collection: str) -> dict[str, str]:
         return {p["name"]: p["dataType"][0] for p in self.schemas[collection].get("properties", [])}
-
-
-# --- REST -------------------------------------------------------------------------------------
-
-
-class _RestHandler(BaseHTTPRequestHandler):
-    server_fake: FakeWeaviate
-
-    def log_message(self, *args: Any) -> None:  # keep test output quiet
-        pass
-
-    def _send(self, status: int, body: Any = None) -> None:
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, {"error": [{"message": message}]})
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length) or b"null")
-
-    def _route(self, method: str) -> None:
-        fake = self.server_fake
-        path = self.path.split("?", 1)[0].rstrip("/")
-        fake.calls.append(f"{method} {path}")
-        public = path.startswith("/v1/.well-known/")
-        if fake.api_key is not None and not public and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
-            return self._error(401, "anonymous access not enabled, please provide an auth scheme such as OIDC")
-        with fake.lock:
-            if method == "GET" and path == "/v1/meta":
-                return self._send(200, {"hostname": "http://[::]:8080", "modules": {},
-                                        "version": fake.version, "grpcMaxMessageSize": 104858000})
-            if method == "GET" and path == "/v1/.well-known/ready":
-                return self._send(200)
-            if method == "GET" and path == "/v1/.well-known/openid-configuration":
-                return self._send(404)
-            if method == "POST" and path == "/v1/schema":
-                body = self._body()
-                name = body["class"]
-                if fake._class(name):
-                    return self._error(422, f"class name {name!r} already exists")
-                fake.schemas[name] = body
-                fake.objects[name] = {}
-                return self._send(200, body)
-            if path.startswith("/v1/schema/") and path.count("/") == 3:
-                name = fake._class(path.rsplit("/", 1)[1])
-                if method == "GET":
-                    return self._send(200, fake.schemas[name]) if name else self._send(404)
-                if method == "DELETE":
-                    if name:
-                        del fake.schemas[name], fake.objects[name]
-                    return self._send(200)
-        fake.unknown.append(f"REST {method} {self.path}")
-        return self._error(404, f"fake Weaviate does not implement {method} {path}")
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-    def do_DELETE(self) -> None:
-        self._route("DELETE")
-
-    def do_PUT(self) -> None:
-        self._route("PUT")
 
 
 # --- gRPC -------------------------------------------------------------------------------------
