@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from dataflows import evaluation  # noqa: E402
 from dataflows.stores import lancedb as lancedb_store  # noqa: E402
 from ragkit.fusion import fuse  # noqa: E402
 from ragkit.local_models import load_sentence_transformer  # noqa: E402
+from ragkit.relevance import metrics_from_ranks  # noqa: E402
 from ragkit.schema import Document  # noqa: E402
 from ragkit.squad import read_squad_file  # noqa: E402
 from workbench import api  # noqa: E402
@@ -123,7 +123,7 @@ def _tune(lists: list) -> tuple[dict, dict]:
         for dense, lexical, gold, document_of in lists:
             fused = fuse(dense, lexical, fusion, alpha, k)[:20]
             ranks.append(next((r for r, (chunk, _) in enumerate(fused, 1) if document_of[chunk] == gold), 0))
-        metrics = evaluation.retrieval_metrics(ranks, K_VALUES)
+        metrics = metrics_from_ranks(ranks, K_VALUES)
         settings = {"hybrid_fusion": fusion, "hybrid_alpha": alpha, "rrf_k": k}
         if fusion not in best_per_fusion or metrics["mrr@10"] > best_per_fusion[fusion][1]["mrr@10"]:
             best_per_fusion[fusion] = (settings, metrics)

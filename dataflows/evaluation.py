@@ -1,10 +1,12 @@
-"""Evaluation: SQuAD questions → batched query embeddings → retrieval → rank of the gold paragraph → figures.
+"""Evaluation: a question set → labels resolved against the index → batched query embeddings → retrieval → figures.
 
-SQuAD gives every question its gold paragraph, so an index that holds SQuAD paragraphs can be
-scored. A hit counts as gold when its chunk comes from the gold paragraph (same `document_id`,
-`Document.id_for("squad", context)`); a question's rank is the position of its first gold hit
-(0: none in the hits). From the ranks: recall@k (gold within the first k hits), MRR@10 (mean of
-1/rank, 0 past 10) and nDCG@10 (one relevant paragraph per question, so 1/log2(rank + 1)).
+Any index can be scored against any question set (`ragkit.questions`): each label of a question
+resolves to the stored chunks that satisfy it (by document, page, answer string or chunk id), and a
+label is found at the rank of the first hit among them. SQuAD is one such set: each question's one
+label is its gold paragraph's document id, so a hit counts when its chunk comes from that paragraph.
+From the ranks (`ragkit.relevance`): recall@k, MRR@10 and graded nDCG@10, per question and averaged.
+Labels that resolve to no chunk of the index (a document not ingested there) are counted, never dropped
+silently; a question with no resolving label is left out of the figures and counted.
 
 Latency is per question, in milliseconds. Questions are embedded in batches (one call into the
 embeddings node family, the cache bypassed so the model is what is timed): each question is
@@ -15,108 +17,63 @@ one by one. Lexical retrieval embeds nothing: its embed figures are 0.
 
 from __future__ import annotations
 
-import math
 import random
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from hamilton.function_modifiers import config
 
 from ragkit.errors import ConfigError
-from ragkit.schema import Document
-from ragkit.squad import load_squad
-
-RANK_METRIC_DEPTH = 10  # MRR and nDCG are @10
-
-
-@dataclass(frozen=True)
-class EvaluationQuestion:
-    """A SQuAD question and the document id of its gold paragraph."""
-
-    question_id: str
-    text: str
-    gold_document_id: str
+from ragkit.evaluation_run import EmbeddingClock, QuestionOutcome, Searcher
+from ragkit.questions import ChunkIndex, QuestionSet, ResolvedQuestion
+from ragkit.relevance import first_rank, label_ranks, mean_scores, question_scores
 
 
-@dataclass(frozen=True)
-class QuestionOutcome:
-    """What one search returned for a question: the hits' document ids in rank order, and its timings."""
-
-    document_ids: tuple[str, ...]
-    search_ms: float
-    rerank_ms: float | None = None
+def label_index(chunk_rows: list[dict]) -> ChunkIndex:
+    """The index's stored chunks, looked up by document, page and chunk id, for resolving labels."""
+    return ChunkIndex(chunk_rows)
 
 
-class Searcher:
-    """The query flow as a callable `(question, query_vector or None) -> QuestionOutcome` (built once by the driver)."""
-
-    def __init__(self, search: Callable[[str, np.ndarray | None], QuestionOutcome]) -> None:
-        self._search = search
-
-    def __call__(self, question: str, vector: np.ndarray | None) -> QuestionOutcome:
-        return self._search(question, vector)
+def resolved_questions(question_set: QuestionSet, label_index: ChunkIndex) -> list[ResolvedQuestion]:
+    """Every question of the set with, for each of its labels, the ids of the index's chunks that satisfy it."""
+    return [ResolvedQuestion(question, tuple(frozenset(label_index.resolve(label)) for label in question.labels))
+            for question in question_set.questions]
 
 
-class EmbeddingClock:
-    """A progress callback that times the embedding batches: per-question time = batch time / batch size."""
-
-    def __init__(self) -> None:
-        self._last: tuple[float, int] | None = None
-        self.per_question_ms: list[float] = []
-
-    def __call__(self, step: str, done: int, total: int) -> None:
-        if step != "fresh_embeddings":
-            return
-        now = time.perf_counter()
-        if self._last is not None and done > self._last[1]:
-            share = (now - self._last[0]) * 1000 / (done - self._last[1])
-            self.per_question_ms.extend([share] * (done - self._last[1]))
-        self._last = (now, done)
-
-
-def squad_questions(evaluation_squad_path: str, squad_split: str = "validation") -> list[EvaluationQuestion]:
-    """Every question of the SQuAD file (or the hub's split when no file is set), with its gold paragraph's document id."""
-    paragraphs = load_squad(squad_split, evaluation_squad_path)
-    return [
-        EvaluationQuestion(question_id, text, Document.id_for("squad", paragraph.context))
-        for paragraph in paragraphs
-        for question_id, text in paragraph.questions
-    ]
+def label_coverage(resolved_questions: list[ResolvedQuestion]) -> dict[str, int]:
+    """How many labels and questions resolve to chunks of this index, and how many do not (reported, never dropped silently)."""
+    labels = [chunks for resolved in resolved_questions for chunks in resolved.label_chunks]
+    return {
+        "labels": len(labels),
+        "unresolved_labels": sum(1 for chunks in labels if not chunks),
+        "questions": len(resolved_questions),
+        "questions_without_a_resolved_label": sum(1 for resolved in resolved_questions if not resolved.answerable),
+    }
 
 
 def evaluation_questions(
-    squad_questions: list[EvaluationQuestion],
-    indexed_questions: dict[str, str],
+    resolved_questions: list[ResolvedQuestion],
+    question_set: QuestionSet,
     index_name: str,
     sample_size: int = 200,
     seed: int = 0,
-) -> list[EvaluationQuestion]:
-    """The questions whose gold paragraph the index holds: a seeded random sample of sample_size (0 = all), the same for every config."""
-    if not indexed_questions:
-        raise ConfigError(
-            f"Index {index_name!r} holds no SQuAD paragraphs (no chunk carries question ids), so it cannot be "
-            "evaluated. Ingest SQuAD into it (python -m workbench ingest --source squad ...) or pick another index."
-        )
-    indexed_documents = set(indexed_questions.values())
-    candidates = sorted(
-        (q for q in squad_questions if q.question_id in indexed_questions and q.gold_document_id in indexed_documents),
-        key=lambda q: q.question_id,
-    )
+) -> list[ResolvedQuestion]:
+    """The questions with at least one label found in the index: a seeded random sample of sample_size (0 = all), the same for every config."""
+    candidates = sorted((resolved for resolved in resolved_questions if resolved.answerable), key=lambda r: r.question.question_id)
     if not candidates:
+        labels = sum(len(resolved.label_chunks) for resolved in resolved_questions)
         raise ConfigError(
-            f"None of the {len(indexed_questions)} SQuAD questions in index {index_name!r} is in the SQuAD file "
-            "given for evaluation. Point squad_path at the file the index was built from."
+            f"None of the {len(resolved_questions)} questions of set {question_set.name!r} has a label that matches a chunk "
+            f"of index {index_name!r} ({labels} labels, none resolved): the documents they name may not be ingested there. "
+            "Ingest them, or evaluate the index the set was made for."
         )
     if sample_size and sample_size < len(candidates):
         return random.Random(seed).sample(candidates, int(sample_size))
     return candidates
 
 
-def texts_to_embed(evaluation_questions: list[EvaluationQuestion]) -> list[str]:
+def texts_to_embed(evaluation_questions: list[ResolvedQuestion]) -> list[str]:
     """The text of each sampled question, in sample order."""
-    return [question.text.strip() for question in evaluation_questions]
+    return [resolved.question.text.strip() for resolved in evaluation_questions]
 
 
 def embedding_input_type() -> str:
@@ -131,7 +88,7 @@ def question_vectors__embedded(embeddings: np.ndarray) -> np.ndarray:
 
 
 @config.when(retrieval_mode="lexical")
-def question_vectors__none(evaluation_questions: list[EvaluationQuestion]) -> np.ndarray:
+def question_vectors__none(evaluation_questions: list[ResolvedQuestion]) -> np.ndarray:
     """Lexical retrieval needs no query vectors: an empty row per question."""
     return np.zeros((len(evaluation_questions), 0), dtype=np.float32)
 
@@ -143,40 +100,40 @@ def embedding_latencies_ms__embedded(question_vectors: np.ndarray, embedding_clo
 
 
 @config.when(retrieval_mode="lexical")
-def embedding_latencies_ms__none(evaluation_questions: list[EvaluationQuestion]) -> list[float]:
+def embedding_latencies_ms__none(evaluation_questions: list[ResolvedQuestion]) -> list[float]:
     """Lexical retrieval embeds nothing: no embedding time."""
     return [0.0] * len(evaluation_questions)
 
 
 def question_outcomes(
-    evaluation_questions: list[EvaluationQuestion], question_vectors: np.ndarray, searcher: Searcher
+    evaluation_questions: list[ResolvedQuestion], question_vectors: np.ndarray, searcher: Searcher
 ) -> list[QuestionOutcome]:
     """Search the index once per question, with its vector when the mode uses one; search and rerank timed separately."""
     use_vectors = question_vectors.shape[1] > 0 if question_vectors.ndim == 2 else False
     return [
-        searcher(question.text, question_vectors[position] if use_vectors else None)
-        for position, question in enumerate(evaluation_questions)
+        searcher(resolved.question.text, question_vectors[position] if use_vectors else None)
+        for position, resolved in enumerate(evaluation_questions)
     ]
 
 
-def gold_ranks(evaluation_questions: list[EvaluationQuestion], question_outcomes: list[QuestionOutcome]) -> list[int]:
-    """The 1-based rank of each question's first hit from its gold paragraph; 0 when no hit is."""
-    ranks = []
-    for question, outcome in zip(evaluation_questions, question_outcomes):
-        ranks.append(next((rank for rank, doc in enumerate(outcome.document_ids, 1) if doc == question.gold_document_id), 0))
-    return ranks
+def question_results(
+    evaluation_questions: list[ResolvedQuestion], question_outcomes: list[QuestionOutcome], k_values: list[int]
+) -> list[dict]:
+    """Per question: its id, the rank at which each label was found (0: not in the hits), the best rank, and its figures."""
+    results = []
+    for resolved, outcome in zip(evaluation_questions, question_outcomes):
+        ranks = label_ranks(outcome.chunk_ids, resolved.label_chunks)
+        grades = [label.grade for label in resolved.question.labels]
+        results.append({"id": resolved.question.question_id, "rank": first_rank(ranks), "label_ranks": ranks,
+                        **question_scores(ranks, grades, sorted(set(int(k) for k in k_values)))})
+    return results
 
 
-def retrieval_metrics(gold_ranks: list[int], k_values: list[int]) -> dict[str, float]:
-    """recall@k for each k, MRR@10 and nDCG@10 over the questions (one relevant paragraph each)."""
-    count = len(gold_ranks)
-    if count == 0:
+def retrieval_metrics(question_results: list[dict]) -> dict[str, float]:
+    """recall@k for each k, MRR@10 and nDCG@10, averaged over the questions."""
+    if not question_results:
         raise ConfigError("No questions to evaluate.")
-    found = [rank for rank in gold_ranks if rank > 0]
-    metrics = {f"recall@{k}": sum(1 for rank in found if rank <= k) / count for k in sorted(set(int(k) for k in k_values))}
-    metrics[f"mrr@{RANK_METRIC_DEPTH}"] = sum(1.0 / rank for rank in found if rank <= RANK_METRIC_DEPTH) / count
-    metrics[f"ndcg@{RANK_METRIC_DEPTH}"] = sum(1.0 / math.log2(rank + 1) for rank in found if rank <= RANK_METRIC_DEPTH) / count
-    return {name: round(value, 4) for name, value in metrics.items()}
+    return mean_scores([{name: value for name, value in result.items() if "@" in name} for result in question_results])
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from ragkit.errors import SourceUnavailableError
-from ragkit.schema import SquadParagraph
+from ragkit.questions import Label, Question, QuestionSet
+from ragkit.schema import Document, SquadParagraph
 
 SQUAD_HUB_NAME = "rajpurkar/squad"
 
@@ -62,3 +63,15 @@ def load_squad(split: str = "validation", path: str = "", limit: int = 0) -> lis
             f"{type(error).__name__}: {str(error)[:200]}. Point the setting squad_path (CLI --squad-path, "
             "environment WORKBENCH_SQUAD_PATH) at a local SQuAD v1.1 JSON file such as dev-v1.1.json.gz."
         ) from error
+
+
+def squad_question_set(path: str, split: str = "validation") -> QuestionSet:
+    """SQuAD as a question set: every question, labelled with its gold paragraph's document id (and answer texts kept
+    out of the labels: the paragraph is what retrieval must find)."""
+    paragraphs = load_squad(split, path)
+    questions = tuple(
+        Question(question_id, text, (Label(document=Document.id_for("squad", paragraph.context)),))
+        for paragraph in paragraphs
+        for question_id, text in paragraph.questions
+    )
+    return QuestionSet("squad", questions, {"kind": "squad", "file": path or f"hub: {SQUAD_HUB_NAME} ({split})"})

@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from dataflows import evaluation
-from dataflows.evaluation import EvaluationQuestion, QuestionOutcome
 from dataflows.stores import lancedb as lancedb_store
 from ragkit.errors import ConfigError
+from ragkit.evaluation_run import EmbeddingClock, QuestionOutcome
 from ragkit.local_models import load_sentence_transformer
+from ragkit.questions import Label, Question, QuestionSet, ResolvedQuestion
+from ragkit.relevance import metrics_from_ranks
 from ragkit.schema import STORED_FIELDS, Document, InputFile, Progress
 from ragkit.squad import read_squad_file
 from tests.conftest import REPO, SQUAD_SAMPLE
@@ -27,7 +29,7 @@ from workbench import api, cli
 
 def test_metrics_match_hand_computed_figures():
     ranks = [1, 3, 0, 12, 2]  # 0: the gold paragraph is not among the hits
-    metrics = evaluation.retrieval_metrics(ranks, [1, 5, 10, 20])
+    metrics = metrics_from_ranks(ranks, [1, 5, 10, 20])
     assert metrics["recall@1"] == 0.2  # 1 of 5
     assert metrics["recall@5"] == 0.6  # ranks 1, 3, 2
     assert metrics["recall@10"] == 0.6
@@ -37,24 +39,29 @@ def test_metrics_match_hand_computed_figures():
 
 
 def test_perfect_and_empty_retrieval():
-    assert evaluation.retrieval_metrics([1, 1], [1, 5]) == {"recall@1": 1.0, "recall@5": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0}
-    assert set(evaluation.retrieval_metrics([0, 0], [1]).values()) == {0.0}
+    assert metrics_from_ranks([1, 1], [1, 5]) == {"recall@1": 1.0, "recall@5": 1.0, "mrr@10": 1.0, "ndcg@10": 1.0}
+    assert set(metrics_from_ranks([0, 0], [1]).values()) == {0.0}
     with pytest.raises(ConfigError):
-        evaluation.retrieval_metrics([], [1])
+        evaluation.retrieval_metrics([])
+
+
+def _resolved(question_id: str, *label_chunks: set[str]) -> ResolvedQuestion:
+    labels = tuple(Label(document=f"doc-{n}") for n in range(len(label_chunks)))
+    return ResolvedQuestion(Question(question_id, "?", labels), tuple(frozenset(c) for c in label_chunks))
 
 
 def test_gold_rank_is_the_first_hit_from_the_gold_paragraph():
-    questions = [EvaluationQuestion("q1", "?", "gold"), EvaluationQuestion("q2", "?", "gold"), EvaluationQuestion("q3", "?", "x")]
+    questions = [_resolved("q1", {"g1", "g2"}), _resolved("q2", {"g1", "g2"}), _resolved("q3", {"x"})]
     outcomes = [
-        QuestionOutcome(("a", "gold", "gold"), 1.0),  # two chunks of the gold paragraph: the first counts
+        QuestionOutcome(("a", "g1", "g2"), 1.0),  # two chunks of the gold paragraph: the first counts
         QuestionOutcome(("a", "b", "c"), 1.0),
         QuestionOutcome(("x",), 1.0),
     ]
-    assert evaluation.gold_ranks(questions, outcomes) == [2, 0, 1]
+    assert [r["rank"] for r in evaluation.question_results(questions, outcomes, [1, 5])] == [2, 0, 1]
 
 
 def test_latency_percentiles_separate_embedding_search_and_rerank():
-    clock = evaluation.EmbeddingClock()
+    clock = EmbeddingClock()
     clock("fresh_embeddings", 0, 4)
     clock("fresh_embeddings", 4, 4)
     assert len(clock.per_question_ms) == 4 and len(set(clock.per_question_ms)) == 1  # one batch: its time / 4 each
@@ -66,16 +73,18 @@ def test_latency_percentiles_separate_embedding_search_and_rerank():
     assert "rerank_p50" not in evaluation.latency_percentiles([1.0], [QuestionOutcome(("a",), 1.0)])
 
 
-def test_sample_is_seeded_and_holds_only_questions_of_indexed_paragraphs():
-    questions = [EvaluationQuestion(f"q{i}", f"question {i}", f"doc{i % 10}") for i in range(100)]
-    indexed = {f"q{i}": f"doc{i % 10}" for i in range(100) if i % 10 < 5}  # half the paragraphs are in the index
-    first = evaluation.evaluation_questions(questions, indexed, "idx", sample_size=20, seed=3)
-    assert first == evaluation.evaluation_questions(list(reversed(questions)), indexed, "idx", sample_size=20, seed=3)
-    assert first != evaluation.evaluation_questions(questions, indexed, "idx", sample_size=20, seed=4)
-    assert len(first) == 20 and all(q.question_id in indexed for q in first)
-    assert len(evaluation.evaluation_questions(questions, indexed, "idx", sample_size=0)) == 50
-    with pytest.raises(ConfigError, match="holds no SQuAD paragraphs"):
-        evaluation.evaluation_questions(questions, {}, "idx")
+def test_sample_is_seeded_and_holds_only_questions_whose_labels_resolve():
+    questions = [_resolved(f"q{i}", {f"doc{i % 10}-c"} if i % 10 < 5 else set()) for i in range(100)]
+    question_set = QuestionSet("set", tuple(r.question for r in questions))
+    first = evaluation.evaluation_questions(questions, question_set, "idx", sample_size=20, seed=3)
+    assert first == evaluation.evaluation_questions(list(reversed(questions)), question_set, "idx", sample_size=20, seed=3)
+    assert first != evaluation.evaluation_questions(questions, question_set, "idx", sample_size=20, seed=4)
+    assert len(first) == 20 and all(r.answerable for r in first)
+    assert len(evaluation.evaluation_questions(questions, question_set, "idx", sample_size=0)) == 50
+    assert evaluation.label_coverage(questions) == {"labels": 100, "unresolved_labels": 50, "questions": 100,
+                                                    "questions_without_a_resolved_label": 50}
+    with pytest.raises(ConfigError, match="none resolved"):
+        evaluation.evaluation_questions([r for r in questions if not r.answerable], question_set, "idx")
 
 
 # --- a small SQuAD index, evaluated end to end ---------------------------------------------------
@@ -111,7 +120,7 @@ def test_evaluating_a_small_index_gives_the_figures_of_an_exact_search(squad_ind
     paragraphs = read_squad_file(SQUAD_SAMPLE)
     questions = [(text, Document.id_for("squad", p.context)) for p in paragraphs for _, text in p.questions]
     assert record["questions"] == len(questions) > 100
-    expected = evaluation.retrieval_metrics(_exact_search_ranks(squad_index, questions, 20), [1, 5, 10, 20])
+    expected = metrics_from_ranks(_exact_search_ranks(squad_index, questions, 20), [1, 5, 10, 20])
     for name, value in expected.items():
         assert record["metrics"][name] == pytest.approx(value, abs=1.5 / len(questions)), name  # a cosine tie may swap
     assert set(record["metrics"]) == {"recall@1", "recall@5", "recall@10", "recall@20", "mrr@10", "ndcg@10"}

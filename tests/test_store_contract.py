@@ -208,6 +208,11 @@ def test_counts_questions_run_chunks_state_and_upkeep(store):
     chunks = store.run(["run_chunks"], run_id="run-other", run_chunk_limit=10)["run_chunks"]
     assert [chunk["chunk_id"] for chunk in chunks] == [records[-1]["chunk_id"]]
     assert store.run(["index_state"])["index_state"]["rows"] == 7
+    rows = store.run(["chunk_rows"])["chunk_rows"]
+    by_id = {record["chunk_id"]: record for record in records}
+    assert sorted(row["chunk_id"] for row in rows) == sorted(by_id)
+    assert all(row == {name: by_id[row["chunk_id"]][name] for name in row} and {"text", "page", "source_name"} <= set(row)
+               for row in rows)
     upkeep = store.run(["maintained_index"], run_counts={"written": 7})["maintained_index"]
     assert isinstance(upkeep, dict)
     assert _count(store) == 7  # upkeep neither loses nor adds rows

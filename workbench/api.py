@@ -16,6 +16,7 @@ from dataflows.rerankers import RERANKERS
 from dataflows.stores import STORES
 from ragkit.schema import InputFile, Progress
 from workbench.catalog import Catalog
+from workbench.comparing import compare_evaluations, evaluation
 from workbench.config import DEFAULTS, REGISTRIES, ResolvedConfig, default_data_dir, public_config, resolve_config
 from workbench.evaluating import evaluate
 from workbench.flows import INGEST_TARGETS, QUERY_TARGETS, dag, driver_for, flow_modules
@@ -24,12 +25,21 @@ from workbench.ingesting import execute, index_state, ingest, preview_chunks
 from workbench.keys import api_key_env_vars, known_api_keys, required_api_keys, resolve_api_keys
 from workbench.lifecycle import NodeStatusListener
 from workbench.querying import answer, run_chunks, search
+from workbench.question_sets import (
+    delete_question_set,
+    export_questions,
+    import_questions,
+    question_set,
+    question_sets,
+    save_question_set,
+)
 from workbench.visualize import ExecutionGraph, execution_graph, status_digraph
 
 __all__ = [
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "NodeStatusListener", "Progress", "ResolvedConfig",
-    "answer", "api_key_env_vars", "dag", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
+    "answer", "api_key_env_vars", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
+    "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
     "flow_graph", "flow_modules", "index_key_for", "index_manifest", "index_state", "indexes", "ingest",
     "known_api_keys", "preview_chunks", "public_config", "query_config", "required_api_keys", "resolve_api_keys",
     "resolve_config", "run_chunks", "runs", "search", "status_digraph",
@@ -46,9 +56,10 @@ def _catalog(data_dir: str) -> Catalog:
     return Catalog(resolve_config({"data_dir": data_dir})["data_dir"])
 
 
-def evaluations(data_dir: str = "", index_key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Past evaluation records of a data folder (optionally of one index), newest first."""
-    return _catalog(data_dir).evaluations(key=index_key, limit=limit)
+def evaluations(data_dir: str = "", index_key: str | None = None, limit: int = 100,
+                question_set: str | None = None) -> list[dict[str, Any]]:
+    """Past evaluation records of a data folder (optionally of one index and question set), newest first."""
+    return _catalog(data_dir).evaluations(key=index_key, limit=limit, question_set=question_set)
 
 
 def runs(data_dir: str = "", limit: int = 100) -> list[dict[str, Any]]:

@@ -72,6 +72,25 @@ CREATE TABLE IF NOT EXISTS evaluations (
 CREATE INDEX IF NOT EXISTS evaluations_by_index ON evaluations (index_key, started_at);
 """
 
+_QUESTIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS question_sets (
+    name TEXT PRIMARY KEY,
+    index_key TEXT NOT NULL DEFAULT '',
+    origin_json TEXT NOT NULL,
+    question_count INTEGER NOT NULL,
+    questions_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evaluation_outcomes (
+    eval_id TEXT PRIMARY KEY,
+    question_set TEXT NOT NULL,
+    question_set_json TEXT NOT NULL,
+    labels_json TEXT NOT NULL,
+    outcomes_json TEXT NOT NULL
+);
+"""
+
 _BATCHES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_batches (
     run_id TEXT NOT NULL,
@@ -95,6 +114,10 @@ _JSON_COLUMNS = {
     "sample_json": "sample",
     "metrics_json": "metrics",
     "latency_json": "latency_ms",
+    "origin_json": "origin",
+    "question_set_json": "question_set_info",
+    "labels_json": "labels",
+    "outcomes_json": "per_question",
 }
 
 
@@ -139,7 +162,7 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _BATCHES_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _BATCHES_SCHEMA)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -158,7 +181,7 @@ class Catalog:
             connection.close()
 
     @staticmethod
-    def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    def _decode(row: sqlite3.Row | dict[str, Any]) -> dict[str, Any]:
         record = dict(row)
         for column, name in _JSON_COLUMNS.items():
             if column in record:
@@ -269,8 +292,14 @@ class Catalog:
     # --- evaluations --------------------------------------------------------------------------
 
     def save_evaluation(self, record: dict[str, Any]) -> None:
-        """Store an evaluation record (see `driver.evaluate`)."""
+        """Store an evaluation record (see `api.evaluate`), with its question set and per-question outcomes."""
         with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO evaluation_outcomes (eval_id, question_set, question_set_json, labels_json, outcomes_json)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (record["eval_id"], record["question_set"], json.dumps(record.get("question_set_info") or {}),
+                 json.dumps(record.get("labels") or {}), json.dumps(record.get("per_question") or [])),
+            )
             connection.execute(
                 "INSERT INTO evaluations (eval_id, index_key, started_at, duration_s, questions, config_json, sample_json,"
                 " metrics_json, latency_json, code_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -279,13 +308,72 @@ class Catalog:
                  json.dumps(record["metrics"]), json.dumps(record["latency_ms"]), record.get("code_version", "")),
             )
 
-    def evaluations(self, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Evaluation records, newest first; only one index's when `key` is given."""
-        query = "SELECT * FROM evaluations"
-        params: tuple = ()
+    def evaluations(self, key: str | None = None, limit: int = 100, question_set: str | None = None) -> list[dict[str, Any]]:
+        """Evaluation records, newest first (without their per-question outcomes); of one index and question set when given."""
+        query = ("SELECT e.*, o.question_set, o.question_set_json, o.labels_json FROM evaluations e "
+                 "LEFT JOIN evaluation_outcomes o ON o.eval_id = e.eval_id")
+        conditions, params = [], []
         if key:
-            query += " WHERE index_key = ?"
-            params = (key,)
-        query += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+            conditions.append("e.index_key = ?")
+            params.append(key)
+        if question_set:
+            conditions.append("o.question_set = ?")
+            params.append(question_set)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        query += " ORDER BY e.started_at DESC, e.rowid DESC LIMIT ?"
         with self._connect() as connection:
-            return [self._decode(row) for row in connection.execute(query, params + (limit,))]
+            return [self._evaluation(row) for row in connection.execute(query, (*params, limit))]
+
+    def evaluation(self, eval_id: str) -> dict[str, Any] | None:
+        """One evaluation record with its per-question outcomes, or None."""
+        with self._connect() as connection:
+            row = connection.execute(
+                "SELECT e.*, o.question_set, o.question_set_json, o.labels_json, o.outcomes_json FROM evaluations e "
+                "LEFT JOIN evaluation_outcomes o ON o.eval_id = e.eval_id WHERE e.eval_id = ?", (eval_id,)).fetchone()
+        return self._evaluation(row) if row else None
+
+    def _evaluation(self, row: sqlite3.Row) -> dict[str, Any]:
+        record = dict(row)
+        for column in ("question_set_json", "labels_json", "outcomes_json"):
+            record[column] = record.get(column) or "null"
+        record = self._decode(record)
+        record["question_set"] = record.get("question_set") or "squad"  # evaluations from before question sets were SQuAD's
+        return record
+
+    # --- question sets -------------------------------------------------------------------------
+
+    def save_question_set(self, data: dict[str, Any]) -> None:
+        """Store a question set (its `to_json()` form), replacing one of the same name."""
+        now = now_iso()
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO question_sets (name, index_key, origin_json, question_count, questions_json, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET index_key = excluded.index_key,"
+                " origin_json = excluded.origin_json, question_count = excluded.question_count,"
+                " questions_json = excluded.questions_json, updated_at = excluded.updated_at",
+                (data["name"], data.get("index_key", ""), json.dumps(data.get("origin") or {}), len(data["questions"]),
+                 json.dumps(data["questions"], ensure_ascii=False), now, now),
+            )
+
+    def question_set(self, name: str) -> dict[str, Any] | None:
+        """A stored question set in its `to_json()` form (with created_at / updated_at), or None."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM question_sets WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        record = self._decode(row)
+        record["questions"] = json.loads(record.pop("questions_json"))
+        return record
+
+    def question_sets(self) -> list[dict[str, Any]]:
+        """Every stored question set (name, index, origin, question count, times), without the questions."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT name, index_key, origin_json, question_count, created_at, updated_at "
+                                      "FROM question_sets ORDER BY name").fetchall()
+        return [self._decode(row) for row in rows]
+
+    def delete_question_set(self, name: str) -> bool:
+        """Forget a question set; False when there was none."""
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM question_sets WHERE name = ?", (name,)).rowcount > 0

@@ -111,8 +111,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the question sample (default 0)")
     evaluate.add_argument("--k", default="1,5,10,20", help="recall cut-offs, comma-separated (default 1,5,10,20)")
     evaluate.add_argument("--squad-path", help="SQuAD v1.1 JSON the index was built from (default: the index's ingestion)")
+    evaluate.add_argument("--questions", help="a stored question set (see `questions list`); default: the index's SQuAD questions")
     _add_retrieval_flags(evaluate)
     _add_store_flags(evaluate)
+
+    questions = commands.add_parser("questions", help="question sets: import, list, show, export, delete")
+    verbs = questions.add_subparsers(dest="verb", required=True)
+    imported = verbs.add_parser("import", help="store a CSV, JSONL or BEIR (queries.jsonl + --qrels) file as a question set")
+    imported.add_argument("file")
+    imported.add_argument("--name", help="the set's name (default: the file name without its extension)")
+    imported.add_argument("--qrels", help="BEIR qrels.tsv beside a queries.jsonl")
+    imported.add_argument("--for-index", dest="for_index", default="", help="the index key the set was made for (see `indexes`)")
+    for verb, text in (("list", "every stored set"), ("show", "one set's questions and labels"),
+                       ("export", "a set as JSONL or CSV on stdout"), ("delete", "forget a set")):
+        parser_ = verbs.add_parser(verb, help=text)
+        if verb != "list":
+            parser_.add_argument("name")
+        if verb == "export":
+            parser_.add_argument("--format", dest="file_format", choices=("jsonl", "csv"), default="jsonl")
+    for parser_ in verbs.choices.values():
+        parser_.add_argument("--data-dir")
+        parser_.add_argument("--json", action="store_true")
 
     evals = commands.add_parser("evals", help="list past evaluations, newest first")
     evals.add_argument("--index-key", help="only this index (the key shown by `indexes`)")
@@ -229,8 +248,14 @@ def _retrieval_label(config: dict[str, Any]) -> str:
 
 def _print_evaluation(record: dict[str, Any]) -> None:
     metrics, latency = record["metrics"], record["latency_ms"]
+    generated = " (generated questions)" if (record.get("question_set_info") or {}).get("generated") else ""
     print(f"evaluation {record['eval_id']}: {record['index_key']}, {_retrieval_label(record['config'])}, "
-          f"{record['questions']} questions (seed {record['sample']['seed']}) in {record['duration_s']:.1f} s")
+          f"{record['questions']} questions of set {record.get('question_set', 'squad')}{generated} "
+          f"(seed {record['sample']['seed']}) in {record['duration_s']:.1f} s")
+    labels = record.get("labels") or {}
+    if labels.get("unresolved_labels"):
+        print(f"  {labels['unresolved_labels']} of {labels['labels']} labels match no chunk of this index; "
+              f"{labels['questions_without_a_resolved_label']} questions left out")
     print("  " + ", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
     print("  latency ms: " + ", ".join(f"{name} {value:.1f}" for name, value in latency.items()))
 
@@ -242,6 +267,51 @@ def _k_values(text: str) -> list[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise ConfigError(f"--k takes comma-separated whole numbers such as 1,5,10,20, not {text!r}.") from None
+
+
+def _questions(args: argparse.Namespace) -> int:
+    """The `questions` verbs."""
+    from workbench import api
+
+    data_dir = args.data_dir or ""
+    if args.verb == "import":
+        result = api.import_questions(args.file, name=args.name or "", index_key=args.for_index, qrels=args.qrels or "",
+                                      data_dir=data_dir)
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            print(f"question set {result['name']}: {result['questions']} questions, {result['labels']} labels")
+            for error in result["errors"]:
+                print(f"  skipped {error}")
+        return 0 if not result["errors"] else 3
+    if args.verb == "list":
+        sets = api.question_sets(data_dir)
+        if args.json:
+            print(json.dumps(sets, indent=2))
+        for record in [] if args.json else sets:
+            origin = record["origin"].get("kind", "")
+            print(f"{record['name']}: {record['question_count']} questions ({origin}{', generated' if origin == 'generated' else ''})"
+                  f"{' for ' + record['index_key'] if record['index_key'] else ''}, updated {record['updated_at']}")
+        return 0
+    if args.verb == "show":
+        found = api.question_set(args.name, data_dir)
+        if args.json:
+            print(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+            return 0
+        print(f"{found.name}: {len(found.questions)} questions, from {found.origin}")
+        for question in found.questions:
+            print(f"  {question.question_id}  {question.text}")
+            for label in question.labels:
+                parts = [f"{name} {value!r}" for name, value in (("document", label.document), ("page", label.page),
+                         ("answer", label.answer), ("chunks", ",".join(label.chunk_ids))) if value]
+                print(f"      {'relevant' if label.grade >= 2 else 'partly'}: {', '.join(parts)}")
+        return 0
+    if args.verb == "export":
+        sys.stdout.write(api.export_questions(args.name, args.file_format, data_dir))
+        return 0
+    deleted = api.delete_question_set(args.name, data_dir)
+    print(f"question set {args.name} {'deleted' if deleted else 'was not stored'}", file=sys.stderr)
+    return 0 if deleted else 2
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -270,9 +340,11 @@ def run(argv: list[str] | None = None) -> int:
             else:
                 _print_hits(result)
             return 0
+        if args.command == "questions":
+            return _questions(args)
         if args.command == "eval":
             record = api.evaluate(config_from_args(args), sample_size=args.sample, seed=args.seed,
-                                     k_values=_k_values(args.k), squad_path=args.squad_path or "")
+                                  k_values=_k_values(args.k), squad_path=args.squad_path or "", questions=args.questions or "")
             if args.json:
                 print(json.dumps(record, indent=2, default=str))
             else:

@@ -1,4 +1,4 @@
-"""Evaluation of an index of SQuAD paragraphs: recall@k, MRR@10, nDCG@10 and latency, stored as an evaluation record."""
+"""Evaluation of any index against any question set (SQuAD's or the user's): figures, per-question outcomes, paired comparisons."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dataflows import evaluation
 from ragkit.backends import OFFLINE
 from ragkit.errors import ConfigError
+from ragkit.evaluation_run import EmbeddingClock, QuestionOutcome, Searcher
+from ragkit.questions import QuestionSet
+from ragkit.relevance import RANK_METRIC_DEPTH
 from ragkit.schema import Progress
+from ragkit.squad import squad_question_set
 from workbench.catalog import Catalog, now_iso
 from workbench.config import ResolvedConfig, public_config
 from workbench.flows import code_version, driver_for, runtime_inputs
@@ -19,6 +22,7 @@ from workbench.indexes import index_key_for, query_config
 from workbench.ingesting import new_run_id
 from workbench.keys import check_api_keys, resolve_api_keys
 from workbench.querying import open_query_flow, ranked_hits
+from workbench.question_sets import question_set as load_question_set
 
 # Questions are short: a local model embeds them faster in large batches (all-MiniLM-L6-v2 on
 # 2 busy cores: 17 ms per question in batches of 64, 9.5 ms in batches of 256).
@@ -36,6 +40,19 @@ def _evaluation_squad_path(config: ResolvedConfig, squad_path: str, catalog: Cat
     return ""
 
 
+def _question_set(config: ResolvedConfig, questions: str, squad_path: str, catalog: Catalog, key: str) -> QuestionSet:
+    """The named stored set, else the SQuAD set of the index's SQuAD file."""
+    if questions and questions != "squad":
+        return load_question_set(questions, config["data_dir"])
+    path = _evaluation_squad_path(config, squad_path, catalog, key)
+    if not any(run["config"].get("source") == "squad" for run in catalog.runs(limit=1000, key=key)):
+        raise ConfigError(
+            f"Index {config['index_name']!r} holds no SQuAD paragraphs, so SQuAD's questions cannot score it. Evaluate it "
+            "with a question set of its own documents (`questions import FILE`, then `eval --questions NAME`)."
+        )
+    return squad_question_set(path, config["squad_split"])
+
+
 def evaluate(
     config: Mapping[str, Any],
     sample_size: int = 200,
@@ -43,11 +60,14 @@ def evaluate(
     k_values: Iterable[int] = (1, 5, 10, 20),
     api_keys: Mapping[str, str] | None = None,
     squad_path: str = "",
+    questions: str = "",
 ) -> dict[str, Any]:
-    """Score retrieval on an index of SQuAD paragraphs: recall@k, MRR@10, nDCG@10 and latency, stored as an evaluation record.
+    """Score retrieval on an index against a question set: recall@k, MRR@10, nDCG@10 and latency, stored as an
+    evaluation record with each question's outcome.
 
-    The questions are a seeded sample (`sample_size` 0 = all) of the SQuAD questions whose paragraph
-    the index holds, so two configs on the same index and seed answer the same questions.
+    `questions` names a stored question set; without one, the index's SQuAD questions are used (an index of SQuAD
+    paragraphs). The questions are a seeded sample (`sample_size` 0 = all) of those with a label found in the index,
+    so two configs on the same index, set and seed answer the same questions.
     """
     config, manifest = query_config(config)
     keys = resolve_api_keys(api_keys)
@@ -57,47 +77,55 @@ def evaluate(
     k_values = sorted({int(k) for k in k_values if int(k) > 0})
     if not k_values:
         raise ConfigError("k_values must hold at least one positive number, e.g. 1, 5, 10, 20.")
-    depth = max(k_values + [evaluation.RANK_METRIC_DEPTH])
+    question_set = _question_set(config, questions, squad_path, catalog, key)
+    depth = max(k_values + [RANK_METRIC_DEPTH])
     eval_id, started_at, started = new_run_id(), now_iso(), time.perf_counter()
     dr_query, query_inputs, handles = open_query_flow(config, manifest, keys, depth)
     reranking = config["reranker"] != "none"
 
-    def search_one(question: str, vector: Any) -> evaluation.QuestionOutcome:
+    def search_one(question: str, vector: Any) -> QuestionOutcome:
         hits, search_ms, rerank_ms = ranked_hits(dr_query, query_inputs, handles, question, vector, reranking)
-        return evaluation.QuestionOutcome(tuple(hit["document_id"] for hit in hits), search_ms, rerank_ms)
+        return QuestionOutcome(tuple(hit["chunk_id"] for hit in hits), search_ms, rerank_ms)
 
-    clock = evaluation.EmbeddingClock()
-    path = _evaluation_squad_path(config, squad_path, catalog, key)
+    clock = EmbeddingClock()
     batch_size = int(config["embedding_batch_size"] or 0)
     if config.spec("embedding_service").has(OFFLINE):
         batch_size = max(batch_size, LOCAL_QUESTION_BATCH_SIZE)
     eval_config = config.replace(embedding_batch_size=batch_size)
     inputs = runtime_inputs(
-        keys, Progress(clock), embedding_clock=clock, evaluation_squad_path=path, sample_size=int(sample_size),
-        seed=int(seed), k_values=k_values, searcher=evaluation.Searcher(search_one),
+        keys, Progress(clock), embedding_clock=clock, question_set=question_set, sample_size=int(sample_size),
+        seed=int(seed), k_values=k_values, searcher=Searcher(search_one),
     )
     shared = {name: handles[name] for name in ("embedding_client", "embedding_dimension", "store_client", "existing_index")}
     result = driver_for(eval_config, "evaluate").execute(
-        ["evaluation_questions", "retrieval_metrics", "latency_percentiles"],
+        ["evaluation_questions", "label_coverage", "question_results", "retrieval_metrics", "latency_percentiles"],
         inputs=inputs,
         overrides={**shared, "cached_embeddings": {}},  # the model, not the cache, is what is timed
     )
-    questions = result["evaluation_questions"]
+    evaluated = result["evaluation_questions"]
     record = {
         "eval_id": eval_id,
         "index_key": key,
         "config": public_config(config),
-        "questions": len(questions),
+        "questions": len(evaluated),
+        "question_set": question_set.name,
+        "question_set_info": {"name": question_set.name, "origin": question_set.origin, "generated": question_set.generated,
+                              "index_key": question_set.index_key},
+        "labels": result["label_coverage"],
         "sample": {
             "sample_size": int(sample_size),
             "seed": int(seed),
             "k_values": k_values,
-            "squad_path": path,
+            "squad_path": question_set.origin.get("file", "") if question_set.origin.get("kind") == "squad" else "",
             "question_batch_size": batch_size,
-            "questions_digest": hashlib.sha256("\n".join(sorted(q.question_id for q in questions)).encode()).hexdigest()[:16],
+            "questions_digest": hashlib.sha256(
+                "\n".join(sorted(r.question.question_id for r in evaluated)).encode()).hexdigest()[:16],
         },
         "metrics": result["retrieval_metrics"],
         "latency_ms": result["latency_percentiles"],
+        "per_question": [{"id": r["id"], "rank": r["rank"], "label_ranks": r["label_ranks"],
+                          f"ndcg@{RANK_METRIC_DEPTH}": round(r[f"ndcg@{RANK_METRIC_DEPTH}"], 4)}
+                         for r in result["question_results"]],
         "started_at": started_at,
         "duration_s": round(time.perf_counter() - started, 2),
         "code_version": code_version(),

@@ -23,6 +23,8 @@ Swapping stores is passing another module to the driver. Every store module defi
                                                                -> [{**STORED_FIELDS, "score": fused score}]
     indexed_questions(existing_index)                          -> {SQuAD question id: document id} (evaluation)
     chunk_count(existing_index)                                -> rows in the index
+    chunk_rows(existing_index)                                 -> [{chunk_id, document_id, source_name, title, page,
+                                                                  chunk_index, text}] of every chunk (label resolution)
     run_chunks(existing_index, run_id, run_chunk_limit)        -> stored rows written by one run
     index_reset(store_client, index_name)                      -> True when the index was dropped
     maintained_index(store_client, index_name, run_counts, [upkeep settings])

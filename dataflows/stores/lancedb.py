@@ -385,6 +385,14 @@ def indexed_questions(existing_index: lancedb.table.Table) -> dict[str, str]:
     }
 
 
+_ROW_FIELDS = ["chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text"]
+
+
+def chunk_rows(existing_index: lancedb.table.Table) -> list[dict]:
+    """Every stored chunk's id, document id, source name, title, page and text (no vectors): what labels resolve against."""
+    return existing_index.search().select(_ROW_FIELDS).limit(None).to_arrow().to_pylist()
+
+
 def chunk_count(existing_index: lancedb.table.Table) -> int:
     """How many chunks the index holds."""
     return existing_index.count_rows()

@@ -486,6 +486,23 @@ def indexed_questions(existing_index: _Target) -> dict[str, str]:
                 return found
 
 
+_ROW_FIELDS = ("chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text")
+_FETCH_IDS = 100  # ids per fetch request (they travel in the URL)
+
+
+def chunk_rows(existing_index: _Target) -> list[dict]:
+    """Every stored chunk's id, document id, source name, title, page and text (no vectors): what labels resolve against."""
+    rows: list[dict] = []
+    with _pinecone_errors(f"listing the chunks of index {existing_index.name!r}"):
+        ids = _ids_with_prefix(existing_index, "")
+        for start in range(0, len(ids), _FETCH_IDS):
+            response = existing_index.index.fetch(ids=ids[start : start + _FETCH_IDS], namespace=existing_index.namespace)
+            for vector_id, vector in response.vectors.items():
+                row = _row(vector_id, vector.metadata)
+                rows.append({name: row[name] for name in _ROW_FIELDS})
+    return rows
+
+
 def chunk_count(existing_index: _Target) -> int:
     """How many chunks the index's namespace holds."""
     with _pinecone_errors(f"counting chunks in index {existing_index.name!r}"):

@@ -547,6 +547,18 @@ def indexed_questions(existing_index: _Collection) -> dict[str, str]:
     }
 
 
+_ROW_FIELDS = ["chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text"]
+
+
+def chunk_rows(existing_index: _Collection) -> list[dict]:
+    """Every stored chunk's id, document id, source name, title, page and text (no vectors): what labels resolve against."""
+    rows = []
+    for payload in _scrolled(existing_index, models.Filter(), _ROW_FIELDS):
+        row = _row(payload)
+        rows.append({name: row[name] for name in _ROW_FIELDS})
+    return rows
+
+
 def _count(collection: _Collection) -> int:
     client = _live(collection.client)
     with _session(client, f"counting points in collection {collection.name!r}"):

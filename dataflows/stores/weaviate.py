@@ -466,6 +466,27 @@ def indexed_questions(existing_index: Collection) -> dict[str, str]:
         last_chunk_id = str(objects[-1].properties["chunk_id"])
 
 
+_ROW_FIELDS = ["chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text"]
+
+
+def chunk_rows(existing_index: Collection) -> list[dict]:
+    """Every stored chunk's id, document id, source name, title, page and text (no vectors): what labels resolve against."""
+    rows: list[dict] = []
+    last_chunk_id: str | None = None
+    while True:  # keyset pages by chunk_id, as in stored_chunk_ids
+        where = None if last_chunk_id is None else Filter.by_property("chunk_id").greater_than(last_chunk_id)
+        try:
+            objects = existing_index.query.fetch_objects(
+                filters=where, limit=_PAGE_SIZE, sort=Sort.by_property("chunk_id"), return_properties=_ROW_FIELDS,
+            ).objects
+        except WeaviateBaseError as error:
+            raise _failure(existing_index, "list its chunks", error) from error
+        rows.extend({name: _row(obj.properties)[name] for name in _ROW_FIELDS} for obj in objects)
+        if len(objects) < _PAGE_SIZE:
+            return rows
+        last_chunk_id = str(objects[-1].properties["chunk_id"])
+
+
 def _object_count(existing_index: Collection) -> int:
     try:
         return int(existing_index.aggregate.over_all(total_count=True).total_count or 0)
