@@ -250,3 +250,20 @@ def test_chat_explains_an_llm_endpoint_that_does_not_answer(app_env):
     closed = f"http://127.0.0.1:{free_port()}/v1"
     app.text_input(key="chat_openai_compatible_llm_base_url").input(closed).run()
     assert any(f"No OpenAI-compatible endpoint answers at {closed}" in w.value for w in app.sidebar.warning)
+
+
+def test_the_benchmark_runs_on_an_imported_question_set_with_the_paired_tests(app_env, tmp_path):
+    _ingest_text(app_env, "guild", TEXT.decode())
+    questions = tmp_path / "guild.csv"
+    questions.write_text("question,document,page,answer\nWho was the first keeper?,guild.txt,,Ada Fenwick\n"
+                         "What is the guild's emblem?,guild.txt,,silver gull\n", encoding="utf-8")
+    api.import_questions(str(questions), data_dir=str(app_env))
+    app = _open(_app(), "pages/compare.py")
+    assert app.selectbox(key="compare_question_set").options == ["guild (imported)"]
+    app.selectbox(key="compare_b_mode").set_value("lexical").run()
+    next(b for b in app.button if b.label == "Run benchmark on both").click().run()
+    assert not app.exception and not app.error
+    paired = next(d.value for d in app.dataframe if "p (sign test)" in d.value.columns)
+    assert list(paired["metric"]) == ["recall@5", "mrr@10", "ndcg@10"]
+    assert (paired["left"] == 1.0).all()  # one chunk: found first by both sides
+    assert any("Right − left, paired over the 2 questions" in m.value for m in app.markdown)
