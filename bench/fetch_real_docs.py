@@ -38,8 +38,8 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
 VERSIONS_FILE = "versions.json"
 
 _INSTALL_HINT = (
-    "install apt-get and dpkg-deb (a Debian or Ubuntu machine) with reachable package lists, or place "
-    "{names} in {cache} by hand"
+    "install the Debian packages apt and dpkg (for apt-get and dpkg-deb) on a machine that reaches Debian's "
+    "package archive, or place {names} in {cache} by hand"
 )
 
 
