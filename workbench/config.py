@@ -189,7 +189,7 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     merged["llm_model"] = merged["llm_model"] or specs["llm_service"].default_model
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
     # Environment fallbacks are read here, once, never inside a node.
-    merged["squad_path"] = str(merged["squad_path"] or os.environ.get("WORKBENCH_SQUAD_PATH", ""))
+    merged["squad_path"] = str(merged["squad_path"] or "")
     merged["cohere_base_url"] = str(merged["cohere_base_url"] or os.environ.get("CO_API_URL", ""))
     if not isinstance(merged["vector_db_config"], Mapping):
         raise ConfigError("vector_db_config must be a JSON object of the store's settings.")
@@ -248,6 +248,18 @@ def _check_file_limits(merged: dict[str, Any]) -> None:
         raise ConfigError("max_file_mb must be at least 1; max_pdf_pages and parse_timeout_seconds must not be negative (0 = no limit).")
     if merged["parse_memory_mb"] and merged["parse_memory_mb"] < 256:
         raise ConfigError("parse_memory_mb must be at least 256 (the parser itself needs about 75 MB), or 0 for no cap.")
+
+
+def with_local_squad(config: ResolvedConfig) -> ResolvedConfig:
+    """An ingestion config of SQuAD with no file set reads $WORKBENCH_SQUAD_PATH when it is set (instead of the hub).
+
+    Applied where documents are read, not at resolution, so an evaluation first looks for the file in the index's own
+    ingestion record (`workbench/evaluating.py`).
+    """
+    local = os.environ.get("WORKBENCH_SQUAD_PATH", "")
+    if config["source"] == "squad" and not config["squad_path"] and local:
+        return config.replace(squad_path=local)
+    return config
 
 
 def refuse_secrets(value: Any, path: str = "") -> None:

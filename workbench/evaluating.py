@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -37,7 +38,7 @@ def _evaluation_squad_path(config: ResolvedConfig, squad_path: str, catalog: Cat
         recorded = record["config"].get("squad_path") if record["config"].get("source") == "squad" else ""
         if recorded and Path(recorded).expanduser().exists():
             return str(Path(recorded).expanduser().resolve())
-    return ""
+    return os.environ.get("WORKBENCH_SQUAD_PATH", "")
 
 
 def _question_set(config: ResolvedConfig, questions: str, squad_path: str, catalog: Catalog, key: str) -> QuestionSet:

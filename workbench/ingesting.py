@@ -15,7 +15,7 @@ from ragkit.errors import WorkbenchError
 from ragkit.schema import Chunk, FileError, InputFile, Progress
 from workbench import executors
 from workbench.catalog import Catalog, now_iso
-from workbench.config import CHUNK_SETTING_KEYS, ResolvedConfig, public_config, resolve_config
+from workbench.config import CHUNK_SETTING_KEYS, ResolvedConfig, public_config, resolve_config, with_local_squad
 from workbench.flows import INGEST_TARGETS, PREFLIGHT_TARGETS, STREAM_TARGETS, code_version, dag_dot, driver_for, runtime_inputs
 from workbench.indexes import check_manifest, index_key_for
 from workbench.keys import check_api_keys, resolve_api_keys
@@ -86,7 +86,7 @@ def ingest(
     Lifecycle `adapters` and the steps of `progress` follow the nodes of each batch with the
     synchronous executor; with the others, progress reports ("batches", done, total).
     """
-    config = resolve_config(config)
+    config = with_local_squad(resolve_config(config))
     keys = resolve_api_keys(api_keys)
     check_api_keys(config, keys, "ingest")
     catalog = Catalog(config["data_dir"])
@@ -164,7 +164,7 @@ def execute(
     **inputs: Any,
 ) -> dict[str, Any]:
     """Compute any nodes of a flow (for example 'chunks' to preview chunking without embedding)."""
-    config = resolve_config(config)
+    config = with_local_squad(resolve_config(config))
     runtime = runtime_inputs(resolve_api_keys(api_keys), None, input_files=_input_files(config, files), **inputs)
     return driver_for(config, purpose).execute(final_vars, inputs=runtime)
 
