@@ -19,8 +19,10 @@ def _catalog(data_dir: str) -> Catalog:
 
 def _read_text(path: str) -> str:
     file = Path(path).expanduser()
-    if not file.is_file():
+    if not file.exists():
         raise ConfigError(f"{path}: no such file (a CSV, JSONL or BEIR queries.jsonl is expected).")
+    if not file.is_file():  # a folder, FIFO, socket or device is never opened (a FIFO would block)
+        raise ConfigError(f"{path}: not a regular file (a CSV, JSONL or BEIR queries.jsonl is expected).")
     if file.stat().st_size > _MAX_FILE_MB * 2**20:
         raise ConfigError(f"{path}: over {_MAX_FILE_MB} MB; split the question file.")
     try:
