@@ -11,6 +11,7 @@ from ui.cards import result_card
 from ui.errors import show_error
 from ui.index_picker import config_for_index, data_dir, index_picker, indexes_or_stop, runs_or_stop
 from ui.keys import api_keys
+from ui.marking import mark_controls
 from ui.navigation import run_inside_app
 from ui.paired_comparison import show_paired_comparison
 from ui.retrieval_picker import retrieval_settings
@@ -43,8 +44,10 @@ def _passage(hit: dict) -> tuple:
     return hit["document_id"], hit["char_start"], hit["char_end"]
 
 
+shown_for = [manifest_a["index_key"], manifest_b["index_key"]]
 if asked and not question.strip():
     st.warning("Type a question first.")
+    st.session_state.pop("compare_result", None)
 elif asked:
     results = []
     for config in (config_a, config_b):
@@ -52,18 +55,27 @@ elif asked:
             results.append(api.search(config, question, top_k=top_k, api_keys=api_keys()))
         except Exception as error:
             results.append(error)
+    # kept for the reruns that marking a hit makes
+    st.session_state["compare_result"] = {"for": shown_for, "question": question, "configs": [config_a, config_b],
+                                          "results": results}
+shown = st.session_state.get("compare_result")
+if shown and shown["for"] == shown_for:
+    results, question = shown["results"], shown["question"]
     passages = [{_passage(h) for h in r["hits"]} if isinstance(r, dict) else set() for r in results]
     both = passages[0] & passages[1]
-    st.caption(f"{plural(len(both), 'passage')} found by both sides {'is' if len(both) == 1 else 'are'} marked ◆.")
-    for side, column, result in zip(("a", "b"), st.columns(2), results):
+    st.caption(f"{plural(len(both), 'passage')} found by both sides {'is' if len(both) == 1 else 'are'} marked ◆. "
+               "Marking a hit relevant adds the question to that index's marked question set.")
+    for side, column, result, config in zip(("a", "b"), st.columns(2), results, shown["configs"]):
         with column:
             if isinstance(result, Exception):
                 show_error(result, "Search")
                 continue
             st.metric("Latency", f"{result['latency_ms']['total']:.0f} ms",
                       help=f"embed {result['latency_ms']['embed']:.0f} ms, search {result['latency_ms']['search']:.0f} ms")
+            controls = mark_controls(config, question, api.hit_marks(config, question), f"compare_{side}")
             for rank, hit in enumerate(result["hits"], start=1):
-                result_card(rank, hit, question, marker="◆ " if _passage(hit) in both else "", side=side)
+                result_card(rank, hit, question, marker="◆ " if _passage(hit) in both else "", side=side,
+                            controls=controls)
 
 st.divider()
 st.subheader("Benchmark on a question set")

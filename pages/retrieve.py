@@ -8,6 +8,7 @@ from ui.cards import result_card
 from ui.errors import show_error
 from ui.index_picker import config_for_index, index_picker, indexes_or_stop
 from ui.keys import api_keys
+from ui.marking import mark_controls
 from ui.navigation import run_inside_app
 from ui.retrieval_picker import retrieval_settings
 from ui.wording import plural
@@ -26,17 +27,27 @@ with st.form("retrieve_form"):
     settings = retrieval_settings("retrieve")
     asked = st.form_submit_button("Search", type="primary")
 
+config = {**config_for_index(manifest), **settings}
 if asked and question.strip():
     try:
-        result = api.search({**config_for_index(manifest), **settings}, question, top_k=top_k, api_keys=api_keys())
+        result = api.search(config, question, top_k=top_k, api_keys=api_keys())
     except Exception as error:
         show_error(error, "Search")
         st.stop()
+    # kept for the reruns that marking a hit makes
+    st.session_state["retrieve_result"] = {"index_key": manifest["index_key"], "config": config, "result": result}
+elif asked:
+    st.warning("Type a question first.")
+    st.session_state.pop("retrieve_result", None)
+
+shown = st.session_state.get("retrieve_result")
+if shown and shown["index_key"] == manifest["index_key"]:
+    result, question = shown["result"], shown["result"]["question"]
     latency = result["latency_ms"]
     parts = [f"{name} {latency[name]:.0f} ms" for name in ("embed", "search", "rerank") if name in latency]
     st.caption(f"{plural(len(result['hits']), 'hit')} in {latency['total']:.0f} ms ({', '.join(parts)}) · "
-               f"{result['manifest']['embedding_service']} / {result['manifest']['model_name']}")
+               f"{result['manifest']['embedding_service']} / {result['manifest']['model_name']} · mark hits to build "
+               f"the question set {api.marked_set_name(manifest['index_name'])!r} that evaluates this index")
+    controls = mark_controls(shown["config"], question, api.hit_marks(shown["config"], question), "retrieve")
     for rank, hit in enumerate(result["hits"], start=1):
-        result_card(rank, hit, question)
-elif asked:
-    st.warning("Type a question first.")
+        result_card(rank, hit, question, controls=controls)

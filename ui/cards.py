@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -9,8 +10,10 @@ import streamlit as st
 from ui.safe_text import escape_text, highlighted
 
 
-def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "", side: str = "") -> None:
-    """One hit: rank, score, title, source, page, the matched text with query terms highlighted, and its lineage."""
+def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "", side: str = "",
+                controls: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """One hit: rank, score, title, source, page, the matched text with query terms highlighted, its lineage, and
+    the controls drawn under it (marking it relevant or not)."""
     with st.container(border=True, key=f"hit{side}_{rank}"):
         page = f" · page {hit['page']}" if hit.get("page") else ""
         st.markdown(
@@ -23,3 +26,5 @@ def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "",
             st.json({name: hit.get(name) for name in (
                 "chunk_id", "document_id", "run_id", "embedding_service", "model_name", "dimension", "ingested_at",
                 "chunk_index", "char_start", "char_end", "content_hash")})
+        if controls is not None:
+            controls(hit)

@@ -24,6 +24,7 @@ from workbench.indexes import index_key_for, index_manifest, query_config
 from workbench.ingesting import execute, index_state, ingest, preview_chunks
 from workbench.keys import api_key_env_vars, known_api_keys, required_api_keys, resolve_api_keys
 from workbench.lifecycle import NodeStatusListener
+from workbench.marking import hit_marks, mark_hit, marked_set_name, marks, unmark_hit
 from workbench.querying import answer, run_chunks, search
 from workbench.question_sets import (
     delete_question_set,
@@ -40,7 +41,7 @@ __all__ = [
     "ExecutionGraph", "InputFile", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
     "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
-    "flow_graph", "flow_modules", "index_key_for", "index_manifest", "index_state", "indexes", "ingest",
+    "flow_graph", "flow_modules", "hit_marks", "mark_hit", "marked_set_name", "marks", "unmark_hit", "index_key_for", "index_manifest", "index_state", "indexes", "ingest",
     "known_api_keys", "preview_chunks", "public_config", "query_config", "required_api_keys", "resolve_api_keys",
     "resolve_config", "run_chunks", "runs", "search", "status_digraph",
 ]

@@ -91,6 +91,20 @@ CREATE TABLE IF NOT EXISTS evaluation_outcomes (
 );
 """
 
+_MARKS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS relevance_marks (
+    index_key TEXT NOT NULL,
+    question_key TEXT NOT NULL,
+    question TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    relevant INTEGER NOT NULL,
+    document TEXT NOT NULL DEFAULT '',
+    page INTEGER NOT NULL DEFAULT 0,
+    marked_at TEXT NOT NULL,
+    PRIMARY KEY (index_key, question_key, chunk_id)
+);
+"""
+
 _BATCHES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_batches (
     run_id TEXT NOT NULL,
@@ -162,7 +176,7 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _BATCHES_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _BATCHES_SCHEMA)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -377,3 +391,29 @@ class Catalog:
         """Forget a question set; False when there was none."""
         with self._connect() as connection:
             return connection.execute("DELETE FROM question_sets WHERE name = ?", (name,)).rowcount > 0
+
+    # --- relevance marks ---------------------------------------------------------------------
+
+    def save_mark(self, key: str, question_key: str, question: str, chunk_id: str, relevant: bool,
+                  document: str = "", page: int = 0) -> None:
+        """Record a person's judgement of one hit for one question (replacing an earlier one of the same hit)."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO relevance_marks (index_key, question_key, question, chunk_id, relevant, document, page, marked_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(index_key, question_key, chunk_id) DO UPDATE SET"
+                " question = excluded.question, relevant = excluded.relevant, marked_at = excluded.marked_at",
+                (key, question_key, question, chunk_id, int(relevant), document, int(page or 0), now_iso()),
+            )
+
+    def delete_mark(self, key: str, question_key: str, chunk_id: str) -> bool:
+        """Forget one judgement; False when there was none."""
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM relevance_marks WHERE index_key = ? AND question_key = ? AND chunk_id = ?",
+                                      (key, question_key, chunk_id)).rowcount > 0
+
+    def marks(self, key: str) -> list[dict[str, Any]]:
+        """Every judgement made on an index, oldest first."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT * FROM relevance_marks WHERE index_key = ? ORDER BY marked_at, rowid",
+                                      (key,)).fetchall()
+        return [{**dict(row), "relevant": bool(row["relevant"])} for row in rows]
