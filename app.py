@@ -97,6 +97,7 @@ pages = [
     st.Page("pages/retrieve.py", title="Retrieve", icon=":material/search:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
+    st.Page("pages/questions.py", title="Questions", icon=":material/quiz:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ]
 st.set_page_config(page_title="RAG workbench", page_icon=":material/hub:", layout="wide")

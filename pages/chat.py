@@ -6,14 +6,13 @@ import json
 
 import streamlit as st
 
-from ui.backend_fields import backend_settings
 from ui.errors import show_error
-from ui.index_picker import config_for_index, data_dir, index_picker, indexes_or_stop
-from ui.keys import api_keys, missing_key_for
+from ui.index_picker import config_for_index, index_picker, indexes_or_stop
+from ui.keys import api_keys
+from ui.llm_picker import llm_settings
 from ui.navigation import run_inside_app
 from ui.retrieval_picker import retrieval_settings
 from ui.safe_text import escape_text, markdown_literal
-from ui.service_checks import show_backend_problem
 from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
@@ -25,18 +24,8 @@ if manifest is None:
 
 with st.sidebar:
     st.subheader("Answering")
-    llm_service = st.selectbox("LLM", api.LLMS.names(), format_func=lambda name: api.LLMS.get(name).label, key="chat_llm",
-                               help="Offline: the best-matching sentences of the top chunks, labelled as extracted, not generated.")
-    llm = api.LLMS.get(llm_service)
-    llm_config = {"llm_service": llm_service}
-    if llm.default_model:
-        llm_config["llm_model"] = st.text_input("Model", value=llm.default_model, key=f"chat_model_{llm_service}")
-    llm_config.update(backend_settings(llm, "chat", data_dir()))
-    show_backend_problem("llm_service", llm_service, llm_config)
-    missing = missing_key_for(llm)
-    if missing:
-        st.warning(f"{llm.label} needs {missing} (environment, secrets.toml or API keys above). "
-                   "Until then, choose the offline mode.")
+    llm_config = llm_settings("chat", help="Offline: the best-matching sentences of the top chunks, labelled as extracted, "
+                                           "not generated.")
     top_k = st.slider("Chunks retrieved", 1, 10, 5, key="chat_top_k")
     settings = retrieval_settings("chat", side_by_side=False)
 

@@ -6,6 +6,7 @@ Pages show the sentence beside the option (cached briefly) instead of failing la
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import httpx
 
@@ -48,4 +49,7 @@ def llama_cpp_problem(settings: dict) -> str:
     if importlib.util.find_spec("llama_cpp") is None:
         return ("The local LLM is an opt-in extra: pip install -r requirements-llm.txt (builds llama-cpp-python, "
                 "about 9 minutes). Until then, choose another LLM or the offline mode.")
+    path = str(settings.get("llm_model_path") or "")
+    if path and not Path(path).expanduser().is_file():
+        return f"GGUF model file {path}: no such file."
     return ""

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import REPO, SQUAD_SAMPLE, free_port
 from workbench import api
 
-PAGES = ["pages/ingest.py", "pages/retrieve.py", "pages/compare.py", "pages/chat.py", "pages/runs.py"]
+PAGES = ["pages/ingest.py", "pages/retrieve.py", "pages/compare.py", "pages/chat.py", "pages/questions.py", "pages/runs.py"]
 TEXT = (b"The Marrowick lighthouse keepers guild was founded in 1884. Its first keeper was Ada Fenwick.\n\n"
         b"The guild's emblem is a silver gull holding a brass key.")
 

@@ -26,9 +26,17 @@ from workbench.keys import api_key_env_vars, known_api_keys, required_api_keys, 
 from workbench.lifecycle import NodeStatusListener
 from workbench.marking import hit_marks, mark_hit, marked_set_name, marks, unmark_hit
 from workbench.querying import answer, run_chunks, search
+from workbench.question_drafts import (
+    delete_question_draft,
+    generate_questions,
+    question_draft,
+    question_drafts,
+    review_questions,
+)
 from workbench.question_sets import (
     delete_question_set,
     export_questions,
+    import_question_upload,
     import_questions,
     question_set,
     question_sets,
@@ -39,8 +47,9 @@ from workbench.visualize import ExecutionGraph, execution_graph, status_digraph
 __all__ = [
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "NodeStatusListener", "Progress", "ResolvedConfig",
-    "answer", "api_key_env_vars", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
-    "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
+    "answer", "api_key_env_vars", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",
+    "review_questions", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
+    "import_question_upload", "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
     "flow_graph", "flow_modules", "hit_marks", "mark_hit", "marked_set_name", "marks", "unmark_hit", "index_key_for", "index_manifest", "index_state", "indexes", "ingest",
     "known_api_keys", "preview_chunks", "public_config", "query_config", "required_api_keys", "resolve_api_keys",
     "resolve_config", "run_chunks", "runs", "search", "status_digraph",

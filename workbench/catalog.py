@@ -105,6 +105,17 @@ CREATE TABLE IF NOT EXISTS relevance_marks (
 );
 """
 
+_DRAFTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS question_drafts (
+    name TEXT PRIMARY KEY,
+    index_key TEXT NOT NULL,
+    origin_json TEXT NOT NULL,
+    candidates_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
 _BATCHES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_batches (
     run_id TEXT NOT NULL,
@@ -132,6 +143,7 @@ _JSON_COLUMNS = {
     "question_set_json": "question_set_info",
     "labels_json": "labels",
     "outcomes_json": "per_question",
+    "candidates_json": "candidates",
 }
 
 
@@ -176,7 +188,7 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _BATCHES_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _BATCHES_SCHEMA)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -417,3 +429,34 @@ class Catalog:
             rows = connection.execute("SELECT * FROM relevance_marks WHERE index_key = ? ORDER BY marked_at, rowid",
                                       (key,)).fetchall()
         return [{**dict(row), "relevant": bool(row["relevant"])} for row in rows]
+
+    # --- generated question drafts -----------------------------------------------------------
+
+    def save_draft(self, name: str, key: str, origin: dict[str, Any], candidates: list[dict[str, Any]]) -> None:
+        """Store the candidates an LLM wrote and their review state, replacing a draft of the same name."""
+        now = now_iso()
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO question_drafts (name, index_key, origin_json, candidates_json, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET index_key = excluded.index_key,"
+                " origin_json = excluded.origin_json, candidates_json = excluded.candidates_json,"
+                " updated_at = excluded.updated_at",
+                (name, key, json.dumps(origin), json.dumps(candidates, ensure_ascii=False), now, now),
+            )
+
+    def draft(self, name: str) -> dict[str, Any] | None:
+        """A stored draft (name, index_key, origin, candidates, times), or None."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM question_drafts WHERE name = ?", (name,)).fetchone()
+        return self._decode(row) if row else None
+
+    def drafts(self) -> list[dict[str, Any]]:
+        """Every stored draft, newest first."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT * FROM question_drafts ORDER BY updated_at DESC").fetchall()
+        return [self._decode(row) for row in rows]
+
+    def delete_draft(self, name: str) -> bool:
+        """Forget a draft; False when there was none."""
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM question_drafts WHERE name = ?", (name,)).rowcount > 0

