@@ -27,7 +27,7 @@ with st.sidebar:
     llm_config = llm_settings("chat", help="Offline: the best-matching sentences of the top chunks, labelled as extracted, "
                                            "not generated.")
     top_k = st.slider("Chunks retrieved", 1, 10, 5, key="chat_top_k")
-    settings = retrieval_settings("chat", side_by_side=False)
+    settings = retrieval_settings("chat", side_by_side=False, manifest=manifest)
 
 # One conversation per index: switching the index shows that index's conversation, not another's.
 conversations: dict[str, list[dict]] = st.session_state.setdefault("chat_histories", {})

@@ -15,6 +15,7 @@ from ui.marking import mark_controls
 from ui.navigation import run_inside_app
 from ui.paired_comparison import show_paired_comparison
 from ui.retrieval_picker import retrieval_settings
+from ui.tuning_panel import tune_panel
 from ui.wording import plural
 from workbench import api
 
@@ -25,10 +26,10 @@ manifests = indexes_or_stop()
 left, right = st.columns(2)
 with left:
     manifest_a = index_picker(manifests, "Left index", key="compare_a", param="a")
-    settings_a = retrieval_settings("compare_a") if manifest_a else {}
+    settings_a = retrieval_settings("compare_a", manifest=manifest_a) if manifest_a else {}
 with right:
     manifest_b = index_picker(manifests, "Right index", key="compare_b", param="b")
-    settings_b = retrieval_settings("compare_b") if manifest_b else {}
+    settings_b = retrieval_settings("compare_b", manifest=manifest_b) if manifest_b else {}
 if manifest_a is None or manifest_b is None:
     st.stop()
 
@@ -131,6 +132,8 @@ if benchmark.get("for") == benchmarked:  # kept across reruns, shown only for th
     speed.bar_chart(table[latency_columns].T, stack=False, sort=False)
     if len(benchmark.get("records", [])) == 2:
         show_paired_comparison(*benchmark["records"], set_name)
+with st.expander(f"Tune the left index ({manifest_a['index_name']}) on this question set"):
+    tune_panel(config_a, manifest_a, set_name)
 for manifest in {m["index_key"]: m for m in (manifest_a, manifest_b)}.values():
     history = api.evaluations(data_dir(), index_key=manifest["index_key"], limit=50)
     if history:

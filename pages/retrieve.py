@@ -24,7 +24,7 @@ if manifest is None:
 with st.form("retrieve_form"):
     question = st.text_input("Question", key="retrieve_question", placeholder="e.g. Who won Super Bowl 50?")
     top_k = st.slider("Top k", 1, 20, 5, key="retrieve_top_k")
-    settings = retrieval_settings("retrieve")
+    settings = retrieval_settings("retrieve", manifest=manifest)
     asked = st.form_submit_button("Search", type="primary")
 
 config = {**config_for_index(manifest), **settings}

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from ui.backend_fields import backend_settings
-from ui.index_picker import data_dir
+from ui.index_picker import config_for_index, data_dir
 from ui.keys import missing_key_for
 from ui.service_checks import show_backend_problem
 from workbench import api
@@ -15,11 +15,39 @@ from workbench import api
 RETRIEVAL_MODES = {"dense": "Dense (vectors)", "lexical": "Lexical (BM25 / full text)", "hybrid": "Hybrid (fused)"}
 
 
-def retrieval_settings(key: str, side_by_side: bool = True) -> dict[str, Any]:
-    """Retrieval mode (dense, lexical, hybrid) and reranker: query-time settings that leave the index as it is.
+def _preset(key: str, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The index's retrieval presets (made by Tune) as a pick list; the settings of the one picked, or None for custom."""
+    try:
+        presets = api.retrieval_presets(config_for_index(manifest))
+    except Exception:  # no catalog yet: no presets
+        return None
+    if not presets:
+        return None
+    names = ["custom", *(preset["name"] for preset in presets)]
+    picked = st.selectbox("Retrieval preset", names, key=f"{key}_preset_{manifest['index_key']}",
+                          format_func=lambda name: "Custom settings" if name == "custom" else f"Preset: {name}",
+                          help="Presets are made by Tune (Compare page, or `python -m workbench tune`).")
+    if picked == "custom":
+        return None
+    preset = next(preset for preset in presets if preset["name"] == picked)
+    tuned = preset["tuned"]
+    held_out = tuned.get("held_out_metrics", {})
+    st.caption(f"{preset['settings']['retrieval_mode']}, reranker {preset['settings']['reranker']} · tuned on "
+               f"{tuned.get('question_set', '?')}{' (generated)' if tuned.get('generated') else ''}: held-out "
+               f"{tuned.get('metric', 'mrr@10')} {held_out.get(tuned.get('metric', 'mrr@10'), 0):.3f} vs default "
+               f"{tuned.get('held_out_default_metrics', {}).get(tuned.get('metric', 'mrr@10'), 0):.3f}")
+    return dict(preset["settings"])
+
+
+def retrieval_settings(key: str, side_by_side: bool = True, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Retrieval mode (dense, lexical, hybrid) and reranker: query-time settings that leave the index as it is, or
+    a retrieval preset of the index when it has any.
 
     Side by side on a page; one under the other in the narrow sidebar, where two columns truncate the values.
     """
+    preset = _preset(key, manifest) if manifest else None
+    if preset is not None:
+        return preset
     settings: dict[str, Any] = {}
     left, right = st.columns(2) if side_by_side else (st.container(), st.container())
     settings["retrieval_mode"] = left.selectbox("Retrieval mode", list(RETRIEVAL_MODES), format_func=RETRIEVAL_MODES.get,

@@ -42,6 +42,7 @@ from workbench.question_sets import (
     question_sets,
     save_question_set,
 )
+from workbench.tuning import delete_retrieval_preset, retrieval_preset, retrieval_presets, tune_retrieval
 from workbench.visualize import ExecutionGraph, execution_graph, status_digraph
 
 __all__ = [
@@ -52,7 +53,8 @@ __all__ = [
     "import_question_upload", "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
     "flow_graph", "flow_modules", "hit_marks", "mark_hit", "marked_set_name", "marks", "unmark_hit", "index_key_for", "index_manifest", "index_state", "indexes", "ingest",
     "known_api_keys", "preview_chunks", "public_config", "query_config", "required_api_keys", "resolve_api_keys",
-    "resolve_config", "run_chunks", "runs", "search", "status_digraph",
+    "resolve_config", "run_chunks", "runs", "search", "status_digraph", "delete_retrieval_preset", "retrieval_preset",
+    "retrieval_presets", "tune_retrieval",
 ]
 
 

@@ -116,6 +116,17 @@ CREATE TABLE IF NOT EXISTS question_drafts (
 );
 """
 
+_PRESETS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS retrieval_presets (
+    index_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    settings_json TEXT NOT NULL,
+    tuned_json TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (index_key, name)
+);
+"""
+
 _BATCHES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_batches (
     run_id TEXT NOT NULL,
@@ -144,6 +155,8 @@ _JSON_COLUMNS = {
     "labels_json": "labels",
     "outcomes_json": "per_question",
     "candidates_json": "candidates",
+    "settings_json": "settings",
+    "tuned_json": "tuned",
 }
 
 
@@ -188,7 +201,7 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _BATCHES_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _BATCHES_SCHEMA)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -460,3 +473,28 @@ class Catalog:
         """Forget a draft; False when there was none."""
         with self._connect() as connection:
             return connection.execute("DELETE FROM question_drafts WHERE name = ?", (name,)).rowcount > 0
+
+    # --- retrieval presets -------------------------------------------------------------------
+
+    def save_preset(self, key: str, name: str, settings: dict[str, Any], tuned: dict[str, Any]) -> None:
+        """Store a named set of retrieval settings of an index (replacing one of the same name), with how it was tuned."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO retrieval_presets (index_key, name, settings_json, tuned_json, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(index_key, name) DO UPDATE SET settings_json = excluded.settings_json,"
+                " tuned_json = excluded.tuned_json, created_at = excluded.created_at",
+                (key, name, json.dumps(settings), json.dumps(tuned), now_iso()),
+            )
+
+    def presets(self, key: str) -> list[dict[str, Any]]:
+        """The retrieval presets of an index, newest first."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT * FROM retrieval_presets WHERE index_key = ? ORDER BY created_at DESC, name",
+                                      (key,)).fetchall()
+        return [self._decode(row) for row in rows]
+
+    def delete_preset(self, key: str, name: str) -> bool:
+        """Forget a retrieval preset; False when there was none."""
+        with self._connect() as connection:
+            return connection.execute("DELETE FROM retrieval_presets WHERE index_key = ? AND name = ?",
+                                      (key, name)).rowcount > 0

@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = commands.add_parser("query", help="search an index")
     query.add_argument("question")
     query.add_argument("--top-k", type=int, default=5)
+    query.add_argument("--preset", help="a retrieval preset of the index (see `tune`); retrieval flags override it")
     _add_retrieval_flags(query)
     _add_store_flags(query)
 
@@ -112,8 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--k", default="1,5,10,20", help="recall cut-offs, comma-separated (default 1,5,10,20)")
     evaluate.add_argument("--squad-path", help="SQuAD v1.1 JSON the index was built from (default: the index's ingestion)")
     evaluate.add_argument("--questions", help="a stored question set (see `questions list`); default: the index's SQuAD questions")
+    evaluate.add_argument("--preset", help="a retrieval preset of the index (see `tune`); retrieval flags override it")
     _add_retrieval_flags(evaluate)
     _add_store_flags(evaluate)
+
+    tune = commands.add_parser("tune", help="search retrieval settings on half of a question set, check them on the other "
+                                             "half, save the best as a preset of the index")
+    tune.add_argument("--questions", required=True, help="a stored question set (see `questions list`), or squad")
+    tune.add_argument("--preset", default="tuned", help="name of the retrieval preset to save (default tuned)")
+    tune.add_argument("--metric", default="mrr@10", help="what to maximise: mrr@10 (default), ndcg@10, recall@1/5/10")
+    tune.add_argument("--seed", type=int, default=0, help="seed of the split into halves (default 0)")
+    tune.add_argument("--max-questions", type=int, default=500, help="questions per half at most (default 500)")
+    _add_retrieval_flags(tune)
+    _add_store_flags(tune)
 
     questions = commands.add_parser("questions", help="question sets: import, list, show, export, delete, generate, review")
     verbs = questions.add_subparsers(dest="verb", required=True)
@@ -272,6 +284,38 @@ def _print_evaluation(record: dict[str, Any]) -> None:
     print("  latency ms: " + ", ".join(f"{name} {value:.1f}" for name, value in latency.items()))
 
 
+def _with_preset(args: argparse.Namespace) -> dict[str, Any]:
+    """The config of the flags, on top of the retrieval preset named by --preset."""
+    from workbench import api
+
+    config = config_from_args(args)
+    if not getattr(args, "preset", None):
+        return config
+    return {**api.retrieval_preset(config, args.preset), **config}  # the preset holds only retrieval settings
+
+
+def _print_tuning(result: dict[str, Any]) -> None:
+    split = result["split"]
+    print(f"tuned on {split['tuning_questions']} questions of {split['question_set']}"
+          f"{' (generated)' if split['generated'] else ''}, checked on the other {split['held_out_questions']}"
+          f" (seed {split['seed']}), maximising {split['metric']}")
+    print(f"\n{'settings':<62} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'search p50':>11}")
+    for row in result["tuning"][:10]:
+        metrics = row["metrics"]
+        print(f"{row['label'][:62]:<62} {metrics['recall@1']:>6.3f} {metrics['recall@5']:>6.3f} {metrics['mrr@10']:>7.3f} "
+              f"{row['latency_ms']['search_p50']:>8.1f} ms")
+    if len(result["tuning"]) > 10:
+        print(f"... and {len(result['tuning']) - 10} more")
+    best, default = result["held_out"]["best"]["metrics"], result["held_out"]["default"]["metrics"]
+    print(f"\nheld-out half: preset {result['preset']!r} = {result['label']}")
+    for metric, test in result["comparison"]["tests"].items():
+        print(f"  {metric}: default {test['a']:.3f} -> preset {test['b']:.3f} (difference {test['b'] - test['a']:+.3f}, "
+              f"95% CI {test['bootstrap']['ci_low']:+.3f}..{test['bootstrap']['ci_high']:+.3f}, "
+              f"sign test p {test['sign_test']['p_value']:.3f})")
+    print(f"  recall@10: default {default.get('recall@10', 0):.3f} -> preset {best.get('recall@10', 0):.3f}")
+    print(f"saved: use it with --preset {result['preset']} (query, eval, ask) or pick it on Retrieve, Compare and Chat")
+
+
 def _k_values(text: str) -> list[int]:
     from ragkit.errors import ConfigError
 
@@ -380,8 +424,16 @@ def run(argv: list[str] | None = None) -> int:
             else:
                 _print_run(record)
             return 0 if not record.get("file_errors") else 3
+        if args.command == "tune":
+            result = api.tune_retrieval(config_from_args(args), args.questions, preset_name=args.preset, metric=args.metric,
+                                        seed=args.seed, max_questions=args.max_questions)
+            if args.json:
+                print(json.dumps(result, indent=2, default=str))
+            else:
+                _print_tuning(result)
+            return 0
         if args.command == "query":
-            result = api.search(config_from_args(args), args.question, top_k=args.top_k)
+            result = api.search(_with_preset(args), args.question, top_k=args.top_k)
             if args.json:
                 print(json.dumps(result["hits"], indent=2, default=str))
             else:
@@ -390,7 +442,7 @@ def run(argv: list[str] | None = None) -> int:
         if args.command == "questions":
             return _questions(args)
         if args.command == "eval":
-            record = api.evaluate(config_from_args(args), sample_size=args.sample, seed=args.seed,
+            record = api.evaluate(_with_preset(args), sample_size=args.sample, seed=args.seed,
                                   k_values=_k_values(args.k), squad_path=args.squad_path or "", questions=args.questions or "")
             if args.json:
                 print(json.dumps(record, indent=2, default=str))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,12 @@ def _question_set(config: ResolvedConfig, questions: str, squad_path: str, catal
     return squad_question_set(path, config["squad_split"])
 
 
+def question_set_for(config: Mapping[str, Any], questions: str = "", squad_path: str = "") -> QuestionSet:
+    """The question set an evaluation of this index would use: the named stored set, else the index's SQuAD questions."""
+    config, _ = query_config(config)
+    return _question_set(config, questions, squad_path, Catalog(config["data_dir"]), index_key_for(config))
+
+
 def evaluate(
     config: Mapping[str, Any],
     sample_size: int = 200,
@@ -61,14 +68,17 @@ def evaluate(
     k_values: Iterable[int] = (1, 5, 10, 20),
     api_keys: Mapping[str, str] | None = None,
     squad_path: str = "",
-    questions: str = "",
+    questions: str | QuestionSet = "",
+    question_ids: Collection[str] | None = None,
+    save: bool = True,
 ) -> dict[str, Any]:
     """Score retrieval on an index against a question set: recall@k, MRR@10, nDCG@10 and latency, stored as an
     evaluation record with each question's outcome.
 
-    `questions` names a stored question set; without one, the index's SQuAD questions are used (an index of SQuAD
-    paragraphs). The questions are a seeded sample (`sample_size` 0 = all) of those with a label found in the index,
-    so two configs on the same index, set and seed answer the same questions.
+    `questions` names a stored question set (or is one); without one, the index's SQuAD questions are used (an index
+    of SQuAD paragraphs). `question_ids` keeps only those questions of the set (a tuning split). The questions are a
+    seeded sample (`sample_size` 0 = all) of those with a label found in the index, so two configs on the same index,
+    set and seed answer the same questions. `save=False` returns the record without storing it (a tuning grid).
     """
     config, manifest = query_config(config)
     keys = resolve_api_keys(api_keys)
@@ -78,7 +88,10 @@ def evaluate(
     k_values = sorted({int(k) for k in k_values if int(k) > 0})
     if not k_values:
         raise ConfigError("k_values must hold at least one positive number, e.g. 1, 5, 10, 20.")
-    question_set = _question_set(config, questions, squad_path, catalog, key)
+    question_set = questions if isinstance(questions, QuestionSet) else _question_set(config, questions, squad_path, catalog, key)
+    if question_ids is not None:
+        wanted = set(question_ids)
+        question_set = replace(question_set, questions=tuple(q for q in question_set.questions if q.question_id in wanted))
     depth = max(k_values + [RANK_METRIC_DEPTH])
     eval_id, started_at, started = new_run_id(), now_iso(), time.perf_counter()
     dr_query, query_inputs, handles = open_query_flow(config, manifest, keys, depth)
@@ -119,6 +132,7 @@ def evaluate(
             "k_values": k_values,
             "squad_path": question_set.origin.get("file", "") if question_set.origin.get("kind") == "squad" else "",
             "question_batch_size": batch_size,
+            "subset": None if question_ids is None else len(set(question_ids)),
             "questions_digest": hashlib.sha256(
                 "\n".join(sorted(r.question.question_id for r in evaluated)).encode()).hexdigest()[:16],
         },
@@ -131,5 +145,6 @@ def evaluate(
         "duration_s": round(time.perf_counter() - started, 2),
         "code_version": code_version(),
     }
-    catalog.save_evaluation(record)
+    if save:
+        catalog.save_evaluation(record)
     return record
