@@ -14,16 +14,10 @@ from ragkit.errors import ConfigError, MissingApiKeyError, ServiceError
 from ragkit.schema import InputFile
 from tests.conftest import SQUAD_SAMPLE
 from tests.fakes.cohere_rerank_fake import FakeCohereRerank, score
+from tests.small_corpora import VOLCANOES
 from workbench import api
 
-DOCS = {
-    "etna.txt": "Mount Etna is an active volcano on the east coast of Sicily.",
-    "vesuvius.txt": "Vesuvius destroyed Pompeii in the year 79; it is a volcano near Naples.",
-    "stromboli.txt": "Stromboli, a small island volcano, erupts every few minutes.",
-    "alps.txt": "The Alps are a mountain range with glaciers and ski resorts.",
-    "sicily.txt": "Sicily is the largest island of the Mediterranean Sea, east of Sardinia.",
-    "pompeii.txt": "Pompeii was a Roman town buried by ash; its ruins near Naples draw tourists.",
-}
+DOCS = VOLCANOES
 QUESTION = "Which volcano buried the Roman town of Pompeii near Naples?"
 
 

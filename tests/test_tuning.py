@@ -9,16 +9,12 @@ import pytest
 from ragkit.errors import ConfigError
 from ragkit.schema import InputFile
 from tests.fakes.cohere_rerank_fake import FakeCohereRerank
+from tests.small_corpora import VOLCANOES
 from workbench import api
 from workbench.tuning import retrieval_grid
 
 DOCS = {
-    "etna.txt": "Mount Etna is an active volcano on the east coast of Sicily.",
-    "vesuvius.txt": "Vesuvius destroyed Pompeii in the year 79; it is a volcano near Naples.",
-    "stromboli.txt": "Stromboli, a small island volcano, erupts every few minutes.",
-    "alps.txt": "The Alps are a mountain range with glaciers and ski resorts.",
-    "sicily.txt": "Sicily is the largest island of the Mediterranean Sea, east of Sardinia.",
-    "pompeii.txt": "Pompeii was a Roman town buried by ash; its ruins near Naples draw tourists.",
+    **VOLCANOES,
     "rhine.txt": "The Rhine flows from the Swiss Alps to the North Sea through Germany.",
     "danube.txt": "The Danube passes through Vienna, Budapest and Belgrade on its way to the Black Sea.",
 }
