@@ -52,12 +52,19 @@ class Label:
 
 @dataclass(frozen=True)
 class Question:
-    """A question and its relevance labels; `origin` says where it came from where that differs from its set."""
+    """A question and its relevance labels; `origin` says where it came from where that differs from its set;
+    `answers` are reference answers that score the answering step, beside the labels' answer strings (SQuAD's)."""
 
     question_id: str
     text: str
     labels: tuple[Label, ...]
     origin: str = ""
+    answers: tuple[str, ...] = ()
+
+    @property
+    def reference_answers(self) -> tuple[str, ...]:
+        """The answers an answer is scored against: the reference answers, else the labels' answer strings."""
+        return self.answers or tuple(dict.fromkeys(label.answer for label in self.labels if label.answer))
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,8 @@ class QuestionSet:
         """The set from its stored form."""
         questions = tuple(
             Question(q["id"], q["question"], tuple(Label(**{**label, "chunk_ids": tuple(label.get("chunk_ids", ()))})
-                                                   for label in q["labels"]), q.get("origin", ""))
+                                                   for label in q["labels"]), q.get("origin", ""),
+                     tuple(q.get("answers", ())))
             for q in data["questions"]
         )
         return QuestionSet(data["name"], questions, dict(data.get("origin") or {}), data.get("index_key", ""))
@@ -97,7 +105,8 @@ def _question_json(question: Question) -> dict[str, Any]:
         if "chunk_ids" in label:
             label["chunk_ids"] = list(label["chunk_ids"])
     row = {"id": question.question_id, "question": question.text, "labels": labels}
-    return row | ({"origin": question.origin} if question.origin else {})
+    return (row | ({"origin": question.origin} if question.origin else {})
+            | ({"answers": list(question.answers)} if question.answers else {}))
 
 
 @dataclass(frozen=True)

@@ -65,12 +65,29 @@ def load_squad(split: str = "validation", path: str = "", limit: int = 0) -> lis
         ) from error
 
 
+def squad_answers(path: str, split: str = "validation") -> dict[str, tuple[str, ...]]:
+    """The answer texts of every SQuAD question, by question id (a local file, else the hub's split)."""
+    if not path:
+        import datasets
+
+        table = datasets.load_dataset(SQUAD_HUB_NAME, split=split)
+        return {qid: tuple(dict.fromkeys(answers["text"])) for qid, answers in zip(table["id"], table["answers"])}
+    file = Path(path).expanduser()
+    opener = gzip.open if file.suffix == ".gz" else open
+    with opener(file, "rt", encoding="utf-8") as handle:
+        dataset = json.load(handle)
+    return {qa["id"]: tuple(dict.fromkeys(answer["text"] for answer in qa.get("answers", ())))
+            for article in dataset["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
+
+
 def squad_question_set(path: str, split: str = "validation") -> QuestionSet:
-    """SQuAD as a question set: every question, labelled with its gold paragraph's document id (and answer texts kept
-    out of the labels: the paragraph is what retrieval must find)."""
+    """SQuAD as a question set: every question, labelled with its gold paragraph's document id, with its answer texts
+    as reference answers (kept out of the labels: the paragraph is what retrieval must find)."""
     paragraphs = load_squad(split, path)
+    answers = squad_answers(path, split)
     questions = tuple(
-        Question(question_id, text, (Label(document=Document.id_for("squad", paragraph.context)),))
+        Question(question_id, text, (Label(document=Document.id_for("squad", paragraph.context)),),
+                 answers=answers.get(question_id, ()))
         for paragraph in paragraphs
         for question_id, text in paragraph.questions
     )

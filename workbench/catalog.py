@@ -82,6 +82,10 @@ CREATE TABLE IF NOT EXISTS question_sets (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS evaluation_answers (
+    eval_id TEXT PRIMARY KEY,
+    answers_json TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS evaluation_outcomes (
     eval_id TEXT PRIMARY KEY,
     question_set TEXT NOT NULL,
@@ -154,6 +158,7 @@ _JSON_COLUMNS = {
     "question_set_json": "question_set_info",
     "labels_json": "labels",
     "outcomes_json": "per_question",
+    "answers_json": "answer_quality",
     "candidates_json": "candidates",
     "settings_json": "settings",
     "tuned_json": "tuned",
@@ -333,6 +338,9 @@ class Catalog:
     def save_evaluation(self, record: dict[str, Any]) -> None:
         """Store an evaluation record (see `api.evaluate`), with its question set and per-question outcomes."""
         with self._connect() as connection:
+            if record.get("answer_quality"):
+                connection.execute("INSERT INTO evaluation_answers (eval_id, answers_json) VALUES (?, ?)",
+                                   (record["eval_id"], json.dumps(record["answer_quality"])))
             connection.execute(
                 "INSERT INTO evaluation_outcomes (eval_id, question_set, question_set_json, labels_json, outcomes_json)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -349,8 +357,8 @@ class Catalog:
 
     def evaluations(self, key: str | None = None, limit: int = 100, question_set: str | None = None) -> list[dict[str, Any]]:
         """Evaluation records, newest first (without their per-question outcomes); of one index and question set when given."""
-        query = ("SELECT e.*, o.question_set, o.question_set_json, o.labels_json FROM evaluations e "
-                 "LEFT JOIN evaluation_outcomes o ON o.eval_id = e.eval_id")
+        query = ("SELECT e.*, o.question_set, o.question_set_json, o.labels_json, a.answers_json FROM evaluations e "
+                 "LEFT JOIN evaluation_outcomes o ON o.eval_id = e.eval_id LEFT JOIN evaluation_answers a ON a.eval_id = e.eval_id")
         conditions, params = [], []
         if key:
             conditions.append("e.index_key = ?")
@@ -368,13 +376,14 @@ class Catalog:
         """One evaluation record with its per-question outcomes, or None."""
         with self._connect() as connection:
             row = connection.execute(
-                "SELECT e.*, o.question_set, o.question_set_json, o.labels_json, o.outcomes_json FROM evaluations e "
-                "LEFT JOIN evaluation_outcomes o ON o.eval_id = e.eval_id WHERE e.eval_id = ?", (eval_id,)).fetchone()
+                "SELECT e.*, o.question_set, o.question_set_json, o.labels_json, o.outcomes_json, a.answers_json "
+                "FROM evaluations e LEFT JOIN evaluation_outcomes o ON o.eval_id = e.eval_id "
+                "LEFT JOIN evaluation_answers a ON a.eval_id = e.eval_id WHERE e.eval_id = ?", (eval_id,)).fetchone()
         return self._evaluation(row) if row else None
 
     def _evaluation(self, row: sqlite3.Row) -> dict[str, Any]:
         record = dict(row)
-        for column in ("question_set_json", "labels_json", "outcomes_json"):
+        for column in ("question_set_json", "labels_json", "outcomes_json", "answers_json"):
             record[column] = record.get(column) or "null"
         record = self._decode(record)
         record["question_set"] = record.get("question_set") or "squad"  # evaluations from before question sets were SQuAD's

@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--squad-path", help="SQuAD v1.1 JSON the index was built from (default: the index's ingestion)")
     evaluate.add_argument("--questions", help="a stored question set (see `questions list`); default: the index's SQuAD questions")
     evaluate.add_argument("--preset", help="a retrieval preset of the index (see `tune`); retrieval flags override it")
+    evaluate.add_argument("--answers", action="store_true", help="also score the answering step of --llm (default offline): "
+                          "share of answers containing a reference answer; SQuAD exact match and F1 for an LLM")
+    _add_backend_flags(evaluate, REGISTRIES["llm_service"], "--llm", "the LLM that answers, with --answers")
+    evaluate.add_argument("--llm-model", help="the LLM's model (default: the service's default)")
     _add_retrieval_flags(evaluate)
     _add_store_flags(evaluate)
 
@@ -282,6 +286,12 @@ def _print_evaluation(record: dict[str, Any]) -> None:
               f"{labels['questions_without_a_resolved_label']} questions left out")
     print("  " + ", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
     print("  latency ms: " + ", ".join(f"{name} {value:.1f}" for name, value in latency.items()))
+    answers = record.get("answer_quality")
+    if answers:
+        scores = ", ".join(f"{name} {answers[name]:.3f}" for name in ("answer_contains", "exact_match", "f1")
+                           if answers[name] is not None)
+        print(f"  answers ({answers['llm_service']} / {answers['llm_model']}, {answers['questions']} questions with "
+              f"reference answers): {scores}; answer ms p50 {answers['answer_ms_p50']:.0f}")
 
 
 def _with_preset(args: argparse.Namespace) -> dict[str, Any]:
@@ -443,7 +453,8 @@ def run(argv: list[str] | None = None) -> int:
             return _questions(args)
         if args.command == "eval":
             record = api.evaluate(_with_preset(args), sample_size=args.sample, seed=args.seed,
-                                  k_values=_k_values(args.k), squad_path=args.squad_path or "", questions=args.questions or "")
+                                  k_values=_k_values(args.k), squad_path=args.squad_path or "", questions=args.questions or "",
+                                  answers=args.answers)
             if args.json:
                 print(json.dumps(record, indent=2, default=str))
             else:

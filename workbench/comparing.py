@@ -9,6 +9,8 @@ from ragkit.relevance import RANK_METRIC_DEPTH, paired_bootstrap, sign_test
 from workbench.catalog import Catalog
 from workbench.config import resolve_config
 
+ANSWER_METRICS = ("answer_contains", "exact_match", "f1")
+
 
 def _per_question_values(record: dict[str, Any], metric: str) -> dict[str, float]:
     """metric per question id: recall@k and mrr@10 from the first rank, ndcg@10 as stored."""
@@ -19,10 +21,11 @@ def _per_question_values(record: dict[str, Any], metric: str) -> dict[str, float
             values[row["id"]] = float(0 < rank <= int(metric.split("@")[1]))
         elif metric == f"mrr@{RANK_METRIC_DEPTH}":
             values[row["id"]] = 1.0 / rank if 0 < rank <= RANK_METRIC_DEPTH else 0.0
-        elif metric == f"ndcg@{RANK_METRIC_DEPTH}":
-            values[row["id"]] = float(row[metric])
+        elif metric in (f"ndcg@{RANK_METRIC_DEPTH}", *ANSWER_METRICS):
+            if metric in row:  # answer scores exist for the questions with reference answers
+                values[row["id"]] = float(row[metric])
         else:
-            raise ConfigError(f"Cannot compare {metric!r}; use recall@K, mrr@10 or ndcg@10.")
+            raise ConfigError(f"Cannot compare {metric!r}; use recall@K, mrr@10, ndcg@10, {', '.join(ANSWER_METRICS)}.")
     return values
 
 
@@ -30,7 +33,8 @@ def compare_evaluations(
     a: dict[str, Any], b: dict[str, Any], metrics: tuple[str, ...] = ("recall@5", "mrr@10", "ndcg@10"), k: int = 5,
 ) -> dict[str, Any]:
     """For the questions both evaluations answered: each metric's mean difference (b − a) with a paired bootstrap
-    interval and p-value and a sign test, and which questions one finds within k hits and the other does not."""
+    interval and p-value and a sign test, and which questions one finds within k hits and the other does not.
+    When both scored their answers, the answer metrics they share are compared too (over the questions both scored)."""
     if not a.get("per_question") or not b.get("per_question"):
         raise ConfigError("Both evaluations need per-question outcomes (evaluations from before question sets have none).")
     ranks_a = {row["id"]: int(row["rank"]) for row in a["per_question"]}
@@ -39,12 +43,17 @@ def compare_evaluations(
     if not common:
         raise ConfigError("The two evaluations share no question: evaluate both with the same question set and seed.")
     tests = {}
-    for metric in metrics:
+    shared_answer_metrics = [metric for metric in ANSWER_METRICS
+                             if all((record.get("answer_quality") or {}).get(metric) is not None for record in (a, b))]
+    for metric in (*metrics, *shared_answer_metrics):
         values_a, values_b = _per_question_values(a, metric), _per_question_values(b, metric)
-        first = [values_a[q] for q in common]
-        second = [values_b[q] for q in common]
-        tests[metric] = {"a": round(sum(first) / len(common), 4), "b": round(sum(second) / len(common), 4),
-                         "bootstrap": paired_bootstrap(first, second), "sign_test": sign_test(first, second)}
+        both = [q for q in common if q in values_a and q in values_b]
+        if not both:
+            continue
+        first, second = [values_a[q] for q in both], [values_b[q] for q in both]
+        tests[metric] = {"a": round(sum(first) / len(both), 4), "b": round(sum(second) / len(both), 4),
+                         "questions": len(both), "bootstrap": paired_bootstrap(first, second),
+                         "sign_test": sign_test(first, second)}
     return {
         "questions": len(common),
         "only_in_a": len(set(ranks_a) - set(ranks_b)),

@@ -10,10 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ragkit.answer_quality import answer_contains, exact_match, f1
 from ragkit.backends import OFFLINE
 from ragkit.errors import ConfigError
 from ragkit.evaluation_run import EmbeddingClock, QuestionOutcome, Searcher
-from ragkit.questions import QuestionSet
+from ragkit.questions import QuestionSet, ResolvedQuestion
 from ragkit.relevance import RANK_METRIC_DEPTH
 from ragkit.schema import Progress
 from ragkit.squad import squad_question_set
@@ -23,7 +26,7 @@ from workbench.flows import code_version, driver_for, runtime_inputs
 from workbench.indexes import index_key_for, query_config
 from workbench.ingesting import new_run_id
 from workbench.keys import check_api_keys, resolve_api_keys
-from workbench.querying import open_query_flow, ranked_hits
+from workbench.querying import answer, open_query_flow, ranked_hits
 from workbench.question_sets import question_set as load_question_set
 
 # Questions are short: a local model embeds them faster in large batches (all-MiniLM-L6-v2 on
@@ -55,6 +58,33 @@ def _question_set(config: ResolvedConfig, questions: str, squad_path: str, catal
     return squad_question_set(path, config["squad_split"])
 
 
+def _answer_quality(config: ResolvedConfig, keys: dict[str, str], evaluated: list[ResolvedQuestion]) -> dict[str, Any]:
+    """The answering step on each question with reference answers: contains (every mode), exact match and F1 (LLMs)."""
+    generated = config["llm_service"] != "extractive"
+    per_question: dict[str, dict[str, Any]] = {}
+    times = []
+    for resolved in evaluated:
+        references = resolved.question.reference_answers
+        if not references:
+            continue
+        started = time.perf_counter()
+        text = "".join(answer(config, resolved.question.text, api_keys=keys)["stream"])
+        times.append((time.perf_counter() - started) * 1000)
+        scores: dict[str, Any] = {"answer_contains": float(answer_contains(text, references))}
+        if generated:
+            scores.update(exact_match=exact_match(text, references), f1=round(f1(text, references), 4))
+        per_question[resolved.question.question_id] = scores
+    def mean(name: str) -> float | None:
+        values = [row[name] for row in per_question.values() if name in row]
+        return round(sum(values) / len(values), 4) if values else None
+
+    summary = {"llm_service": config["llm_service"], "llm_model": config["llm_model"], "generated": generated,
+               "questions": len(per_question), "answer_contains": mean("answer_contains"), "exact_match": mean("exact_match"),
+               "f1": mean("f1"), "answer_ms_p50": round(float(np.percentile(times, 50)), 1) if times else 0.0,
+               "answer_ms_p95": round(float(np.percentile(times, 95)), 1) if times else 0.0}
+    return {"summary": summary, "per_question": per_question}
+
+
 def question_set_for(config: Mapping[str, Any], questions: str = "", squad_path: str = "") -> QuestionSet:
     """The question set an evaluation of this index would use: the named stored set, else the index's SQuAD questions."""
     config, _ = query_config(config)
@@ -71,6 +101,7 @@ def evaluate(
     questions: str | QuestionSet = "",
     question_ids: Collection[str] | None = None,
     save: bool = True,
+    answers: bool = False,
 ) -> dict[str, Any]:
     """Score retrieval on an index against a question set: recall@k, MRR@10, nDCG@10 and latency, stored as an
     evaluation record with each question's outcome.
@@ -79,6 +110,9 @@ def evaluate(
     of SQuAD paragraphs). `question_ids` keeps only those questions of the set (a tuning split). The questions are a
     seeded sample (`sample_size` 0 = all) of those with a label found in the index, so two configs on the same index,
     set and seed answer the same questions. `save=False` returns the record without storing it (a tuning grid).
+    `answers=True` also runs the answering step (the config's `llm_service`) on each question with reference answers
+    (SQuAD's answer texts, or the labels' answer strings) and scores it: the share of answers that contain a reference
+    answer, and SQuAD exact match and F1 when an LLM generates the answer.
     """
     config, manifest = query_config(config)
     keys = resolve_api_keys(api_keys)
@@ -117,6 +151,13 @@ def evaluate(
         overrides={**shared, "cached_embeddings": {}},  # the model, not the cache, is what is timed
     )
     evaluated = result["evaluation_questions"]
+    answer_scores = _answer_quality(config, keys, evaluated) if answers else None
+    per_question = [{"id": r["id"], "rank": r["rank"], "label_ranks": r["label_ranks"],
+                     f"ndcg@{RANK_METRIC_DEPTH}": round(r[f"ndcg@{RANK_METRIC_DEPTH}"], 4)}
+                    for r in result["question_results"]]
+    if answer_scores:
+        for row in per_question:
+            row.update(answer_scores["per_question"].get(row["id"], {}))
     record = {
         "eval_id": eval_id,
         "index_key": key,
@@ -138,13 +179,13 @@ def evaluate(
         },
         "metrics": result["retrieval_metrics"],
         "latency_ms": result["latency_percentiles"],
-        "per_question": [{"id": r["id"], "rank": r["rank"], "label_ranks": r["label_ranks"],
-                          f"ndcg@{RANK_METRIC_DEPTH}": round(r[f"ndcg@{RANK_METRIC_DEPTH}"], 4)}
-                         for r in result["question_results"]],
+        "per_question": per_question,
         "started_at": started_at,
         "duration_s": round(time.perf_counter() - started, 2),
         "code_version": code_version(),
     }
+    if answer_scores:
+        record["answer_quality"] = answer_scores["summary"]
     if save:
         catalog.save_evaluation(record)
     return record
