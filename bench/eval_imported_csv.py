@@ -4,7 +4,7 @@
 
 Test data is made first, from SQuAD v1.1 dev (only to have real text and real questions): each article
 becomes a `.txt` file, and 1,000 of its questions a CSV with the documented columns
-(question, document, page, answer — the article's file name and one answer text). Then, with
+(id, question, document, page, answer — the article's file name and one answer text). Then, with
 $WORKBENCH_SQUAD_PATH removed from the environment, the files are ingested as uploads (small chunks, so
 the index holds 10k+ chunks), the CSV is imported through `api.import_questions`, and the index is
 evaluated against it in every retrieval mode. Prints the sizes, the time of each step, the figures
@@ -51,13 +51,13 @@ def make_test_data(squad_path: Path, folder: Path, questions: int, seed: int = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n\n".join(p["context"] for p in article["paragraphs"]), encoding="utf-8")
         files.append(path)
-        rows += [(qa["question"], name, qa["answers"][0]["text"]) for p in article["paragraphs"] for qa in p["qas"]]
+        rows += [(qa["id"], qa["question"], name, qa["answers"][0]["text"]) for p in article["paragraphs"] for qa in p["qas"]]
     picked = random.Random(seed).sample(rows, questions)
     csv_path = folder / "questions.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["question", "document", "page", "answer"])
-        writer.writerows((question, document, "", answer) for question, document, answer in picked)
+        writer.writerow(["id", "question", "document", "page", "answer"])
+        writer.writerows((qid, question, document, "", answer) for qid, question, document, answer in picked)
     return files, csv_path
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from ragkit.answer_quality import answer_contains, exact_match, f1, squad_normalised
 from ragkit.schema import InputFile
+from tests.apptest import open_page
 from tests.conftest import SQUAD_SAMPLE
 from tests.fakes.chat_fakes import FakeOpenAIChat
 from workbench import api
@@ -96,16 +97,9 @@ def test_the_cli_prints_answer_quality(guild, capsys):
 
 
 def test_the_compare_benchmark_scores_the_answers_of_both_sides(guild, monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import REPO
-
     monkeypatch.setenv("WORKBENCH_DATA_DIR", guild["data_dir"])
     monkeypatch.setenv("WORKBENCH_SECRETS_TOML", str(tmp_path / "none.toml"))
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
-    app.run()
-    app.switch_page("pages/compare.py")
-    app.run()
+    app = open_page("pages/compare.py")
     app.selectbox(key="compare_b_mode").set_value("lexical").run()
     app.checkbox(key="compare_answers").check().run()
     next(b for b in app.button if b.label == "Run benchmark on both").click().run()

@@ -11,12 +11,11 @@ import types
 from typing import Any
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ragkit.errors import ConfigError, ServiceError
 from ragkit.questions import Label
 from ragkit.schema import InputFile
-from tests.conftest import REPO
+from tests.apptest import open_page
 from tests.fakes.chat_fakes import FakeCohereChat, FakeOpenAIChat
 from workbench import api
 
@@ -170,11 +169,7 @@ def test_generation_is_refused_before_any_call_without_an_llm_or_key_and_a_faili
 
 def test_the_questions_page_generates_candidates_and_accepting_them_makes_a_generated_set(index_config, monkeypatch):
     monkeypatch.setenv("WORKBENCH_DATA_DIR", index_config["data_dir"])
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    app.run()
-    app.switch_page("pages/questions.py")
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
+    app = open_page("pages/questions.py")
     with FakeOpenAIChat.without_auth() as fake:
         fake.reply_with(writer)
         app.selectbox(key="questions_llm").set_value("openai_compatible").run()

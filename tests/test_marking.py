@@ -4,11 +4,10 @@ question set, which evaluates the index like any other set. Real model, real Lan
 from __future__ import annotations
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ragkit.errors import ConfigError
 from ragkit.schema import InputFile
-from tests.conftest import REPO
+from tests.apptest import open_page
 from workbench import api
 
 DOCS = {
@@ -86,21 +85,12 @@ def test_an_empty_question_cannot_be_marked(index_config):
         api.mark_hit(index_config, "   ", hit, relevant=True)
 
 
-def _page(page: str) -> AppTest:
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-    app.run()
-    app.switch_page(page)
-    app.run()
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def _button(app: AppTest, label: str, nth: int = 0):
+def _button(app, label: str, nth: int = 0):
     return [b for b in app.button if b.label == label][nth]
 
 
 def test_marking_on_retrieve_persists_across_reruns_and_undo_takes_it_back(index_config):
-    app = _page("pages/retrieve.py")
+    app = open_page("pages/retrieve.py")
     question = "Who was the first keeper?"
     app.text_input(key="retrieve_question").input(question)
     _button(app, "Search").click().run()
@@ -112,7 +102,7 @@ def test_marking_on_retrieve_persists_across_reruns_and_undo_takes_it_back(index
     _button(app, "✗ Not relevant").click().run()  # the second hit (the first shows Undo now)
     assert list(api.hit_marks(index_config, question).values()) == [True, False]
 
-    fresh = _page("pages/retrieve.py")  # a new session: the marks come from the catalog
+    fresh = open_page("pages/retrieve.py")  # a new session: the marks come from the catalog
     fresh.text_input(key="retrieve_question").input(question)
     _button(fresh, "Search").click().run()
     assert len([c for c in fresh.caption if "marked" in c.value and c.value.startswith(("✓", "✗"))]) == 2
@@ -124,7 +114,7 @@ def test_marking_on_retrieve_persists_across_reruns_and_undo_takes_it_back(index
 def test_marking_on_compare_goes_to_the_side_marked(index_config, tmp_path):
     other = {"source": "files", "data_dir": index_config["data_dir"], "index_name": "other"}
     api.ingest(other, files=[InputFile(name="gulls.txt", data=b"Gulls nest on the cliffs above the harbour.")], api_keys={})
-    app = _page("pages/compare.py")
+    app = open_page("pages/compare.py")
     keys = {m["index_name"]: m["index_key"] for m in api.indexes(index_config["data_dir"])}
     app.selectbox(key="compare_a").set_value(keys["guild"]).run()
     app.selectbox(key="compare_b").set_value(keys["other"]).run()

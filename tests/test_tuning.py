@@ -8,6 +8,7 @@ import pytest
 
 from ragkit.errors import ConfigError
 from ragkit.schema import InputFile
+from tests.apptest import open_page
 from tests.fakes.cohere_rerank_fake import FakeCohereRerank
 from tests.small_corpora import VOLCANOES
 from workbench import api
@@ -89,16 +90,9 @@ def test_tuning_refuses_bad_requests_before_evaluating(tuned_index, tmp_path):
 
 
 def test_tune_on_compare_saves_a_preset_that_retrieve_can_pick(tuned_index, monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.conftest import REPO
-
     monkeypatch.setenv("WORKBENCH_DATA_DIR", tuned_index["data_dir"])
     monkeypatch.setenv("WORKBENCH_SECRETS_TOML", str(tmp_path / "none.toml"))
-    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
-    app.run()
-    app.switch_page("pages/compare.py")
-    app.run()
+    app = open_page("pages/compare.py")
     app.selectbox(key="compare_question_set").set_value("places").run()
     app.text_input(key="tune_preset_name").set_value("from-compare").run()
     next(b for b in app.button if b.key == "tune_run").click().run()
