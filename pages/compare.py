@@ -17,7 +17,7 @@ from ui.navigation import run_inside_app
 from ui.paired_comparison import show_paired_comparison
 from ui.retrieval_picker import retrieval_settings
 from ui.tuning_panel import tune_panel
-from ui.wording import plural
+from ui.wording import plural, score_note
 from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
@@ -29,7 +29,7 @@ with left:
     manifest_a = index_picker(manifests, "Left index", key="compare_a", param="a")
     settings_a = retrieval_settings("compare_a", manifest=manifest_a) if manifest_a else {}
 with right:
-    manifest_b = index_picker(manifests, "Right index", key="compare_b", param="b")
+    manifest_b = index_picker(manifests, "Right index", key="compare_b", param="b", default_position=1)
     settings_b = retrieval_settings("compare_b", manifest=manifest_b) if manifest_b else {}
 if manifest_a is None or manifest_b is None:
     st.stop()
@@ -63,21 +63,24 @@ elif asked:
 shown = st.session_state.get("compare_result")
 if shown and shown["for"] == shown_for:
     results, question = shown["results"], shown["question"]
-    passages = [{_passage(h) for h in r["hits"]} if isinstance(r, dict) else set() for r in results]
-    both = passages[0] & passages[1]
-    st.caption(f"{plural(len(both), 'passage')} found by both sides {'is' if len(both) == 1 else 'are'} marked ◆. "
-               "Marking a hit relevant adds the question to that index's marked question set.")
-    for side, column, result, config in zip(("a", "b"), st.columns(2), results, shown["configs"]):
+    ranks = [{_passage(h): rank for rank, h in enumerate(r["hits"], start=1)} if isinstance(r, dict) else {}
+             for r in results]
+    both = set(ranks[0]) & set(ranks[1])
+    st.caption(f"{plural(len(both), 'passage')} found by both sides {'is' if len(both) == 1 else 'are'} marked ◆ with "
+               "its rank on the other side. Marking a hit relevant adds the question to that index's marked question set.")
+    for side, column, result, config, other in zip(("a", "b"), st.columns(2), results, shown["configs"], ("right", "left")):
         with column:
             if isinstance(result, Exception):
                 show_error(result, "Search")
                 continue
             st.metric("Latency", f"{result['latency_ms']['total']:.0f} ms",
                       help=f"embed {result['latency_ms']['embed']:.0f} ms, search {result['latency_ms']['search']:.0f} ms")
+            st.caption(score_note(config.get("retrieval_mode", "dense"), config.get("reranker", "none")))
             controls = mark_controls(config, question, api.hit_marks(config, question), f"compare_{side}")
             for rank, hit in enumerate(result["hits"], start=1):
-                result_card(rank, hit, question, marker="◆ " if _passage(hit) in both else "", side=side,
-                            controls=controls)
+                other_rank = ranks[1 if side == "a" else 0].get(_passage(hit))
+                result_card(rank, hit, question, marker=f"◆ #{other_rank} on the {other} · " if other_rank else "",
+                            side=side, controls=controls)
 
 st.divider()
 st.subheader("Benchmark on a question set")

@@ -26,7 +26,8 @@ def _try_it() -> None:
             show_error(error, "Ingesting the SQuAD sample")
             return
         counts = record["counts"]
-        box.update(label=f"Done: {counts['written']} chunks written, {counts['skipped_unchanged']} unchanged", state="complete")
+        box.update(label=f"Done: {plural(counts['written'], 'chunk')} written, {counts['skipped_unchanged']:,} unchanged",
+                   state="complete")
 
 
 def _index_state_line(manifest: dict) -> str:
@@ -70,7 +71,7 @@ def home() -> None:
             last = runs.get(manifest["last_run_id"], {})
             name.markdown(
                 f"**{manifest['index_name']}** · {manifest['vector_db']} · {manifest['embedding_service']} / "
-                f"`{manifest['model_name']}` · {manifest['dimension']}-d · **{manifest['chunk_count']}** chunks  \n"
+                f"`{manifest['model_name']}` · {manifest['dimension']}-d · **{plural(manifest['chunk_count'], 'chunk')}**  \n"
                 f"last run {manifest['last_run_id']} ({last.get('status', '?')}, {last.get('finished_at') or last.get('started_at', '')})"
             )
             if api.STORES.get(manifest["vector_db"]).has("embedded"):  # a hosted store is not asked on every page load

@@ -32,8 +32,9 @@ source = st.radio("Source", ["files", "squad"], horizontal=True,
 files: list[InputFile] = []
 config: dict = {"source": source}
 if source == "files":
-    uploads = st.file_uploader("Documents (PDF, TXT, MD, DOCX, HTML)", type=UPLOAD_TYPES, accept_multiple_files=True,
-                               key="ingest_uploads")
+    limit_mb = int(api.resolve_config({})["max_file_mb"])  # the one file-size limit, for uploads and for paths alike
+    uploads = st.file_uploader(f"Documents (PDF, TXT, MD, DOCX, HTML; up to {limit_mb} MB each)", type=UPLOAD_TYPES,
+                               accept_multiple_files=True, key="ingest_uploads", max_upload_size=limit_mb)
     files = [InputFile(name=upload.name, data=upload.getvalue()) for upload in uploads or []]
 else:
     left, middle, right = st.columns(3)
@@ -89,7 +90,7 @@ if preview_clicked:
     except Exception as error:
         show_error(error, "Preview")
     else:
-        st.write(f"**{len(chunks)} chunks** from {len({c.document_id for c in chunks})} documents")
+        st.write(f"**{plural(len(chunks), 'chunk')}** from {plural(len({c.document_id for c in chunks}), 'document')}")
         for error in errors:
             st.warning(f"{markdown_literal(error.source_name)}: {markdown_literal(error.reason)}")
         st.dataframe(

@@ -11,7 +11,7 @@ from ui.keys import api_keys
 from ui.marking import mark_controls
 from ui.navigation import run_inside_app
 from ui.retrieval_picker import retrieval_settings
-from ui.wording import plural
+from ui.wording import plural, score_note
 from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
@@ -48,6 +48,7 @@ if shown and shown["index_key"] == manifest["index_key"]:
     st.caption(f"{plural(len(result['hits']), 'hit')} in {latency['total']:.0f} ms ({', '.join(parts)}) · "
                f"{result['manifest']['embedding_service']} / {result['manifest']['model_name']} · mark hits to build "
                f"the question set {api.marked_set_name(manifest['index_name'])!r} that evaluates this index")
+    st.caption(score_note(shown["config"].get("retrieval_mode", "dense"), shown["config"].get("reranker", "none")))
     controls = mark_controls(shown["config"], question, api.hit_marks(shown["config"], question), "retrieve")
     for rank, hit in enumerate(result["hits"], start=1):
         result_card(rank, hit, question, controls=controls)

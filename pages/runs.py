@@ -11,6 +11,7 @@ from ui.keys import api_keys
 from ui.navigation import run_inside_app
 from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings
 from ui.safe_text import markdown_literal
+from ui.wording import plural
 from workbench import api
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
@@ -60,7 +61,8 @@ with chunks_tab:
     except Exception as error:
         show_error(error, "Reading the run's chunks")
     else:
-        st.caption(f"{len(chunks)} chunk(s) written by this run are still stored (at most 200 shown).")
+        st.caption(f"{plural(len(chunks), 'chunk')} written by this run {'is' if len(chunks) == 1 else 'are'} still stored "
+                   "(at most 200 shown).")
         if chunks:
             st.dataframe(pd.DataFrame(chunks)[["source_name", "title", "page", "chunk_index", "char_start", "char_end",
                                                "text", "chunk_id", "ingested_at"]], hide_index=True, width="stretch")

@@ -267,3 +267,21 @@ def test_the_benchmark_runs_on_an_imported_question_set_with_the_paired_tests(ap
     assert list(paired["metric"]) == ["recall@5", "mrr@10", "ndcg@10"]
     assert (paired["left"] == 1.0).all()  # one chunk: found first by both sides
     assert any("Right − left, paired over the 2 questions" in m.value for m in app.markdown)
+
+
+def test_one_upload_limit_the_server_ceiling_never_undercuts_max_file_mb():
+    import tomllib
+
+    ceiling = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert ceiling >= api.resolve_config({})["max_file_mb"]
+
+
+def test_a_link_to_an_index_that_is_not_here_says_so_and_compare_starts_with_two_different_indexes(app_env):
+    _ingest_text(app_env, "alpha", "Alpha notes talk about glaciers.")
+    _ingest_text(app_env, "beta", "Beta notes talk about deserts.")
+    app = _app()
+    app.query_params["index"] = "lancedb:/nowhere#bogus"
+    _open(app, "pages/retrieve.py")
+    assert any("names an index that is not in this data folder" in w.value for w in app.warning)
+    _open(app, "pages/compare.py")
+    assert app.selectbox(key="compare_a").value != app.selectbox(key="compare_b").value

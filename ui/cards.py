@@ -22,7 +22,8 @@ def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "",
             unsafe_allow_html=True,
         )
         st.markdown(f"<div class='hit-text'>{highlighted(hit['text'], question)}</div>", unsafe_allow_html=True)
-        with st.expander("Lineage"):
+        # in a container keyed by the chunk: a lineage opened on this search's card is not open on the next search's
+        with st.container(key=f"lineage{side}_{hit['chunk_id']}"), st.expander("Lineage"):
             st.json({name: hit.get(name) for name in (
                 "chunk_id", "document_id", "run_id", "embedding_service", "model_name", "dimension", "ingested_at",
                 "chunk_index", "char_start", "char_end", "content_hash")})

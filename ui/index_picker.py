@@ -55,16 +55,22 @@ def url_choice(param: str, key: str) -> None:
     st.query_params[param] = st.session_state[key]
 
 
-def index_picker(manifests: list[dict[str, Any]], label: str = "Index", key: str = "index", param: str = "index") -> dict[str, Any] | None:
+def index_picker(manifests: list[dict[str, Any]], label: str = "Index", key: str = "index", param: str = "index",
+                 default_position: int = 0) -> dict[str, Any] | None:
     """Pick an index; the choice is kept in the URL (?index=...), so a refresh or a shared link keeps it, and in the
-    session, so leaving the page and coming back (the sidebar drops the URL's parameters) keeps it too."""
+    session, so leaving the page and coming back (the sidebar drops the URL's parameters) keeps it too. A URL naming
+    no index of this data folder says so (it does not fall back silently). Without either, the index at
+    `default_position` is picked (Compare's right side: the second index, so the two sides differ)."""
     if not manifests:
         st.info("No index yet. Ingest documents first (Ingest page, or “Try it” on Home).")
         return None
     keys = [m["index_key"] for m in manifests]
     remembered = f"picked_{param}"
-    wanted = st.query_params.get(param) or st.session_state.get(remembered)
-    default = keys.index(wanted) if wanted in keys else 0
+    from_url = st.query_params.get(param)
+    if from_url and from_url not in keys:
+        st.warning(f"The link names an index that is not in this data folder ({from_url[-80:]}); pick one below.")
+    wanted = from_url if from_url in keys else st.session_state.get(remembered)
+    default = keys.index(wanted) if wanted in keys else min(default_position, len(keys) - 1)
     chosen = st.selectbox(label, keys, index=default, key=key, on_change=url_choice, args=(param, key),
                           format_func=lambda k: index_label(manifests[keys.index(k)]))
     st.session_state[remembered] = chosen

@@ -50,8 +50,14 @@ def retrieval_settings(key: str, side_by_side: bool = True, manifest: dict[str, 
         return preset
     settings: dict[str, Any] = {}
     left, right = st.columns(2) if side_by_side else (st.container(), st.container())
-    settings["retrieval_mode"] = left.selectbox("Retrieval mode", list(RETRIEVAL_MODES), format_func=RETRIEVAL_MODES.get,
-                                                key=f"{key}_mode")
+    modes, param = list(RETRIEVAL_MODES), f"{key}_mode"
+    in_url = st.query_params.get(param)  # kept in the URL, so a refresh or a shared link keeps it
+    settings["retrieval_mode"] = left.selectbox("Retrieval mode", modes, format_func=RETRIEVAL_MODES.get, key=param,
+                                                index=modes.index(in_url) if in_url in modes else 0)
+    # Written only when the person changed it (a form allows no callback; writing the default on every load would
+    # push a browser-history entry each time and trap the back button).
+    if settings["retrieval_mode"] != (in_url if in_url in modes else modes[0]):
+        st.query_params[param] = settings["retrieval_mode"]
     settings["reranker"] = right.selectbox("Reranker", api.RERANKERS.names(), key=f"{key}_reranker",
                                            format_func=lambda name: api.RERANKERS.get(name).label,
                                            help="Re-scores the top candidates; its latency is shown beside the results.")

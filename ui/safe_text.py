@@ -21,9 +21,22 @@ _STOP_WORDS = frozenset(
 )
 
 
+# Markdown turns a URL, a www. name or an e-mail address in plain text into a link (GFM autolink literals), even with
+# its ':' written as an entity; an empty tag inside each marker splits the text so no link can form, and adds nothing
+# a reader sees or copies.
+_AUTOLINK_MARKERS = re.compile(r"&#58;//|www\.|@", re.IGNORECASE)
+
+
+def _unlinkable(escaped: str) -> str:
+    """Escaped text with an empty <span> inside every '://', 'www.' and '@', so no autolink can form."""
+    return _AUTOLINK_MARKERS.sub(lambda m: m.group(0)[:-1] + "<span></span>" + m.group(0)[-1] if m.group(0) != "@"
+                                 else "<span></span>@<span></span>", escaped)
+
+
 def escape_text(text: str) -> str:
-    """Text made inert for `st.markdown(..., unsafe_allow_html=True)`: HTML-escaped, Markdown-neutral, newlines kept."""
-    return "".join(_MARKDOWN_ACTIVE.get(ch, ch) for ch in text).replace("\n", "<br>")
+    """Text made inert for `st.markdown(..., unsafe_allow_html=True)`: HTML-escaped, Markdown-neutral, no autolinks,
+    newlines kept."""
+    return _unlinkable("".join(_MARKDOWN_ACTIVE.get(ch, ch) for ch in text)).replace("\n", "<br>")
 
 
 # Streamlit Markdown without HTML (st.error, st.warning, st.info, widget and expander labels): the characters

@@ -29,6 +29,7 @@ HOSTILE_TEXT = (
     '<iframe src="javascript:window.__xss=7"></iframe> <a href="javascript:window.__xss=8">a link</a> <b>bold?</b>\n'
     "<svg onload=window.__xss=9></svg> <style>body{display:none}</style> **strong** `code` ![pic](x) :red[colour] $x^2$\n"
     "The Quillmere lanterns are lit at dusk by the harbour master, every night of the year.\n"
+    "Timetables at https://quillmere.example/lanterns\nor www.quillmere.example, questions to keeper@quillmere.example.\n"
 )
 HOSTILE_NAME = "quill <img src=x onerror=window.__xss=4> [x](javascript:window.__xss=5).txt"
 BROKEN_NAME = "broken <img src=y onerror=window.__xss=6> **bold**.pdf"
@@ -64,6 +65,8 @@ CHECK = r"""() => ({
       (el.tagName !== 'A' && el.tagName !== 'STYLE' && (el.outerHTML || '').includes('__xss'))
       || /^\s*javascript:/i.test(el.getAttribute('href') || el.getAttribute('src') || '')
       || (el.tagName === 'STYLE' && el.textContent.includes('display:none'))).map(el => el.outerHTML.slice(0, 200)),
+  links: [...document.querySelectorAll('a')].filter(a => (a.getAttribute('href') || '').includes('quillmere.example'))
+      .map(a => a.outerHTML.slice(0, 200)),
 })"""
 
 
@@ -82,7 +85,7 @@ def watched(page):  # noqa: F811
 
 def _assert_inert(tab, dialogs: list[str], where: str) -> None:
     state = tab.evaluate(CHECK)
-    assert state == {"xss": None, "seen": [], "present": []}, where
+    assert state == {"xss": None, "seen": [], "present": [], "links": []}, where  # document text never becomes a link
     assert dialogs == [], where
 
 
@@ -116,7 +119,7 @@ def test_hostile_content_is_shown_as_text_on_every_page(watched, server, tmp_pat
     page.get_by_text("quill", exact=False).first.wait_for()
     _wait_idle(page)
     page.get_by_role("button", name="Preview chunks").click()
-    page.locator("[data-testid='stMarkdownContainer']").filter(has_text=re.compile(r"chunks from \d+ documents")).first.wait_for()
+    page.locator("[data-testid='stMarkdownContainer']").filter(has_text=re.compile(r"chunks? from \d+ documents?")).first.wait_for()
     _wait_idle(page)
     _visible_text(page, "broken <img src=y onerror=window.__xss=6> **bold**.pdf")  # the preview's file-error line
     _assert_inert(page, dialogs, "ingest preview")
