@@ -22,6 +22,7 @@ from hamilton import driver as hamilton_driver
 from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
 from dataflows import batching, chunking, embeddings, evaluation, generation, ingestion, retrieval, sources
+from ragkit.backends import INDEX_EMBEDDINGS
 from ragkit.errors import ConfigError
 from workbench import executors
 from workbench.config import ResolvedConfig, public_config, resolve_config
@@ -32,6 +33,7 @@ PREFLIGHT_TARGETS = ["embedding_client", "embedding_dimension", "store_client", 
 QUERY_TARGETS = ["ranked_hits"]
 EVALUATION_TARGETS = ["retrieval_metrics", "latency_percentiles"]
 ANSWER_TARGETS = ["context_chunks", "prompt_messages", "answer_stream"]
+RETRIEVAL_QUESTION_TARGETS = ["retrieval_question"]
 TARGETS = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS, "answer": ANSWER_TARGETS,
            "stream": STREAM_TARGETS, "store": ["index_state"]}
 _REPO = Path(__file__).resolve().parent.parent
@@ -51,8 +53,9 @@ def flow_modules(purpose: str, config: ResolvedConfig) -> list[ModuleType]:
         return [embeddings, embedder, retrieval, config.spec("reranker").load(), store]
     if purpose == "evaluate":
         return [embeddings, embedder, evaluation, store]
-    if purpose == "answer":
-        return [generation, config.spec("llm_service").load()]
+    if purpose == "answer":  # an LLM that embeds text (the offline extractive one) gets the index's embedding modules
+        llm = config.spec("llm_service")
+        return [generation, llm.load(), *((embeddings, embedder) if llm.has(INDEX_EMBEDDINGS) else ())]
     if purpose == "stream":
         return [sources, batching, store]
     if purpose == "store":
