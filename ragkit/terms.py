@@ -82,6 +82,10 @@ class TermStatistics:
             counts.update(content_stems(text))
         return cls(documents, dict(counts))
 
+    def share(self, term: str) -> float:
+        """The share of the chunks that hold a stem (0 with no chunks)."""
+        return self.frequencies.get(term, 0) / self.documents if self.documents else 0.0
+
     def idf(self, term: str) -> float:
         """BM25's inverse document frequency of a stem: about 0 for a stem in every chunk, highest for one in none."""
         frequency = self.frequencies.get(term, 0)

@@ -24,7 +24,8 @@ _RANK_PRIOR = 0.02  # a sentence of source [1] gains this much, of source [n] 1/
 _MIN_SHARED_WEIGHT = 0.25  # IDF the shared terms must reach to count as sharing a term (a term in half the chunks: 0.41)
 _MIN_SIMILARITY = 0.5  # without such a term, a sentence must be at least this similar to the question
 _CONTEXT_WEIGHT = 1 / 3  # of a word the conversation added to a follow-up, against the question's own words
-_MIN_INFORMATION = 0.3  # a sentence whose every term is this common (a running header, boilerplate) says nothing
+_BOILERPLATE_SHARE = 0.8  # a sentence whose every term is in this share of the chunks (a running header) says nothing
+_FEW_CHUNKS = 4  # below this many chunks in the index, any shared term counts and nothing is boilerplate
 
 
 @config.when(llm_service="extractive")
@@ -62,7 +63,7 @@ def sentence_scores__extractive(
     term_statistics: TermStatistics | None = None,
     similarity_weight: float = 0.5,
 ) -> list[dict]:
-    """Per candidate: similarity to the question, the share of its IDF weight covered, its rarest term's IDF, the mix, and whether it was said before.
+    """Per candidate: similarity to the question, the share of its IDF weight covered, the mix, whether it matches, is boilerplate or was said before.
 
     For a follow-up, similarity is the mean over the question as asked and as searched, and the words the
     conversation added weigh a third of the question's own: they find the sources, the question picks the sentence.
@@ -77,14 +78,17 @@ def sentence_scores__extractive(
     asked = len(_questions(question, retrieval_question))
     similarities = (embeddings[asked:] @ embeddings[:asked].T).mean(axis=1)
     said = " ".join(turn["content"] for turn in chat_history if turn.get("role") == "assistant")
+    judged = statistics.documents >= _FEW_CHUNKS  # in a handful of chunks every term is "common": no weight says much
     scores = []
     for (sentence, number), similarity in zip(candidate_sentences, similarities, strict=True):
         stems = content_stems(sentence)
         shared = sum(weight for term, weight in weights.items() if term in stems)
         coverage = shared / total if total > 1e-9 else 0.0
-        information = max((statistics.idf(term) for term in stems), default=0.0)
-        scores.append({"similarity": float(similarity), "shared_weight": shared, "coverage": coverage, "information": information,
-                       "said_before": sentence in said,
+        rarest = min((statistics.share(term) for term in stems), default=1.0)
+        shares_a_term = shared >= _MIN_SHARED_WEIGHT if judged else bool(stems & weights.keys())
+        scores.append({"similarity": float(similarity), "shared_weight": shared, "coverage": coverage, "rarest_share": rarest,
+                       "matches": shares_a_term or float(similarity) >= _MIN_SIMILARITY,
+                       "boilerplate": judged and rarest >= _BOILERPLATE_SHARE, "said_before": sentence in said,
                        "score": similarity_weight * float(similarity) + (1 - similarity_weight) * coverage
                        + _RANK_PRIOR / number})
     return scores
@@ -98,8 +102,7 @@ def supporting_sentences__extractive(
     matching = [
         (not score["said_before"], score["score"], -position, sentence, number)
         for position, ((sentence, number), score) in enumerate(zip(candidate_sentences, sentence_scores, strict=True))
-        if (score["shared_weight"] >= _MIN_SHARED_WEIGHT or score["similarity"] >= _MIN_SIMILARITY)
-        and score["information"] >= _MIN_INFORMATION
+        if score["matches"] and not score["boilerplate"]
     ]
     matching.sort(reverse=True)
     chosen: list[tuple[str, int]] = []
