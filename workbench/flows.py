@@ -33,8 +33,9 @@ PREFLIGHT_TARGETS = ["embedding_client", "embedding_dimension", "store_client", 
 QUERY_TARGETS = ["ranked_hits"]
 EVALUATION_TARGETS = ["retrieval_metrics", "latency_percentiles"]
 ANSWER_TARGETS = ["context_chunks", "prompt_messages", "answer_stream"]
-RETRIEVAL_QUESTION_TARGETS = ["retrieval_question"]
-TARGETS = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS, "answer": ANSWER_TARGETS,
+RETRIEVAL_QUESTION_TARGETS = ["retrieval_question"]  # run first: the answer flow makes a follow-up standalone, then retrieves
+TARGETS = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS,
+           "answer": RETRIEVAL_QUESTION_TARGETS + ANSWER_TARGETS,
            "stream": STREAM_TARGETS, "store": ["index_state"]}
 _REPO = Path(__file__).resolve().parent.parent
 _NODE_CODE = (_REPO / "dataflows", _REPO / "ragkit")  # what a run's results depend on
