@@ -29,10 +29,16 @@ _FEW_CHUNKS = 4  # below this many chunks in the index, any shared term counts a
 
 
 @config.when(llm_service="extractive")
-def candidate_sentences__extractive(context_chunks: list[dict]) -> list[tuple[str, int]]:
-    """The sentences of the sources, each with its source number."""
-    return [(chunk["text"][start:end], number) for number, chunk in enumerate(context_chunks, start=1)
-            for start, end in sentence_spans(chunk["text"])]
+def candidate_sentences__extractive(question: str, retrieval_question: str, context_chunks: list[dict]) -> list[tuple[str, int]]:
+    """The sentences of the sources that share a content word with the question (all of them when none does), with their source number.
+
+    Only these are embedded: a sentence with no word of the question could win on similarity alone, and on the
+    real-document and SQuAD benchmarks none did (same figures), while the model's work fell 5.6× and 1.8×.
+    """
+    sentences = [(chunk["text"][start:end], number) for number, chunk in enumerate(context_chunks, start=1)
+                 for start, end in sentence_spans(chunk["text"])]
+    wanted = content_stems(question) | content_stems(retrieval_question)
+    return [(sentence, number) for sentence, number in sentences if content_stems(sentence) & wanted] or sentences
 
 
 def _questions(question: str, retrieval_question: str) -> list[str]:
