@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from hamilton.function_modifiers import config
 
+from ragkit.terms import TermStatistics
+
 
 def texts_to_embed(question: str) -> list[str]:
     """The question is the one text to embed."""
@@ -49,3 +51,8 @@ def retrieved_hits__lexical(lexical_hits: list[dict]) -> list[dict]:
 def retrieved_hits__hybrid(hybrid_hits: list[dict]) -> list[dict]:
     """Hybrid retrieval: dense and lexical candidates fused into one ranking."""
     return hybrid_hits
+
+
+def term_statistics(chunk_rows: list[dict]) -> TermStatistics:
+    """In how many of the index's chunks each content term occurs (the IDF weights of offline answers)."""
+    return TermStatistics.of(row["text"] for row in chunk_rows)

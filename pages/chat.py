@@ -60,6 +60,12 @@ def stream_safely(pieces) -> str:
     return text
 
 
+def show_searched(turn: dict) -> None:
+    """What retrieval searched for, when it is not the question as asked (a follow-up made standalone)."""
+    if turn.get("retrieval_question") and turn["retrieval_question"] != turn["content"].strip():
+        st.caption(f"Searched for: {markdown_literal(turn['retrieval_question'])}")
+
+
 for turn in history:
     with st.chat_message(turn["role"]):
         if turn["role"] == "assistant":
@@ -67,21 +73,27 @@ for turn in history:
             show_sources(turn)
         else:
             st.text(turn["content"])
+            show_searched(turn)
 
 question = st.chat_input("Ask the documents…")
 if question:
     with st.chat_message("user"):
         st.text(question)
+        searched = st.empty()  # filled once retrieval says what it searched for
     with st.chat_message("assistant"):
         try:
             result = api.answer({**config_for_index(manifest), **settings, **llm_config}, question,
-                                   history=[{"role": t["role"], "content": t["content"]} for t in history],
-                                   top_k=top_k, api_keys=api_keys())
+                                history=[{key: t[key] for key in ("role", "content", "retrieval_question") if key in t}
+                                         for t in history],
+                                top_k=top_k, api_keys=api_keys())
+            asked = {"role": "user", "content": question, "retrieval_question": result["retrieval_question"]}
+            with searched.container():
+                show_searched(asked)
             text = stream_safely(result["stream"])
         except Exception as error:
             show_error(error, "Answering")
         else:
-            turn = {"role": "assistant", "content": text,
+            turn = {"role": "assistant", "content": text, "answer_kind": result["answer_kind"],
                     "sources": result["context_chunks"], "prompt": result["prompt_messages"]}
             show_sources(turn)
-            history.extend([{"role": "user", "content": question}, turn])
+            history.extend([asked, turn])

@@ -24,6 +24,8 @@ LEXICAL = "lexical"  # serves BM25 full-text search (`lexical_hits`)
 HYBRID = "hybrid"  # serves fused dense + full-text search (`hybrid_hits`)
 NAMESPACES = "namespaces"  # one index holds several namespaces
 INDEX_UPKEEP = "index_upkeep"  # `maintained_index` does real work (ANN index, full-text index, compaction)
+EXTRACTS = "extracts"  # an LLM service that quotes the sources instead of generating: its answers are "extracted"
+INDEX_EMBEDDINGS = "index_embeddings"  # an LLM service whose nodes embed text with the index's own model and term figures
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,22 @@ def test_retrieve_compare_and_chat_on_an_ingested_upload(app_env):
     assert any("succeeded" in h.value for h in app.subheader)
 
 
+def test_chat_shows_what_a_follow_up_was_searched_for(app_env):
+    app = _upload_and_ingest(_open(_app(), "pages/ingest.py"))
+    _open(app, "pages/chat.py")
+    app.chat_input[0].set_value("When was the Marrowick lighthouse keepers guild founded?").run()
+    assert not app.exception
+    assert not [c for c in app.caption if c.value.startswith("Searched for")]  # asked as searched: nothing to say
+    app.chat_input[0].set_value("And who was its first keeper?").run()
+    assert not app.exception
+    searched = [c.value for c in app.caption if c.value.startswith("Searched for")]
+    assert searched == ["Searched for: And who was its first keeper? marrowick lighthouse guild founded"]
+    answer = html.unescape(" ".join(m.value for m in app.chat_message[-1].markdown))
+    assert "\u201cIts first keeper was Ada Fenwick.\u201d [1]" in answer
+    app.run()  # the conversation drawn again from the session keeps the caption
+    assert [c.value for c in app.caption if c.value.startswith("Searched for")] == searched
+
+
 def test_try_it_ingests_a_squad_sample_with_the_embedded_default(app_env, monkeypatch):
     from tests.conftest import shared_squad_path
 

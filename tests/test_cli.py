@@ -2,11 +2,13 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 from ragkit.schema import STORED_FIELDS
 from tests.conftest import REPO, SQUAD_SAMPLE
+from workbench import api
 
 
 def _cli(*args, data_dir, check=True):
@@ -52,3 +54,47 @@ def test_errors_are_one_line_not_a_traceback(data_dir):
 def test_vector_db_config_must_be_a_json_object(data_dir):
     result = _cli("query", "x", "--vector-db-config", "[1, 2]", data_dir=data_dir, check=False)
     assert result.returncode == 2 and "must be a JSON object" in result.stderr
+
+
+NOTES = {"lighthouse.md": "The Marrowick lighthouse was built in 1884. Ada Fenwick was its first keeper.\n\n"
+                          "Its lamp burns paraffin and can be seen from 20 miles.",
+         "guild.md": "The keepers' guild meets every spring in Whitby. Its emblem is a silver gull."}
+
+
+def test_ask_prints_the_answer_its_citations_and_the_mode_as_text_and_json(data_dir, tmp_path):
+    paths = []
+    for name, text in NOTES.items():
+        (tmp_path / name).write_text(text)
+        paths.append(str(tmp_path / name))
+    _cli("ingest", *paths, "--index", "notes", data_dir=data_dir)
+
+    text = _cli("ask", "Who was the first keeper of the lighthouse?", "--index", "notes", "--llm", "offline",
+                data_dir=data_dir).stdout
+    answer, _, tail = text.partition("\n[")
+    assert answer.startswith("Extracted, not generated")
+    assert "\u201cAda Fenwick was its first keeper.\u201d [1]" in answer
+    cited = re.findall(r"^\[(\d+)\] (\S+), chunk (\S+)$", "[" + tail, re.MULTILINE)
+    assert cited and cited[0][:2] == ("1", "lighthouse.md")
+    assert text.rstrip().endswith("extracted (offline, no LLM)")
+
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([{"role": "user", "content": "Tell me about the keepers' guild in Whitby."},
+                                   {"role": "assistant", "content": "It meets every spring [1]."}]))
+    result = json.loads(_cli("ask", "And what is its emblem?", "--index", "notes", "--json", "--top-k", "1",
+                             "--history", str(history), "--mode", "hybrid", data_dir=data_dir).stdout)
+    assert result["mode"] == "extracted" and result["llm_service"] == "extractive"
+    assert result["question"] == "And what is its emblem?" and "guild" in result["retrieval_question"]
+    assert "\u201cIts emblem is a silver gull.\u201d [1]" in result["answer"]
+    [citation] = result["citations"]
+    assert citation["number"] == 1 and citation["document"] == "guild.md" and citation["page"] == 0
+    stored = api.search({"data_dir": str(data_dir), "index_name": "notes", "retrieval_mode": "lexical"}, "emblem gull")["hits"]
+    assert citation["chunk_id"] == stored[0]["chunk_id"] and stored[0]["source_name"] == "guild.md"
+
+
+def test_ask_errors_are_one_line_on_stderr(data_dir, tmp_path):
+    missing = _cli("ask", "Who was the first keeper?", "--index", "missing", data_dir=data_dir, check=False)
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert missing.stderr.startswith("error: No index 'missing'") and missing.stderr.count("\n") == 1
+    (tmp_path / "bad.json").write_text("{not json")
+    bad = _cli("ask", "x", "--index", "missing", "--history", str(tmp_path / "bad.json"), data_dir=data_dir, check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --history") and "Traceback" not in bad.stderr

@@ -1,4 +1,4 @@
-"""Command line: `python -m workbench ingest|query|eval|questions|evals|runs|indexes` (also `python -m dataflows ...`).
+"""Command line: `python -m workbench ingest|query|ask|eval|tune|questions|evals|runs|indexes` (also `python -m dataflows ...`).
 
 Flags build the same plain config dict as the UI and hand it to the driver layer. API keys come
 from the environment (OPENAI_API_KEY, COHERE_API_KEY, PINECONE_API_KEY, WEAVIATE_API_KEY) or
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -31,9 +32,13 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _add_backend_flags(parser: argparse.ArgumentParser, registry: Registry, flag: str, help: str) -> None:
-    """The flag that picks a backend of a registry (its choices), and a flag for each top-level setting its backends declare."""
-    parser.add_argument(flag, dest=registry.config_key, choices=registry.names(), help=f"{help} (default {registry.names()[0]})")
+def _add_backend_flags(parser: argparse.ArgumentParser, registry: Registry, flag: str, help: str,
+                       aliases: dict[str, str] | None = None) -> None:
+    """The flag that picks a backend of a registry (its choices, and aliases of them), and a flag for each top-level setting its backends declare."""
+    aliases = aliases or {}
+    named = ", ".join(f"{alias} = {name}" for alias, name in aliases.items())
+    parser.add_argument(flag, dest=registry.config_key, choices=[*aliases, *registry.names()], type=lambda text: aliases.get(text, text),
+                        help=f"{help} (default {registry.names()[0]}{'; ' + named if named else ''})")
     seen = {action.dest for action in parser._actions}
     for spec in registry:
         for setting in spec.settings:
@@ -107,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_retrieval_flags(query)
     _add_store_flags(query)
 
+    ask = commands.add_parser("ask", help="answer a question from an index, with citations (offline, or with an LLM)")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, default=5, help="chunks retrieved (default 5)")
+    _add_backend_flags(ask, REGISTRIES["llm_service"], "--llm", "who answers", aliases=_LLM_ALIASES)
+    ask.add_argument("--llm-model", help="the LLM's model (default: the service's default)")
+    ask.add_argument("--history", metavar="FILE", help="the conversation so far: a JSON list of {\"role\", \"content\"} turns "
+                     "(a follow-up is searched with its context)")
+    _add_retrieval_flags(ask)
+    _add_store_flags(ask)
+
     evaluate = commands.add_parser("eval", help="score retrieval on an index of SQuAD paragraphs (recall@k, MRR, nDCG, latency)")
     evaluate.add_argument("--sample", type=int, default=200, help="questions to sample (0: all; default 200)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the question sample (default 0)")
@@ -178,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_LLM_ALIASES = {"offline": "extractive"}
 _CONFIG_FLAGS = (
     "source", "squad_split", "squad_path", "limit", "embedding_service", "model_name", "embedding_batch_size",
     "chunk_size", "chunk_overlap", "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
@@ -261,6 +277,62 @@ def _print_hits(result: dict[str, Any]) -> None:
         page = f", page {hit['page']}" if hit["page"] else ""
         print(f"\n{rank}. {hit['score']:.3f}  {hit['title']} ({hit['source_name']}{page})")
         print("   " + hit["text"][:300].replace("\n", " "))
+
+
+def _history(path: str | None) -> list[dict]:
+    """The conversation of `--history FILE`: a JSON list of turns, each with a role and its content."""
+    from ragkit.errors import ConfigError
+
+    if not path:
+        return []
+    try:
+        turns = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"--history {path}: {error.strerror or error}.") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--history {path} is not valid JSON: {error}.") from None
+    if not isinstance(turns, list) or not all(isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("role")
+                                              for t in turns):
+        raise ConfigError(f"--history {path} must be a JSON list of {{\"role\": ..., \"content\": ...}} turns.")
+    return turns
+
+
+def _citations(text: str, chunks: list[dict]) -> list[dict]:
+    """The sources an answer cites ([n] in its text), each with its document, page and chunk id, in source order."""
+    cited = {int(number) for number in re.findall(r"\[(\d+)\]", text)}
+    return [{"number": number, "document": chunk["source_name"], "title": chunk.get("title", ""), "page": chunk.get("page", 0),
+             "chunk_id": chunk["chunk_id"], "score": chunk.get("score")}
+            for number, chunk in enumerate(chunks, start=1) if number in cited]
+
+
+def _ask(args: argparse.Namespace) -> int:
+    """`ask`: stream the answer (text), or print one JSON object, with its citations and whether it was extracted or generated."""
+    from workbench import api
+
+    result = api.answer(config_from_args(args), args.question, history=_history(args.history), top_k=args.top_k)
+    text = ""
+    for piece in result["stream"]:
+        text += piece
+        if not args.json:
+            print(piece, end="", flush=True)
+    citations = _citations(text, result["context_chunks"])
+    kind = result["answer_kind"]
+    if args.json:
+        print(json.dumps({"question": result["question"], "retrieval_question": result["retrieval_question"], "answer": text,
+                          "mode": kind, "llm_service": result["llm_service"],
+                          "llm_model": "" if kind == "extracted" else result["llm_model"], "citations": citations,
+                          "sources": len(result["context_chunks"]), "latency_ms": result["latency_ms"]}, indent=2, ensure_ascii=False))
+        return 0
+    print("" if text.endswith("\n") else "\n")
+    for citation in citations:
+        page = f", page {citation['page']}" if citation["page"] else ""
+        print(f"[{citation['number']}] {citation['document']}{page}, chunk {citation['chunk_id']}")
+    if not citations:
+        print(f"(no source cited; {len(result['context_chunks'])} retrieved)")
+    by = "offline, no LLM" if kind == "extracted" else f"{result['llm_service']} {result['llm_model']}"
+    searched = f"; searched for: {result['retrieval_question']}" if result["retrieval_question"] != args.question.strip() else ""
+    print(f"\n{kind} ({by}){searched}")
+    return 0
 
 
 def _retrieval_label(config: dict[str, Any]) -> str:
@@ -449,6 +521,8 @@ def run(argv: list[str] | None = None) -> int:
             else:
                 _print_hits(result)
             return 0
+        if args.command == "ask":
+            return _ask(args)
         if args.command == "questions":
             return _questions(args)
         if args.command == "eval":

@@ -22,6 +22,7 @@ from hamilton import driver as hamilton_driver
 from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
 from dataflows import batching, chunking, embeddings, evaluation, generation, ingestion, question_generation, retrieval, sources
+from ragkit.backends import INDEX_EMBEDDINGS
 from ragkit.errors import ConfigError
 from workbench import executors
 from workbench.config import ResolvedConfig, public_config, resolve_config
@@ -33,7 +34,9 @@ QUERY_TARGETS = ["ranked_hits"]
 EVALUATION_TARGETS = ["retrieval_metrics", "latency_percentiles"]
 ANSWER_TARGETS = ["context_chunks", "prompt_messages", "answer_stream"]
 QUESTION_GENERATION_TARGETS = ["generated_candidates"]
-TARGETS = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS, "answer": ANSWER_TARGETS,
+RETRIEVAL_QUESTION_TARGETS = ["retrieval_question"]  # run first: the answer flow makes a follow-up standalone, then retrieves
+TARGETS = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS,
+           "answer": RETRIEVAL_QUESTION_TARGETS + ANSWER_TARGETS,
            "stream": STREAM_TARGETS, "store": ["index_state"], "generate_questions": QUESTION_GENERATION_TARGETS}
 _REPO = Path(__file__).resolve().parent.parent
 _NODE_CODE = (_REPO / "dataflows", _REPO / "ragkit")  # what a run's results depend on
@@ -53,8 +56,9 @@ def flow_modules(purpose: str, config: ResolvedConfig) -> list[ModuleType]:
         return [embeddings, embedder, retrieval, config.spec("reranker").load(), store]
     if purpose == "evaluate":
         return [embeddings, embedder, evaluation, store]
-    if purpose == "answer":
-        return [generation, config.spec("llm_service").load()]
+    if purpose == "answer":  # an LLM that embeds text (the offline extractive one) gets the index's embedding modules
+        llm = config.spec("llm_service")
+        return [generation, llm.load(), *((embeddings, embedder) if llm.has(INDEX_EMBEDDINGS) else ())]
     if purpose == "stream":
         return [sources, batching, store]
     if purpose == "store":

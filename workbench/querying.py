@@ -15,14 +15,17 @@ from typing import Any
 
 from hamilton import driver as hamilton_driver
 
+from ragkit.backends import EXTRACTS, INDEX_EMBEDDINGS
 from ragkit.errors import ConfigError
-from workbench.config import ResolvedConfig, resolve_config
-from workbench.flows import ANSWER_TARGETS, QUERY_TARGETS, driver_for, has_node, runtime_inputs
+from ragkit.terms import TermStatistics
+from workbench.config import ResolvedConfig
+from workbench.flows import ANSWER_TARGETS, QUERY_TARGETS, RETRIEVAL_QUESTION_TARGETS, driver_for, has_node, runtime_inputs
 from workbench.indexes import check_manifest, query_config
 from workbench.keys import check_api_keys, resolve_api_keys
 
 _RESOURCES: dict[tuple[str, str, str], dict[str, Any]] = {}
 _RESOURCES_LOCK = threading.Lock()
+_TERM_STATISTICS: dict[tuple[Any, ...], TermStatistics] = {}
 
 
 def _keys_digest(api_keys: Mapping[str, str]) -> str:
@@ -99,6 +102,19 @@ def search(
     return {"question": question, "hits": hits, "manifest": manifest, "latency_ms": latency}
 
 
+def _term_statistics(config: ResolvedConfig, manifest: dict[str, Any], keys: dict[str, str]) -> TermStatistics:
+    """The index's document frequencies (from every stored chunk), computed once per index state: its last run and size."""
+    key = (config.fingerprint, manifest["index_key"], manifest.get("last_run_id"), manifest.get("chunk_count"))
+    with _RESOURCES_LOCK:
+        found = _TERM_STATISTICS.get(key)
+    if found is None:
+        dr, inputs, handles = open_query_flow(config, manifest, keys, 1)
+        found = dr.execute(["term_statistics"], inputs=inputs, overrides=handles)["term_statistics"]
+        with _RESOURCES_LOCK:
+            _TERM_STATISTICS[key] = found
+    return found
+
+
 def answer(
     config: Mapping[str, Any],
     question: str,
@@ -106,22 +122,37 @@ def answer(
     top_k: int = 5,
     api_keys: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Retrieve for a question, build the prompt, and start the answer stream of the configured LLM.
+    """Make the question standalone, retrieve for it, build the prompt, and start the answer stream of the configured LLM.
 
-    Returns the hits, the exact chunks and messages sent, the LLM service, and `stream`, an iterator
-    of text pieces (consume it to get the answer; errors surface as ServiceError while streaming).
+    A follow-up is searched as `retrieval_question` (the LLM's rewrite, or the question with the earlier question's
+    words); the prompt carries the conversation. Returns it, the hits, the exact chunks and messages sent, the LLM
+    service, whether the answer is "extracted" or "generated", and `stream`, an iterator of text pieces (consume it
+    to get the answer; errors surface as ServiceError while streaming).
     """
-    retrieved = search(config, question, top_k=top_k, api_keys=api_keys)
-    config = resolve_config(config)
+    if not question.strip():
+        raise ConfigError("The question is empty.")
+    config, manifest = query_config(config)  # the offline mode embeds sentences with the index's own model
     keys = resolve_api_keys(api_keys)
+    check_api_keys(config, keys, "query")
     check_api_keys(config, keys, "answer")
     dr = driver_for(config, "answer")
-    inputs = runtime_inputs(keys, None, question=question, chat_history=list(history or []), search_hits=retrieved["hits"])
-    overrides = {}
+    llm = config.spec("llm_service")
+    inputs = runtime_inputs(keys, None, question=question, chat_history=list(history or []))
+    overrides: dict[str, Any] = {}
     if has_node(dr, "llm_client"):  # a local llama.cpp model takes seconds to load: once per process
         overrides["llm_client"] = _resources("answer", config, inputs, ["llm_client"])["llm_client"]
-    result = dr.execute(ANSWER_TARGETS, inputs=inputs, overrides=overrides)
+    standalone = dr.execute(RETRIEVAL_QUESTION_TARGETS, inputs=inputs, overrides=overrides)["retrieval_question"]
+    retrieved = search(config, standalone, top_k=top_k, api_keys=api_keys)
+    if llm.has(INDEX_EMBEDDINGS):  # the model the query flow loaded, and the index's term figures
+        handles = _resources("query", config, runtime_inputs(keys, None, question="", top_k=int(top_k)),
+                             ["embedding_client", "embedding_dimension", "store_client"])
+        overrides.update(embedding_client=handles["embedding_client"], embedding_dimension=handles["embedding_dimension"],
+                         term_statistics=_term_statistics(config, manifest, keys))
+    result = dr.execute(ANSWER_TARGETS, inputs={**inputs, "search_hits": retrieved["hits"]},
+                        overrides={**overrides, "retrieval_question": standalone})
     return {
+        "question": question,
+        "retrieval_question": standalone,
         "hits": retrieved["hits"],
         "latency_ms": retrieved["latency_ms"],
         "context_chunks": result["context_chunks"],
@@ -129,6 +160,7 @@ def answer(
         "stream": result["answer_stream"],
         "llm_service": config["llm_service"],
         "llm_model": config["llm_model"],
+        "answer_kind": "extracted" if llm.has(EXTRACTS) else "generated",
     }
 
 

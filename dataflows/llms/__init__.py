@@ -5,7 +5,7 @@ module plus one entry below.
 
 from __future__ import annotations
 
-from ragkit.backends import OFFLINE, ApiKey, BackendSpec, Registry, SettingField
+from ragkit.backends import EXTRACTS, INDEX_EMBEDDINGS, OFFLINE, ApiKey, BackendSpec, Registry, SettingField
 from ragkit.readiness import llama_cpp_problem, llm_endpoint_problem
 
 LLMS = Registry(kind="LLM service", config_key="llm_service")
@@ -14,8 +14,9 @@ LLMS.register(BackendSpec(
     name="extractive",
     label="Offline: extract sentences (no LLM)",
     module="dataflows.llms.extractive",
-    capabilities=frozenset({OFFLINE}),
-    description="no model at all: the best-matching sentences of the sources, cited",
+    capabilities=frozenset({OFFLINE, EXTRACTS, INDEX_EMBEDDINGS}),
+    description="no generative model: the sentences of the sources that best match the question (by the index's own "
+                "embedding model and index-wide term weights), cited",
 ))
 
 LLMS.register(BackendSpec(

@@ -47,3 +47,13 @@ def answer_stream__llama_cpp(llm_client: Any, prompt_messages: list[dict]) -> It
                 yield piece
 
     return stream()
+
+
+@config.when(llm_service="llama_cpp")
+def question_rewrite__llama_cpp(llm_client: Any, rewrite_messages: list[dict]) -> str:
+    """The local model's standalone rewrite of a follow-up question (greedy, at most 60 tokens; "" without a conversation)."""
+    if not rewrite_messages:
+        return ""
+    reply = llm_client.create_chat_completion(messages=rewrite_messages, max_tokens=60, temperature=0)
+    lines = (reply["choices"][0]["message"].get("content") or "").strip().splitlines() if reply["choices"] else []
+    return lines[0].strip() if lines else ""

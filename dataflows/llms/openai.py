@@ -7,7 +7,7 @@ from typing import Any
 
 from hamilton.function_modifiers import config
 
-from ragkit.chat_streams import openai_chat_stream
+from ragkit.chat_streams import openai_chat_stream, openai_chat_text
 from ragkit.errors import MissingApiKeyError
 
 
@@ -25,3 +25,9 @@ def llm_client__openai(openai_api_key: str, llm_base_url: str = "") -> Any:
 def answer_stream__openai(llm_client: Any, prompt_messages: list[dict], llm_model: str) -> Iterator[str]:
     """The answer from an OpenAI chat model, streamed as text pieces."""
     return openai_chat_stream(llm_client, llm_model, prompt_messages, "OPENAI_API_KEY")
+
+
+@config.when(llm_service="openai")
+def question_rewrite__openai(llm_client: Any, rewrite_messages: list[dict], llm_model: str) -> str:
+    """The chat model's standalone rewrite of a follow-up question ("" without a conversation: nothing is sent)."""
+    return openai_chat_text(llm_client, llm_model, rewrite_messages, "OPENAI_API_KEY")
