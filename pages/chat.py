@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from ui.errors import show_error
-from ui.index_picker import config_for_index, index_picker, indexes_or_stop
+from ui.index_picker import config_for_index, data_dir, index_picker, indexes_or_stop
 from ui.keys import api_keys
 from ui.llm_picker import llm_settings
 from ui.navigation import run_inside_app
@@ -29,12 +29,22 @@ with st.sidebar:
     top_k = st.slider("Chunks retrieved", 1, 10, 5, key="chat_top_k")
     settings = retrieval_settings("chat", side_by_side=False, manifest=manifest)
 
-# One conversation per index: switching the index shows that index's conversation, not another's.
+# One conversation per index: switching the index shows that index's conversation, not another's. Each is stored in
+# the catalog under the id in the URL (?chat=...), so a refresh or a shared link brings it back.
 conversations: dict[str, list[dict]] = st.session_state.setdefault("chat_histories", {})
+conversation_ids: dict[str, str] = st.session_state.setdefault("chat_ids", {})
 history = conversations.setdefault(manifest["index_key"], [])
+linked = st.query_params.get("chat")
+if linked and not history and manifest["index_key"] not in conversation_ids:
+    stored = api.conversation(linked, data_dir())
+    if stored and stored["index_key"] == manifest["index_key"]:
+        history.extend(stored["turns"])
+        conversation_ids[manifest["index_key"]] = linked
 with st.sidebar:
-    if st.button("Clear conversation", help="Clears the conversation with this index only."):
+    if st.button("Clear conversation", help="Starts a new conversation with this index (the old one stays at its link)."):
         history.clear()
+        conversation_ids.pop(manifest["index_key"], None)
+        st.query_params.pop("chat", None)
 
 
 def show_sources(turn: dict) -> None:
@@ -97,3 +107,11 @@ if question:
                     "sources": result["context_chunks"], "prompt": result["prompt_messages"]}
             show_sources(turn)
             history.extend([asked, turn])
+            conversation_id = conversation_ids.setdefault(manifest["index_key"], api.new_conversation_id())
+            try:
+                api.save_conversation(conversation_id, manifest["index_key"], history, data_dir())
+            except Exception as error:  # the answer is shown either way; only keeping it failed
+                show_error(error, "Keeping the conversation")
+            else:
+                if st.query_params.get("chat") != conversation_id:
+                    st.query_params["chat"] = conversation_id

@@ -22,13 +22,16 @@ if manifest is None:
     st.stop()
 
 with st.form("retrieve_form"):
-    question = st.text_input("Question", key="retrieve_question", placeholder="e.g. Who won Super Bowl 50?")
+    question = st.text_input("Question", value=st.query_params.get("q", ""), key="retrieve_question",
+                             placeholder="e.g. Who won Super Bowl 50?")
     top_k = st.slider("Top k", 1, 20, 5, key="retrieve_top_k")
     settings = retrieval_settings("retrieve", manifest=manifest)
     asked = st.form_submit_button("Search", type="primary")
 
 config = {**config_for_index(manifest), **settings}
-if asked and question.strip():
+# A refresh or a shared link (?q=...) shows the results again: the question searched is kept in the URL.
+again = not asked and "retrieve_result" not in st.session_state and bool(st.query_params.get("q", "").strip())
+if (asked or again) and question.strip():
     try:
         result = api.search(config, question, top_k=top_k, api_keys=api_keys())
     except Exception as error:
@@ -36,6 +39,8 @@ if asked and question.strip():
         st.stop()
     # kept for the reruns that marking a hit makes
     st.session_state["retrieve_result"] = {"index_key": manifest["index_key"], "config": config, "result": result}
+    if st.query_params.get("q") != question:
+        st.query_params["q"] = question
 elif asked:
     st.warning("Type a question first.")
     st.session_state.pop("retrieve_result", None)

@@ -301,3 +301,27 @@ def test_a_link_to_an_index_that_is_not_here_says_so_and_compare_starts_with_two
     assert any("names an index that is not in this data folder" in w.value for w in app.warning)
     _open(app, "pages/compare.py")
     assert app.selectbox(key="compare_a").value != app.selectbox(key="compare_b").value
+
+
+def test_a_refresh_brings_back_the_conversation_and_the_last_results(app_env):
+    _ingest_text(app_env, "guild", TEXT.decode())
+    app = _open(_app(), "pages/chat.py")
+    app.chat_input[0].set_value("What is the guild's emblem?").run()
+    assert not app.exception
+    conversation_id = app.query_params["chat"]
+    assert api.conversation(conversation_id, str(app_env))["turns"][0]["content"] == "What is the guild's emblem?"
+
+    refreshed = _app()  # a new session, as after a refresh: only the URL is left
+    refreshed.query_params["chat"] = conversation_id
+    _open(refreshed, "pages/chat.py")
+    assert [m.name for m in refreshed.chat_message] == ["user", "assistant"]
+    assert "silver gull" in html.unescape(" ".join(m.value for m in refreshed.chat_message[-1].markdown))
+
+    app = _open(_app(), "pages/retrieve.py")
+    app.text_input(key="retrieve_question").input("Who was the first keeper?")
+    next(b for b in app.button if b.label == "Search").click().run()
+    assert app.query_params["q"] == "Who was the first keeper?"
+    refreshed = _app()
+    refreshed.query_params["q"] = "Who was the first keeper?"
+    _open(refreshed, "pages/retrieve.py")
+    assert any("Ada" in m.value for m in refreshed.markdown)

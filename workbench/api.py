@@ -18,6 +18,7 @@ from ragkit.schema import InputFile, Progress
 from workbench.catalog import Catalog
 from workbench.comparing import compare_evaluations, evaluation
 from workbench.config import DEFAULTS, REGISTRIES, ResolvedConfig, default_data_dir, public_config, resolve_config
+from workbench.conversations import conversation, new_conversation_id, save_conversation
 from workbench.evaluating import evaluate
 from workbench.flows import INGEST_TARGETS, QUERY_TARGETS, dag, driver_for, flow_modules
 from workbench.indexes import index_key_for, index_manifest, query_config
@@ -48,7 +49,7 @@ from workbench.visualize import ExecutionGraph, execution_graph, status_digraph
 __all__ = [
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "NodeStatusListener", "Progress", "ResolvedConfig",
-    "answer", "api_key_env_vars", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",
+    "answer", "api_key_env_vars", "conversation", "new_conversation_id", "save_conversation", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",
     "review_questions", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
     "import_question_upload", "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
     "flow_graph", "flow_modules", "hit_marks", "mark_hit", "marked_set_name", "marks", "unmark_hit", "index_key_for", "index_manifest", "index_state", "indexes", "ingest",

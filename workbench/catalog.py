@@ -131,6 +131,15 @@ CREATE TABLE IF NOT EXISTS retrieval_presets (
 );
 """
 
+_CONVERSATIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    conversation_id TEXT PRIMARY KEY,
+    index_key TEXT NOT NULL,
+    turns_json TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
 _BATCHES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_batches (
     run_id TEXT NOT NULL,
@@ -162,6 +171,7 @@ _JSON_COLUMNS = {
     "candidates_json": "candidates",
     "settings_json": "settings",
     "tuned_json": "tuned",
+    "turns_json": "turns",
 }
 
 
@@ -206,7 +216,7 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _BATCHES_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _CONVERSATIONS_SCHEMA + _BATCHES_SCHEMA)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -507,3 +517,21 @@ class Catalog:
         with self._connect() as connection:
             return connection.execute("DELETE FROM retrieval_presets WHERE index_key = ? AND name = ?",
                                       (key, name)).rowcount > 0
+
+    # --- chat conversations ------------------------------------------------------------------
+
+    def save_conversation(self, conversation_id: str, key: str, turns: list[dict[str, Any]]) -> None:
+        """Store a conversation's turns, replacing what was stored under its id."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO conversations (conversation_id, index_key, turns_json, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(conversation_id) DO UPDATE SET turns_json = excluded.turns_json,"
+                " updated_at = excluded.updated_at",
+                (conversation_id, key, json.dumps(turns, ensure_ascii=False), now_iso()),
+            )
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        """A stored conversation, or None."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM conversations WHERE conversation_id = ?", (conversation_id,)).fetchone()
+        return self._decode(row) if row else None
