@@ -9,6 +9,7 @@ from ui.errors import show_error
 from ui.index_picker import runs_or_stop, url_choice
 from ui.keys import api_keys
 from ui.navigation import run_inside_app
+from ui.run_dag import show_run_dag
 from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings
 from ui.safe_text import markdown_literal
 from ui.wording import plural
@@ -51,10 +52,7 @@ with config_tab:
 with timing_tab:
     run_timings(record)
 with dag_tab:
-    if record["dag_dot"].lstrip().startswith(("digraph", "//")) and "digraph" in record["dag_dot"]:
-        st.graphviz_chart(record["dag_dot"], width="stretch")
-    else:
-        st.info("No DAG was recorded for this run.")
+    show_run_dag(record)
 with chunks_tab:
     try:
         chunks = api.run_chunks(record["config"], record["run_id"], limit=200, api_keys=api_keys())

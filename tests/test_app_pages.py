@@ -325,3 +325,17 @@ def test_a_refresh_brings_back_the_conversation_and_the_last_results(app_env):
     refreshed.query_params["q"] = "Who was the first keeper?"
     _open(refreshed, "pages/retrieve.py")
     assert any("Ada" in m.value for m in refreshed.markdown)
+
+
+def test_the_runs_dag_is_the_ingest_style_picture_with_the_settings_beside_it(app_env):
+    from ragkit.schema import InputFile
+
+    api.ingest({"source": "files", "data_dir": str(app_env), "index_name": "mixed"}, api_keys={},
+               files=[InputFile(name="good.txt", data=TEXT), InputFile(name="broken.pdf", data=b"%PDF-1.4 not a pdf")])
+    app = _open(_app(), "pages/runs.py")
+    ours, recorded = [c.proto.spec for c in app.get("graphviz_chart") if "parsed_files" in c.proto.spec]
+    assert "done with errors" in ours and ours.count("done ") >= 5
+    config_node = re.compile(r"^\s*chunk_size \[", re.MULTILINE)  # a config input drawn as a node of its own
+    assert not config_node.search(ours) and config_node.search(recorded)  # in the table beside the picture instead
+    settings = next(d.value for d in app.dataframe if list(d.value.columns) == ["setting", "value"])
+    assert "chunk_size" in set(settings["setting"])

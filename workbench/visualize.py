@@ -1,4 +1,4 @@
-"""Drawing a flow's DAG with each node's live status (pending / running / done / failed).
+"""Drawing a flow's DAG with each node's live status (pending / running / done / done with errors / failed).
 
 Pure graphviz, no Streamlit: the UI renders the Digraph with `st.graphviz_chart` (in the browser,
 no `dot` binary needed); tests inspect its DOT source.
@@ -15,6 +15,7 @@ STATUS_COLOURS = {
     "pending": ("#f1f3f5", "#868e96"),
     "running": ("#fff3bf", "#f08c00"),
     "done": ("#d3f9d8", "#2b8a3e"),
+    "done with errors": ("#ffe8cc", "#d9480f"),  # ran, but some inputs failed in it (files that could not be parsed)
     "failed": ("#ffe3e3", "#c92a2a"),
 }
 
@@ -68,7 +69,7 @@ def status_digraph(graph: ExecutionGraph, status: dict[str, tuple[str, float]] |
     for name in graph.nodes:
         state, elapsed = (status or {}).get(name, ("pending", 0.0))
         fill, border = STATUS_COLOURS.get(state, STATUS_COLOURS["pending"])
-        suffix = "" if status is None else f"{state} {elapsed:.2f}s" if state in ("done", "failed") else state
+        suffix = "" if status is None else f"{state} {elapsed:.2f}s" if state in ("done", "done with errors", "failed") else state
         origin = graph.origins.get(name, "")
         lines = [f"<b>{name}</b>"] + ([f"<font point-size='8'>{origin}</font>"] if origin else []) + ([suffix] if suffix else [])
         label = "<" + "<br/>".join(lines) + ">"
