@@ -271,7 +271,8 @@ def _pdfium_text(data: bytes, max_pages: int) -> _PdfText:
                     elif character in " \r\n" and sizes:
                         sizes.append((sizes[-1][0], " "))
                 largest = _largest_chars(sizes)
-            pages.append(text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "-\n"))
+            # PDFium marks a hyphen at a line end (a break it thinks soft) with \x02 or U+FFFE and drops the line break.
+            pages.append(text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "-\n").replace("\ufffe", "-\n"))
             text_page.close()
             page.close()
         outline = []

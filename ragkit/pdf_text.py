@@ -116,20 +116,26 @@ def _line_key(line: str) -> str:
     return "#" if _ROMAN.match(key) else key
 
 
-def _edges(lines: list[str]) -> list[tuple[str, int]]:
-    """The positions of the first and last non-empty lines of a page, with their edge ('top' / 'bottom')."""
+def _edge_lines(lines: list[str]) -> list[tuple[str, int]]:
+    """The first and last non-empty lines of a page (up to `_EDGE_LINES` each), outermost first, with their edge."""
     filled = [index for index, line in enumerate(lines) if line.strip()]
-    top = [("top", index) for index in filled[:_EDGE_LINES]]
-    bottom = [("bottom", index) for index in filled[-_EDGE_LINES:] if index not in filled[:_EDGE_LINES]]
-    return top + bottom
+    top = filled[:_EDGE_LINES]
+    bottom = [index for index in reversed(filled[-_EDGE_LINES:]) if index not in top]
+    return [("top", index) for index in top] + [("bottom", index) for index in bottom]
+
+
+def _is_page_marked(key: str) -> bool:
+    """A line that starts or ends with a number (masked), as running heads with a page number do ("12 / 233", "Chapter 6: Legal Matters 5")."""
+    return len(key) <= 100 and (key.startswith("#") or key.endswith("#"))
 
 
 def drop_running_lines(pages: list[str]) -> list[str]:
     """Lines at the top or bottom of a page that recur there on at least half the pages (running headers, footers, page numbers) removed.
 
-    Lines are compared with numbers masked, so "Page 3 of 40" and "Page 4 of 40" are one footer; a line with a
-    number (a chapter's running head, "Chapter 6: Legal Matters 5") recurring at the same edge of three or more
-    pages counts as running too. Documents of fewer than four pages with text are left alone.
+    Lines are compared with numbers masked, so "Page 3 of 40" and "Page 4 of 40" are one footer; a line that starts
+    or ends with a number (a chapter's running head with its page number, "Chapter 6: Legal Matters 5") recurring at
+    the same edge of three or more pages counts as running too. Only lines at the very edge go, outermost first (a
+    second line only when the one outside it went too). Documents of fewer than four pages with text are left alone.
     """
     split = [page.split("\n") for page in pages]
     with_text = sum(bool(page.strip()) for page in pages)
@@ -137,13 +143,19 @@ def drop_running_lines(pages: list[str]) -> list[str]:
         return list(pages)
     seen: Counter[tuple[str, str]] = Counter()
     for lines in split:
-        seen.update({(edge, _line_key(lines[index])) for edge, index in _edges(lines)})
+        seen.update({(edge, _line_key(lines[index])) for edge, index in _edge_lines(lines)})
     needed = max(3, math.ceil(_MIN_SHARE * with_text))
-    # A line on most pages, or a numbered one (a chapter's running head with its page number) on three or more.
-    running = {key for key, count in seen.items() if count >= needed or (count >= 3 and "#" in key[1])}
+    running = {key for key, count in seen.items() if count >= needed or (count >= 3 and _is_page_marked(key[1]))}
     result = []
     for page, lines in zip(pages, split):
-        drop = {index for edge, index in _edges(lines) if (edge, _line_key(lines[index])) in running}
+        drop: set[int] = set()
+        for edge in ("top", "bottom"):
+            for side, index in _edge_lines(lines):
+                if side != edge:
+                    continue
+                if (edge, _line_key(lines[index])) not in running:
+                    break
+                drop.add(index)
         result.append("\n".join(line for index, line in enumerate(lines) if index not in drop) if drop else page)
     return result
 
