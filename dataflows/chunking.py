@@ -46,7 +46,9 @@ def _context(title: str, section: str, contextual_headers: bool) -> str:
     """The contextual header embedded and indexed before a chunk's text: "Title › Section › Subsection" and a blank line."""
     if not contextual_headers:
         return ""
-    path = SECTION_SEPARATOR.join(part for part in (" ".join(title.split()), section) if part)
+    title = " ".join(title.split())
+    repeated = section == title or section.startswith(title + SECTION_SEPARATOR)  # the top heading is the title
+    path = section if repeated else SECTION_SEPARATOR.join(part for part in (title, section) if part)
     return f"{path}\n\n" if path else ""
 
 
@@ -93,24 +95,33 @@ class _Sections:
         return self.paths[first - 1] if first else ""
 
 
-def _page_groups(pages: tuple[Page, ...], chunk_size: int, keep_slides: bool) -> list[tuple[int, int, bool]]:
-    """(start, end, is one slide-sized page) ranges to chunk: each page; without `keep_slides`, runs of consecutive
-    slide-sized pages (text that fits one chunk) merged into one range, so their chunks may span pages."""
-    groups: list[tuple[int, int, bool]] = []
+def _is_slide_deck(pages: tuple[Page, ...], chunk_size: int) -> bool:
+    """Pages (a PDF's, not the one page 0 of other formats) whose median text fits one chunk: slides, not a manual's pages."""
+    lengths = sorted(page.end - page.start for page in pages if page.number > 0)
+    return bool(lengths) and lengths[len(lengths) // 2] <= chunk_size
+
+
+_PAGE, _SLIDE, _RUN = "page", "slide", "run"
+
+
+def _page_groups(pages: tuple[Page, ...], chunk_size: int, keep_slides: bool) -> list[tuple[int, int, str]]:
+    """(start, end, kind) ranges to chunk: a page; in a slide deck, a slide-sized page kept whole ("slide"), or, without
+    `keep_slides`, a run of consecutive slide-sized pages packed together ("run"), so its chunks may span slides."""
+    if not _is_slide_deck(pages, chunk_size):
+        return [(page.start, page.end, _PAGE) for page in pages]
+    groups: list[tuple[int, int, str]] = []
     run: tuple[int, int] | None = None  # an open run of slide-sized pages (without keep_slides)
     for page in pages:
         small = page.end - page.start <= chunk_size
-        if keep_slides:
-            groups.append((page.start, page.end, small))
-        elif small:
-            run = (run[0] if run else page.start, page.end)
-        else:
+        if keep_slides or not small:
             if run:
-                groups.append((*run, False))
+                groups.append((*run, _RUN))
                 run = None
-            groups.append((page.start, page.end, False))
+            groups.append((page.start, page.end, _SLIDE if small else _PAGE))
+        else:
+            run = (run[0] if run else page.start, page.end)
     if run:
-        groups.append((*run, False))
+        groups.append((*run, _RUN))
     return groups
 
 
@@ -123,7 +134,7 @@ def sized_chunks(
     keep_slides: bool = True,
     contextual_headers: bool = True,
 ) -> list[Chunk]:
-    """Split each page into sentence-aligned chunks of at most `chunk_size` characters, overlapping by up to `chunk_overlap`, cut at headings and labelled with their section path; a slide-sized page stays one chunk, SQuAD paragraphs stay whole unless asked."""
+    """Split each page into sentence-aligned chunks of at most `chunk_size` characters, overlapping by up to `chunk_overlap`, cut at headings and labelled with their section path; a slide stays one chunk, SQuAD paragraphs stay whole unless asked."""
     pieces: list[Chunk] = []
     fits = lambda start, end: end - start <= chunk_size  # noqa: E731
     for document in documents:
@@ -131,14 +142,14 @@ def sized_chunks(
         cuts = [heading.offset for heading in document.headings] if chunk_by_sections else []
         page_starts = [page.start for page in document.pages]
         if document.source_kind == "squad" and not split_squad_paragraphs:
-            groups = [(page.start, page.end, True) for page in document.pages]
+            groups = [(page.start, page.end, _SLIDE) for page in document.pages]
         else:
             groups = _page_groups(document.pages, chunk_size, keep_slides)
-        for start, end, whole in groups:
-            if whole:
+        for start, end, kind in groups:
+            if kind == _SLIDE:
                 spans = [strip_span(document.text, start, end)]
-            else:
-                bounds = [start, *(cut for cut in cuts if start < cut < end), end]
+            else:  # a page is cut at its headings; a run of slides is packed across them
+                bounds = [start, *(cut for cut in cuts if start < cut < end and kind == _PAGE), end]
                 spans = [span for left, right in zip(bounds, bounds[1:]) for span in pack_spans(
                     document.text, sentence_spans(document.text, left, right), fits=fits, overlap=chunk_overlap)]
             for left, right in spans:

@@ -313,7 +313,7 @@ def _heading_offset(page_text: str, heading: str) -> int:
     words = re.findall(r"\w+", heading)
     if not words:
         return 0
-    pattern = re.compile(r"(?im)^[^\n\w]{0,4}(?:[\w.]{0,12}\s*)?" + r"\W*".join(map(re.escape, words)))
+    pattern = re.compile(r"(?im)^[^\n\w]{0,4}(?:[\w.]{0,12}[ \t]*)?" + r"\W*".join(map(re.escape, words)))
     match = pattern.search(page_text)
     return match.start() if match else 0
 
@@ -355,8 +355,9 @@ def parse_pdf(data: bytes, max_pages: int = 0, pdf_parser: str = "pypdf", clean:
     else:
         headings = [(number, offset, level, title) for number, text in pages for offset, level, title in numbered_headings(text)]
     headings.sort(key=lambda heading: (heading[0], heading[1]))
+    # A PDF's first heading is its largest text on page 1 (an outline's first entry is a chapter, not the title).
     title = next((_one_line(t) for t in (raw.metadata_title, raw.largest_text) if _meaningful_title(t)), "")
-    return Extraction(pages, title or _first_heading_title(headings), tuple(headings))
+    return Extraction(pages, title, tuple(headings))
 
 
 def parse_docx(data: bytes) -> Extraction:
