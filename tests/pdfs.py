@@ -205,7 +205,7 @@ def make_structured_pdf(
             children.setdefault(parent, []).append(item)
             children.setdefault(item, [])
             stack.append((level, item))
-        for (level, text, page), item, parent in zip(outline, item_ids, parents):
+        for (_, text, page), item, parent in zip(outline, item_ids, parents):
             siblings = children[parent]
             position = siblings.index(item)
             body = b"<< /Title " + _pdf_string(text) + b" /Parent %d 0 R /Dest [%d 0 R /XYZ null null null]" % (parent, page_ids[page])

@@ -241,7 +241,8 @@ def _print_hits(result: dict[str, Any]) -> None:
           f"search {latency['search']:.0f} ms{rerank})")
     for rank, hit in enumerate(result["hits"], start=1):
         page = f", page {hit['page']}" if hit["page"] else ""
-        print(f"\n{rank}. {hit['score']:.3f}  {hit['title']} ({hit['source_name']}{page})")
+        section = f" › {hit['section']}" if hit.get("section") else ""
+        print(f"\n{rank}. {hit['score']:.3f}  {hit['title']}{section} ({hit['source_name']}{page})")
         print("   " + hit["text"][:300].replace("\n", " "))
 
 
