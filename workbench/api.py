@@ -17,7 +17,7 @@ from dataflows.stores import STORES
 from ragkit.schema import InputFile, Progress
 from workbench.catalog import Catalog
 from workbench.comparing import compare_evaluations, evaluation
-from workbench.config import DEFAULTS, REGISTRIES, ResolvedConfig, default_data_dir, public_config, resolve_config
+from workbench.config import DEFAULTS, PDF_PARSERS, REGISTRIES, ResolvedConfig, default_data_dir, public_config, resolve_config
 from workbench.evaluating import evaluate
 from workbench.flows import INGEST_TARGETS, QUERY_TARGETS, dag, driver_for, flow_modules
 from workbench.indexes import index_key_for, index_manifest, query_config
@@ -36,7 +36,7 @@ from workbench.question_sets import (
 from workbench.visualize import ExecutionGraph, execution_graph, status_digraph
 
 __all__ = [
-    "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
+    "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "PDF_PARSERS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
     "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
