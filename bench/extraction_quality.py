@@ -10,7 +10,7 @@ process, best of --repeat), words, and the quality figures:
 - out-of-vocabulary share: tokens (3+ letters) not in that vocabulary;
 - run-together words: out-of-vocabulary tokens that split into two or more vocabulary words ("theshellprompt");
 - letter-spaced runs left ("m y _ d a t a"), line-end hyphen breaks left ("con-" / "figuration"), lines dropped as
-  running headers/footers, headings found (outline) and placed on their line.
+  running headers/footers, headings found (outline) and placed where their text is (within 200 characters).
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ _TOKEN = re.compile(r"[A-Za-z]{3,}")
 
 def _tokens(text: str) -> list[str]:
     return [token.lower() for token in _TOKEN.findall(text)]
+
+
+def _squeezed(text: str) -> str:
+    """Letters and digits only, case folded: how a heading is found in text that may run its words together."""
+    return re.sub(r"[^0-9a-z]", "", text.casefold())
 
 
 def _splits(token: str, vocabulary: frozenset[str]) -> bool:
@@ -97,7 +102,7 @@ def main() -> None:
             dropped += sum(p.count("\n") for p in raw_pages) - sum(p.count("\n") for p in drop_running_lines(raw_pages))
         headings = sum(len(e.headings) for e in extractions.values())
         placed = sum(1 for e in extractions.values() for page, offset, _, text in e.headings
-                     if offset > 0 or dict(e.pages)[page].lstrip().startswith(text.split()[0]))
+                     if _squeezed(text)[:12] in _squeezed(dict(e.pages)[page][offset:offset + 200]))
         words = sum(len(text.split()) for text in texts)
         print(f"| {name} | {'on' if clean else 'off'} | {pages} | {seconds:.1f} | {pages / seconds:.1f} | {words:,} | "
               f"{len(unknown) / max(1, len(tokens)):.2%} ({len(unknown):,}) | {together:,} | "

@@ -167,3 +167,23 @@ def test_the_header_is_embedded_and_indexed_but_not_shown(files_config):
     assert len(after) == len(rows) and all(row["indexed_text"] == row["text"] for row in after.values())
     plain = api.search(config, oil["text"], top_k=1)["hits"][0]
     assert plain["chunk_id"] == after[oil["section"]]["chunk_id"] and plain["score"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_an_index_from_before_sections_gains_the_new_columns(tmp_path):
+    import numpy as np
+    import pyarrow as pa
+
+    client = lancedb_store.store_client({"uri": str(tmp_path / "lancedb")})
+    old_schema = pa.schema([f for f in lancedb_store._arrow_schema(4) if f.name not in ("section", "indexed_text")])
+    row = {f.name: (0 if pa.types.is_integer(f.type) else [] if pa.types.is_list(f.type) else f"{f.name}-1") for f in old_schema}
+    row.update(text="Colza oil burns clean in the winter lamp.", vector=[0.5, 0.5, 0.5, 0.5])
+    client.create_table("old", schema=old_schema).add(pa.Table.from_pylist([row], schema=old_schema))
+
+    table = lancedb_store.vector_index(client, "old", 4)  # the write path adds the columns, filled from the text
+    assert {"section", "indexed_text"} <= set(table.schema.names)
+    (stored,) = table.to_arrow().drop_columns(["vector"]).to_pylist()
+    assert stored["section"] == "" and stored["indexed_text"] == row["text"]
+    hits = lancedb_store.lexical_hits(lancedb_store.text_index(table), "colza winter", 1)
+    assert hits[0]["chunk_id"] == "chunk_id-1"
+    dense = lancedb_store.search_hits(table, np.array([0.5, 0.5, 0.5, 0.5], dtype=np.float32), 1)
+    assert dense[0]["section"] == "" and dense[0]["text"] == row["text"]
