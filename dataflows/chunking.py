@@ -162,6 +162,8 @@ def sized_chunks(
 
 def _fit_to_limit(chunk: Chunk, count_tokens: Callable[[str], int], limit: int) -> list[Chunk]:
     text, context = chunk.text, chunk.context
+    if context and 2 * count_tokens(context) > limit:  # a header that would take over half the model's input is left out
+        context = ""
     spans = pack_spans(
         text,
         sentence_spans(text),
@@ -176,6 +178,7 @@ def _fit_to_limit(chunk: Chunk, count_tokens: Callable[[str], int], limit: int) 
                 char_start=chunk.char_start + start,
                 char_end=chunk.char_start + end,
                 text=part_text,
+                context=context,
                 content_hash=_content_hash(part_text, context, chunk.section),
                 token_count=count_tokens(context + part_text),
             )

@@ -1,5 +1,6 @@
-"""Text extraction per file type. Each parser takes bytes and returns page texts, or raises
-FileParseError with a reason a person can act on. No Hamilton here: `sources.py` calls these.
+"""Text extraction per file type. Each parser takes bytes and returns an `Extraction` (page texts, a title,
+headings), or raises FileParseError with a reason a person can act on. No Hamilton here: `sources.py` calls these.
+PDFs are read with pypdf or pypdfium2 (`pdf_parser`), then cleaned up (`ragkit/pdf_text.py`, `clean_pdf_text`).
 
 Files are hostile input. `parse_file` turns anything a parser library raises into a FileParseError,
 and `ParseWorker` runs parsers in a child process with a memory cap and a per-file deadline, so a

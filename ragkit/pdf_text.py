@@ -135,7 +135,8 @@ def drop_running_lines(pages: list[str]) -> list[str]:
     Lines are compared with numbers masked, so "Page 3 of 40" and "Page 4 of 40" are one footer; a line that starts
     or ends with a number (a chapter's running head with its page number, "Chapter 6: Legal Matters 5") recurring at
     the same edge of three or more pages counts as running too. Only lines at the very edge go, outermost first (a
-    second line only when the one outside it went too). Documents of fewer than four pages with text are left alone.
+    second line only when the one outside it went too), and never a page's last line of text. Documents of fewer
+    than four pages with text are left alone.
     """
     split = [page.split("\n") for page in pages]
     with_text = sum(bool(page.strip()) for page in pages)
@@ -156,7 +157,8 @@ def drop_running_lines(pages: list[str]) -> list[str]:
                 if (edge, _line_key(lines[index])) not in running:
                     break
                 drop.add(index)
-        result.append("\n".join(line for index, line in enumerate(lines) if index not in drop) if drop else page)
+        kept = [line for index, line in enumerate(lines) if index not in drop]
+        result.append("\n".join(kept) if drop and any(line.strip() for line in kept) else page)  # never a page emptied
     return result
 
 

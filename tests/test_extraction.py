@@ -93,9 +93,11 @@ def test_running_headers_and_footers_are_dropped(parser):
     assert all("ACME Harbour Manual" in text for _, text in kept)
 
 
-def test_a_short_document_keeps_its_repeated_lines():
+def test_a_short_document_keeps_its_repeated_lines_and_no_page_is_emptied():
     pages = ["Harbour\nfirst page text\nHarbour", "Harbour\nsecond page text\nHarbour", "Harbour\nthird page text\nHarbour"]
     assert drop_running_lines(pages) == pages
+    one_liners = [f"Page {n} is about lighthouse number {n}." for n in range(1, 9)]  # the same line, numbers masked
+    assert drop_running_lines(one_liners) == one_liners
 
 
 def test_both_parsers_give_the_same_page_numbers_and_words():
