@@ -150,3 +150,13 @@ def test_broken_and_encrypted_pdfs_fail_alone_with_either_parser(parser):
         parse_file("a.pdf", b"%PDF-1.4\n" + b"garbage " * 100, pdf_parser=parser)
     with pytest.raises(FileParseError, match="no text layer"):
         parse_file("a.pdf", make_pdf([None]), pdf_parser=parser)
+
+
+def test_a_decompression_bomb_fails_alone_under_pdfium_too():
+    from ragkit.parsers import ParseWorker
+    from tests.pdfs import flate_bomb_pdf
+
+    with ParseWorker(memory_mb=1024, timeout=60, pdf_parser="pypdfium2") as worker:
+        with pytest.raises(FileParseError, match="parser stopped on this file|more than 1024 MB"):
+            worker.extract("bomb.pdf", flate_bomb_pdf())
+        assert worker.extract("after.pdf", make_pdf(["Still read after the bomb."])).pages == [(1, "Still read after the bomb.")]
