@@ -137,7 +137,7 @@ def _rows(config):
 
 
 def test_the_header_is_embedded_and_indexed_but_not_shown(files_config):
-    config = {**files_config, "chunk_size": 300}
+    config = {**files_config, "chunk_size": 300, "contextual_headers": True}
     files = [InputFile("handbook.md", MARKDOWN.encode())]
     record = api.ingest(config, files=files)
     assert record["status"] == "succeeded"

@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "chunk_overlap": 100,  # characters
     "split_squad_paragraphs": False,
     # extraction and structure (see ragkit/parsers.py, ragkit/pdf_text.py, dataflows/chunking.py)
-    "pdf_parser": "pypdf",  # "pypdf" (pure Python) or "pypdfium2" (PDFium)
+    "pdf_parser": "pypdfium2",  # "pypdfium2" (PDFium: 8-11x the pages/s, 13x fewer run-together words here) or "pypdf" (pure Python)
     "clean_pdf_text": True,  # join letter-spaced runs, rejoin words hyphenated across lines, drop running headers/footers
     "chunk_by_sections": True,  # cut chunks at headings (every chunk records its section path either way)
     "keep_slides": True,  # a page whose text fits one chunk stays one chunk; False: runs of such pages are packed together
