@@ -642,7 +642,7 @@ class ParseWorker:
             code = self._kill()
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
             raise FileParseError(
-                f"the parser stopped on this file ({how}); it may be malformed or hostile, or need more than "
+                f"the parser stopped on this file ({how}); it may be malformed or hostile (a decompression bomb?), or need more than "
                 f"{self.memory_mb} MB of memory (setting parse_memory_mb)"
             ) from None
         if "memory" in reply:
