@@ -1,10 +1,15 @@
 """Relevance on real documents: four technical PDFs from Debian packages, questions written by reading them.
 
     python bench/eval_real_docs.py [--questions bench/real_docs/questions.jsonl] [--modes dense,lexical,hybrid]
-                                   [--chunk-size 800] [--chunk-overlap 100] [--data-dir DIR]
+                                   [--chunk-size 800] [--chunk-overlap 100] [--data-dir DIR] [--index-name NAME]
+                                   [--pdf-parser pypdf|pypdfium2] [--[no-]clean-pdf-text] [--[no-]chunk-by-sections]
+                                   [--[no-]keep-slides] [--[no-]contextual-headers]
+
+The extraction and chunking flags default to the product's defaults (workbench/config.py). With --data-dir the
+embedding cache is kept between runs (chunks whose indexed text is unchanged are not embedded again).
 
 Fetches the PDFs (bench/fetch_real_docs.py: apt-get download + dpkg-deb -x, cached), ingests them with the
-default stack (pypdf, all-MiniLM-L6-v2, LanceDB) into a fresh data folder, imports the question set, and
+default stack (all-MiniLM-L6-v2, LanceDB) into a fresh data folder, imports the question set, and
 evaluates every retrieval mode on all its questions. Prints recall@1/5/10, MRR@10 and nDCG@10 per mode,
 the label coverage (labels whose page and answer string match no chunk), and the load average.
 """
@@ -26,8 +31,10 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from fetch_real_docs import real_doc_paths  # noqa: E402
 
+from ragkit.parsers import PDF_PARSERS  # noqa: E402
 from ragkit.schema import InputFile  # noqa: E402
 from workbench import api  # noqa: E402
+from workbench.config import DEFAULTS  # noqa: E402
 
 QUESTIONS = REPO / "bench" / "real_docs" / "questions.jsonl"
 
@@ -36,11 +43,15 @@ def _load() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run(questions: Path, modes: list[str], chunk_size: int, chunk_overlap: int, data_dir: str) -> list[dict]:
+SETTINGS = ("pdf_parser", "clean_pdf_text", "chunk_by_sections", "keep_slides", "contextual_headers")
+
+
+def run(questions: Path, modes: list[str], chunk_size: int, chunk_overlap: int, data_dir: str, index_name: str = "real_docs",
+        settings: dict | None = None) -> list[dict]:
     """Ingest the PDFs, import the set, evaluate each mode; one row of figures per mode."""
     paths = real_doc_paths()
-    config = {"source": "files", "data_dir": data_dir, "index_name": "real_docs", "chunk_size": chunk_size,
-              "chunk_overlap": chunk_overlap}
+    config = {"source": "files", "data_dir": data_dir, "index_name": index_name, "chunk_size": chunk_size,
+              "chunk_overlap": chunk_overlap, **(settings or {})}
     started = time.perf_counter()
     record = api.ingest(config, files=[InputFile(name, path=str(path)) for name, path in sorted(paths.items())])
     print(f"ingested {len(paths)} PDFs: {record['counts']['written']} chunks written in {time.perf_counter() - started:.1f} s "
@@ -63,11 +74,18 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=800)
     parser.add_argument("--chunk-overlap", type=int, default=100)
     parser.add_argument("--data-dir", default="")
+    parser.add_argument("--index-name", default="real_docs")
+    parser.add_argument("--pdf-parser", choices=PDF_PARSERS, default=DEFAULTS["pdf_parser"])
+    for name in SETTINGS[1:]:
+        parser.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=DEFAULTS[name])
     args = parser.parse_args()
+    settings = {name: getattr(args, name) for name in SETTINGS}
     print(f"load average before: {_load()}")
     with tempfile.TemporaryDirectory() as scratch:
-        rows = run(args.questions, args.modes.split(","), args.chunk_size, args.chunk_overlap, args.data_dir or scratch)
-    print(f"\nchunks of {args.chunk_size} characters (overlap {args.chunk_overlap}), pypdf, all-MiniLM-L6-v2, LanceDB\n")
+        rows = run(args.questions, args.modes.split(","), args.chunk_size, args.chunk_overlap, args.data_dir or scratch,
+                   args.index_name, settings)
+    described = ", ".join(f"{name} {value}" for name, value in settings.items())
+    print(f"\nchunks of {args.chunk_size} characters (overlap {args.chunk_overlap}), {described}, all-MiniLM-L6-v2, LanceDB\n")
     print("| mode | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | questions | labels not found in the index |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:

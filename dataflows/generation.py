@@ -87,12 +87,14 @@ def _quoted(text: str) -> str:
 
 
 def sources_block(context_chunks: list[dict]) -> str:
-    """The sources as delimited, numbered, quoted data blocks."""
+    """The sources as delimited, numbered, quoted data blocks (title, section path and page as attributes)."""
     blocks = []
     for number, chunk in enumerate(context_chunks, start=1):
         page = f' page="{chunk["page"]}"' if chunk.get("page") else ""
         title = _quoted(str(chunk.get("title", ""))).replace('"', "'")
-        blocks.append(f'<source id="{number}" title="{title}"{page}>\n{_quoted(chunk["text"])}\n</source>')
+        section = _quoted(str(chunk.get("section") or "")).replace('"', "'")
+        section = f' section="{section}"' if section else ""
+        blocks.append(f'<source id="{number}" title="{title}"{section}{page}>\n{_quoted(chunk["text"])}\n</source>')
     return "<sources>\n" + "\n".join(blocks) + "\n</sources>"
 
 

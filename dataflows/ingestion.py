@@ -34,8 +34,8 @@ def stale_chunk_ids(chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) 
 
 
 def texts_to_embed(new_chunks: list[Chunk]) -> list[str]:
-    """The text of each new chunk, in order."""
-    return [chunk.text for chunk in new_chunks]
+    """The indexed text of each new chunk, in order: its contextual header (when on) and its text."""
+    return [chunk.indexed_text for chunk in new_chunks]
 
 
 def embedding_input_type() -> str:
@@ -56,7 +56,7 @@ def chunk_records(
     run_id: str,
     ingested_at: str,
 ) -> list[dict]:
-    """One stored row per new chunk: its text and every lineage field (source, offsets, model, run)."""
+    """One stored row per new chunk: its text, the text indexed for it, and every lineage field (source, section, offsets, model, run)."""
     return [
         {
             "chunk_id": chunk.chunk_id,
@@ -64,6 +64,7 @@ def chunk_records(
             "source_kind": chunk.source_kind,
             "source_name": chunk.source_name,
             "title": chunk.title,
+            "section": chunk.section,
             "page": chunk.page,
             "chunk_index": chunk.chunk_index,
             "char_start": chunk.char_start,
@@ -75,6 +76,7 @@ def chunk_records(
             "run_id": run_id,
             "ingested_at": ingested_at,
             "text": chunk.text,
+            "indexed_text": chunk.indexed_text,
             "question_ids": list(chunk.question_ids),
         }
         for chunk in new_chunks

@@ -11,8 +11,8 @@ from pathlib import PurePath
 from hamilton.function_modifiers import config
 
 from ragkit.errors import FileParseError
-from ragkit.parsers import ParseWorker
-from ragkit.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph, safe_name
+from ragkit.parsers import Extraction, ParseWorker, PdfExtraction
+from ragkit.schema import Document, FileError, Heading, InputFile, Page, ParsedFiles, SquadParagraph, safe_name
 from ragkit.squad import load_squad
 
 
@@ -72,32 +72,58 @@ def _read_capped(input_file: InputFile, max_bytes: int) -> bytes:
     return data
 
 
-def _document_from_pages(name: str, pages: list[tuple[int, str]]) -> Document:
+def _document_from_extraction(name: str, extraction: Extraction) -> Document:
+    """One document of a file's pages (joined by blank lines, empty pages left out), with its title and headings."""
     text_parts: list[str] = []
     spans: list[Page] = []
+    starts: dict[int, int] = {}
     offset = 0
-    for number, page_text in pages:
+    for number, page_text in extraction.pages:
         if not page_text.strip():
             continue
         if text_parts:
             text_parts.append("\n\n")
             offset += 2
         spans.append(Page(number, offset, offset + len(page_text)))
+        starts[number] = offset
         text_parts.append(page_text)
         offset += len(page_text)
+    lengths = dict((number, len(page_text)) for number, page_text in extraction.pages)
+    headings = tuple(
+        Heading(starts[page] + max(0, min(at, lengths[page])), level, text)
+        for page, at, level, text in extraction.headings if page in starts and text
+    )
     return Document(
         document_id=Document.id_for("file", name),
         source_kind="file",
         source_name=name,
-        title=PurePath(name).stem or name,
+        title=extraction.title or PurePath(name).stem or name,
         text="".join(text_parts),
         pages=tuple(spans),
+        headings=tuple(sorted(headings, key=lambda heading: heading.offset)),
     )
+
+
+def _document_from_pages(name: str, pages: list[tuple[int, str]]) -> Document:
+    return _document_from_extraction(name, Extraction(pages))
+
+
+@config.when(pdf_parser="pypdf")
+def pdf_extraction__pypdf(clean_pdf_text: bool = True) -> PdfExtraction:
+    """PDFs are read with pypdf (pure Python), their text cleaned up unless asked not to."""
+    return PdfExtraction("pypdf", clean_pdf_text)
+
+
+@config.when(pdf_parser="pypdfium2")
+def pdf_extraction__pypdfium2(clean_pdf_text: bool = True) -> PdfExtraction:
+    """PDFs are read with pypdfium2 (PDFium, Chrome's PDF engine), their text cleaned up unless asked not to."""
+    return PdfExtraction("pypdfium2", clean_pdf_text)
 
 
 @config.when(source="files")
 def parsed_files(
     input_files: list[InputFile],
+    pdf_extraction: PdfExtraction = PdfExtraction(),
     max_file_mb: int = 100,
     max_pdf_pages: int = 5000,
     parse_timeout_seconds: float = 120.0,
@@ -107,7 +133,7 @@ def parsed_files(
     result = ParsedFiles()
     seen: set[str] = set()
     max_bytes = int(max_file_mb) << 20
-    with ParseWorker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages) as worker:
+    with ParseWorker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages, pdf_extraction.parser, pdf_extraction.clean) as worker:
         for input_file in input_files:
             name = safe_name(input_file.name)
             if name in seen:
@@ -115,14 +141,14 @@ def parsed_files(
                 continue
             seen.add(name)
             try:
-                pages = worker.parse(name, _read_capped(input_file, max_bytes))
+                extraction = worker.extract(name, _read_capped(input_file, max_bytes))
             except FileParseError as error:
                 result.errors.append(FileError(name, str(error)))
                 continue
             except OSError as error:
                 result.errors.append(FileError(name, f"cannot be read: {error.strerror or error}"))
                 continue
-            result.documents.append(_document_from_pages(name, pages))
+            result.documents.append(_document_from_extraction(name, extraction))
     return result
 
 

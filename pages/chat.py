@@ -51,7 +51,8 @@ def show_sources(turn: dict) -> None:
     """The numbered sources of an answer (each opens its text), and what was sent to the model."""
     for number, chunk in enumerate(turn.get("sources", []), start=1):
         page = f", page {chunk['page']}" if chunk.get("page") else ""
-        with st.expander(f"[{number}] {markdown_literal(chunk['title'])} — {markdown_literal(chunk['source_name'])}{page} "
+        section = f" › {markdown_literal(chunk['section'])}" if chunk.get("section") else ""
+        with st.expander(f"[{number}] {markdown_literal(chunk['title'])}{section} — {markdown_literal(chunk['source_name'])}{page} "
                          f"(score {chunk['score']:.3f})"):
             st.markdown(escape_text(chunk["text"]), unsafe_allow_html=True)
             st.caption(f"chunk {chunk['chunk_id']} · run {chunk['run_id']} · {chunk['model_name']}")

@@ -1,5 +1,6 @@
-"""Text extraction per file type. Each parser takes bytes and returns page texts, or raises
-FileParseError with a reason a person can act on. No Hamilton here: `sources.py` calls these.
+"""Text extraction per file type. Each parser takes bytes and returns an `Extraction` (page texts, a title,
+headings), or raises FileParseError with a reason a person can act on. No Hamilton here: `sources.py` calls these.
+PDFs are read with pypdf or pypdfium2 (`pdf_parser`), then cleaned up (`ragkit/pdf_text.py`, `clean_pdf_text`).
 
 Files are hostile input. `parse_file` turns anything a parser library raises into a FileParseError,
 and `ParseWorker` runs parsers in a child process with a memory cap and a per-file deadline, so a
@@ -20,11 +21,14 @@ import tempfile
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path, PurePath
 
 from ragkit.errors import FileParseError
+from ragkit.pdf_text import clean_pages, numbered_headings
 
 PageTexts = list[tuple[int, str]]  # (page number, text); page 0 for formats without pages
 
@@ -61,9 +65,89 @@ def _decode_text(data: bytes) -> str:
         ) from None
 
 
-def parse_text(data: bytes) -> PageTexts:
-    """Plain text and Markdown: UTF-8 (or UTF-16/UTF-32 with a byte-order mark), one page."""
-    return [(0, _decode_text(data))]
+PDF_PARSERS = ("pypdf", "pypdfium2")
+Heading = tuple[int, int, int, str]  # (page number, offset in that page's text, level 1.., heading text)
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What a parser reads from one file: its page texts, a title ("" when the file names none) and its headings."""
+
+    pages: PageTexts
+    title: str = ""
+    headings: tuple[Heading, ...] = ()
+
+    def to_json(self) -> dict:
+        """A JSON-safe form (the parse worker's reply)."""
+        return {"pages": self.pages, "title": self.title, "headings": self.headings}
+
+    @staticmethod
+    def from_json(reply: dict) -> Extraction:
+        """The extraction a parse worker sent."""
+        return Extraction(
+            [(int(number), str(text)) for number, text in reply["pages"]],
+            str(reply.get("title", "")),
+            tuple((int(page), int(offset), int(level), str(text)) for page, offset, level, text in reply.get("headings", ())),
+        )
+
+
+@dataclass(frozen=True)
+class PdfExtraction:
+    """How PDFs are read: the parser (one of PDF_PARSERS) and whether its text is cleaned up (`ragkit/pdf_text.py`)."""
+
+    parser: str = "pypdf"
+    clean: bool = True
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _one_line(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def _first_heading_title(headings: list[Heading] | tuple[Heading, ...]) -> str:
+    top = min((level for _, _, level, _ in headings), default=0)
+    return next((text for _, _, level, text in headings if level == top), "")
+
+
+def parse_text(data: bytes) -> Extraction:
+    """Plain text: UTF-8 (or UTF-16/UTF-32 with a byte-order mark), one page, no headings."""
+    return Extraction([(0, _decode_text(data))])
+
+
+_FENCE = re.compile(r"^[ \t]{0,3}(```|~~~)")
+_ATX = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_SETEXT = re.compile(r"^[ \t]{0,3}(=+|-+)[ \t]*$")
+
+
+def markdown_headings(text: str) -> list[Heading]:
+    """ATX (`# Title`) and setext (underlined `===` / `---`) headings of Markdown text, outside fenced code blocks."""
+    headings: list[Heading] = []
+    offset, fenced, previous = 0, False, None  # previous: (offset, line) of the last plain text line
+    for line in text.splitlines(keepends=True):
+        bare = line.rstrip("\r\n")
+        if _FENCE.match(bare):
+            fenced, previous = not fenced, None
+        elif not fenced:
+            atx, setext = _ATX.match(bare), _SETEXT.match(bare)
+            if atx:
+                headings.append((0, offset, len(atx.group(1)), _one_line(atx.group(2))))
+                previous = None
+            elif setext and previous is not None:
+                headings.append((0, previous[0], 1 if setext.group(1)[0] == "=" else 2, _one_line(previous[1])))
+                previous = None
+            else:
+                previous = (offset, bare) if bare.strip() and not bare.lstrip().startswith(("-", "*", "+", ">")) else None
+        offset += len(line)
+    return headings
+
+
+def parse_markdown(data: bytes) -> Extraction:
+    """Markdown: the text as it is (one page), its headings, and its first top-level heading as the title."""
+    text = _decode_text(data)
+    headings = markdown_headings(text)
+    return Extraction([(0, text)], _first_heading_title(headings), tuple(headings))
 
 
 def _pdf_limit_reason(error: Exception) -> str:
@@ -73,87 +157,296 @@ def _pdf_limit_reason(error: Exception) -> str:
     )
 
 
-def parse_pdf(data: bytes, max_pages: int = 0) -> PageTexts:
-    """PDF through pypdf: text per page, 1-based page numbers; encrypted, image-only or over-long (`max_pages`) PDFs are refused."""
+@dataclass
+class _PdfText:
+    """What a PDF backend reads, before clean-up: page texts, the metadata title, the outline, page 1's largest text."""
+
+    pages: list[str]
+    metadata_title: str = ""
+    outline: list[tuple[int, str, int]] = field(default_factory=list)  # (level, title, 1-based page number)
+    largest_text: str = ""  # the text in the largest font on page 1, when larger than the page's body text
+    large_lines: list[tuple[int, str, int]] = field(default_factory=list)  # (page, line, size rank) of large-font lines
+
+
+def _refuse_page_count(page_count: int, max_pages: int) -> None:
+    if max_pages and page_count > max_pages:
+        raise FileParseError(
+            f"too many pages: {page_count:,}, over the limit of {max_pages:,} (setting max_pdf_pages); "
+            "split the PDF or raise the limit"
+        )
+
+
+def _pypdf_text(data: bytes, max_pages: int) -> _PdfText:
     from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data), strict=False)
+    if reader.is_encrypted:
+        try:
+            opened = reader.decrypt("")
+        except Exception:  # pypdf raises several types for unsupported crypto
+            opened = 0
+        if not opened:
+            raise FileParseError("encrypted PDF: it needs a password; save an unencrypted copy and add that")
+    _refuse_page_count(len(reader.pages), max_pages)
+    pages = [page.extract_text() or "" for page in reader.pages]
+    result = _PdfText(pages)
+    try:
+        title = reader.metadata.title if reader.metadata else ""
+        if not _meaningful_title(title or ""):
+            xmp = reader.xmp_metadata
+            titles = (xmp.dc_title or {}) if xmp is not None else {}
+            title = next(iter(titles.values()), "") if isinstance(titles, dict) else ""
+        result.metadata_title = str(title or "")
+    except Exception:  # noqa: BLE001 - broken metadata costs the title, not the file
+        pass
+    try:
+        result.outline = _pypdf_outline(reader, reader.outline)
+    except Exception:  # noqa: BLE001 - a broken outline costs the headings, not the file
+        result.outline = []
+    if reader.pages:
+        sizes: list[tuple[float, str]] = []
+
+        def visit(text: str, cm: list, tm: list, font: object, size: float) -> None:
+            if text.strip():
+                sizes.append((abs(float(size) * float(tm[3]) * float(cm[3])), text))
+
+        try:
+            reader.pages[0].extract_text(visitor_text=visit)
+        except Exception:  # noqa: BLE001 - only the title guess is lost
+            sizes = []
+        result.largest_text = _largest(sizes)
+    return result
+
+
+def _pypdf_outline(reader: object, entries: list, level: int = 1) -> list[tuple[int, str, int]]:
+    found: list[tuple[int, str, int]] = []
+    for entry in entries:
+        if isinstance(entry, list):
+            found.extend(_pypdf_outline(reader, entry, level + 1))
+            continue
+        page = reader.get_destination_page_number(entry)  # type: ignore[attr-defined]
+        if page is not None and page >= 0 and getattr(entry, "title", None):
+            found.append((level, str(entry.title), page + 1))
+    return found
+
+
+def _largest(sizes: list[tuple[float, str]]) -> str:
+    """The text set in the largest font, when that font is clearly larger than the most used one."""
+    if not sizes:
+        return ""
+    weight: Counter[float] = Counter()
+    for size, text in sizes:
+        weight[round(size, 1)] += len(text)
+    body = weight.most_common(1)[0][0]
+    top = max(weight)
+    if top < 1.15 * body:
+        return ""
+    return _one_line(" ".join(text for size, text in sizes if round(size, 1) == top))
+
+
+def _pdfium_text(data: bytes, max_pages: int) -> _PdfText:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_raw
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as error:
+        if "password" in str(error).lower():
+            raise FileParseError("encrypted PDF: it needs a password; save an unencrypted copy and add that") from None
+        raise
+    try:
+        _refuse_page_count(len(document), max_pages)
+        pages: list[str] = []
+        largest = ""
+        for index in range(len(document)):
+            page = document[index]
+            text_page = page.get_textpage()
+            count = text_page.count_chars()
+            text = text_page.get_text_range(0, count) if count > 0 else ""
+            if index == 0 and count > 0:
+                sizes: list[tuple[float, str]] = []
+                for position, character in enumerate(text):
+                    size = pdfium_raw.FPDFText_GetFontSize(text_page.raw, position)
+                    if size >= 2 and not character.isspace():
+                        sizes.append((size, character))
+                    elif character in " \r\n" and sizes:
+                        sizes.append((sizes[-1][0], " "))
+                largest = _largest_chars(sizes)
+            # PDFium marks a hyphen at a line end (a break it thinks soft) with \x02 or U+FFFE and drops the line break.
+            pages.append(text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "-\n").replace("\ufffe", "-\n"))
+            text_page.close()
+            page.close()
+        outline = []
+        for bookmark in document.get_toc():
+            destination = bookmark.get_dest()
+            page_index = destination.get_index() if destination is not None else None
+            if page_index is not None and page_index >= 0 and bookmark.get_title():
+                outline.append((bookmark.level + 1, bookmark.get_title(), page_index + 1))
+        title = document.get_metadata_value("Title") or ""
+        return _PdfText(pages, title, outline, largest)
+    finally:
+        document.close()
+
+
+def _largest_chars(sizes: list[tuple[float, str]]) -> str:
+    """`_largest` over characters: the runs of characters in the largest font, joined."""
+    if not sizes:
+        return ""
+    weight: Counter[float] = Counter(round(size, 1) for size, character in sizes if not character.isspace())
+    body, top = weight.most_common(1)[0][0], max(weight)
+    if top < 1.15 * body:
+        return ""
+    return _one_line("".join(character for size, character in sizes if round(size, 1) == top))
+
+
+_JUNK_TITLE = re.compile(r"^(untitled|title|document|microsoft word - .*|.*\.(docx?|tex|dvi|pdf|ps|indd|odt|rtf))$", re.IGNORECASE)
+
+
+def _meaningful_title(title: str) -> bool:
+    """A metadata title worth showing: some letters, not a placeholder or a file name ("Untitled", "Microsoft Word - a.docx")."""
+    title = _one_line(title)
+    return 2 <= len(title) <= 300 and any(character.isalpha() for character in title) and not _JUNK_TITLE.match(title)
+
+
+def _heading_offset(page_text: str, heading: str) -> int:
+    """Where a heading (an outline entry) starts in its page's text: the start of the first line holding its words
+    (in order, spaces optional: some PDFs run words together), or 0 when the page does not show it."""
+    words = re.findall(r"\w+", heading)
+    if not words:
+        return 0
+    pattern = re.compile(r"(?im)^[^\n\w]{0,4}(?:[\w.]{0,12}[ \t]*)?" + r"\W*".join(map(re.escape, words)))
+    match = pattern.search(page_text)
+    return match.start() if match else 0
+
+
+def parse_pdf(data: bytes, max_pages: int = 0, pdf_parser: str = "pypdf", clean: bool = True) -> Extraction:
+    """PDF through pypdf or pypdfium2 (PDFium): text per page, 1-based page numbers, the title (metadata, else the
+    largest text on page 1) and the headings (the outline, else numbered headings); with `clean`, letter-spaced runs
+    joined, words hyphenated across lines rejoined, running headers and footers dropped. Encrypted, image-only or
+    over-long (`max_pages`) PDFs are refused."""
     from pypdf.errors import LimitReachedError
 
+    if pdf_parser not in PDF_PARSERS:
+        raise FileParseError(f"unknown PDF parser {pdf_parser!r}; one of {', '.join(PDF_PARSERS)}")
     if not data.lstrip()[:1024].startswith(b"%PDF") and b"%PDF-" not in data[:1024]:
         raise FileParseError("not a PDF (the file does not start with a PDF header)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            reader = PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted:
-                try:
-                    opened = reader.decrypt("")
-                except Exception:  # pypdf raises several types for unsupported crypto
-                    opened = 0
-                if not opened:
-                    raise FileParseError("encrypted PDF: it needs a password; save an unencrypted copy and add that")
-            page_count = len(reader.pages)
-            if max_pages and page_count > max_pages:
-                raise FileParseError(
-                    f"too many pages: {page_count:,}, over the limit of {max_pages:,} (setting max_pdf_pages); "
-                    "split the PDF or raise the limit"
-                )
-            pages = [(number, page.extract_text() or "") for number, page in enumerate(reader.pages, start=1)]
+            raw = _pypdf_text(data, max_pages) if pdf_parser == "pypdf" else _pdfium_text(data, max_pages)
     except FileParseError:
         raise
     except LimitReachedError as error:
         raise FileParseError(_pdf_limit_reason(error)) from None
     except RecursionError:
         raise FileParseError("corrupt or hostile PDF: its objects are nested too deeply to read") from None
-    except Exception as error:  # noqa: BLE001 - broken PDFs make pypdf raise many types; each costs one file
+    except MemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001 - broken PDFs make the parsers raise many types; each costs one file
         raise FileParseError(f"corrupt or unreadable PDF ({type(error).__name__}: {str(error)[:300]})") from None
-    if not any(text.strip() for _, text in pages):
+    if not any(text.strip() for text in raw.pages):
         raise FileParseError(
-            f"no text layer in {len(pages)} page(s): the PDF holds only images (a scan?); run OCR on it first"
+            f"no text layer in {len(raw.pages)} page(s): the PDF holds only images (a scan?); run OCR on it first"
         )
-    return pages
+    texts = clean_pages(raw.pages) if clean else raw.pages
+    pages = list(enumerate(texts, start=1))
+    if raw.outline:
+        headings = [(page, _heading_offset(texts[page - 1], title), level, _one_line(title))
+                    for level, title, page in raw.outline if page <= len(texts)]
+    else:
+        headings = [(number, offset, level, title) for number, text in pages for offset, level, title in numbered_headings(text)]
+    headings.sort(key=lambda heading: (heading[0], heading[1]))
+    # A PDF's first heading is its largest text on page 1 (an outline's first entry is a chapter, not the title).
+    title = next((_one_line(t) for t in (raw.metadata_title, raw.largest_text) if _meaningful_title(t)), "")
+    return Extraction(pages, title, tuple(headings))
 
 
-def parse_docx(data: bytes) -> PageTexts:
-    """Word .docx through python-docx: paragraph texts joined by blank lines, one page."""
+def parse_docx(data: bytes) -> Extraction:
+    """Word .docx through python-docx: paragraph texts joined by blank lines (one page); "Heading N" and "Title" styles
+    give the headings; the title is the document's title property, else its Title paragraph, else its first heading."""
     import docx
 
     try:
         document = docx.Document(io.BytesIO(data))
-        paragraphs = [p.text for p in document.paragraphs]
+        paragraphs = [(p.text, (p.style.name if p.style is not None else "") or "") for p in document.paragraphs]
+        core_title = document.core_properties.title or ""
     except MemoryError:
         raise
     except RecursionError:
         raise FileParseError("corrupt or hostile .docx: its XML is nested too deeply to read") from None
     except Exception as error:  # noqa: BLE001 - zip and XML errors of every kind; each costs one file
         raise FileParseError(f"corrupt or unreadable .docx ({type(error).__name__}: {str(error)[:300]})") from None
-    return [(0, "\n\n".join(text for text in paragraphs if text.strip()))]
+    parts: list[str] = []
+    headings: list[Heading] = []
+    styled_title = ""
+    offset = 0
+    for text, style in paragraphs:
+        if not text.strip():
+            continue
+        if parts:
+            offset += 2
+        level = re.fullmatch(r"Heading (\d)", style)
+        if style == "Title":
+            styled_title = styled_title or _one_line(text)
+        elif level:
+            headings.append((0, offset, int(level.group(1)), _one_line(text)))
+        parts.append(text)
+        offset += len(text)
+    title = next((_one_line(t) for t in (core_title, styled_title) if _meaningful_title(t)), "")
+    return Extraction([(0, "\n\n".join(parts))], title or _first_heading_title(headings), tuple(headings))
 
 
-def parse_html(data: bytes) -> PageTexts:
-    """HTML through BeautifulSoup: visible text only (scripts and styles dropped), one page."""
+_MARK_OPEN, _MARK_TEXT, _MARK_CLOSE = "\ue000", "\ue001", "\ue002"
+_MARKED = re.compile(f"{_MARK_OPEN}([1-6]){_MARK_TEXT}(.*?){_MARK_CLOSE}", re.DOTALL)
+
+
+def parse_html(data: bytes) -> Extraction:
+    """HTML through BeautifulSoup: visible text only (scripts and styles dropped), one page; <h1>-<h6> give the
+    headings; the title is <title>, else the first top-level heading."""
     from bs4 import BeautifulSoup
 
-    text = _decode_text(data)
+    text = re.sub(f"[{_MARK_OPEN}{_MARK_TEXT}{_MARK_CLOSE}]", "", _decode_text(data))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "looks more like a filename than HTML": the text is read all the same
             soup = BeautifulSoup(text, "html.parser")
-            for element in soup(["script", "style", "noscript", "template"]):
+            title_tag = soup.find("title")
+            page_title = title_tag.get_text(" ") if title_tag is not None else ""
+            for element in soup(["script", "style", "noscript", "template", "title"]):
                 element.decompose()
-            return [(0, soup.get_text("\n"))]
+            for element in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
+                element.insert(0, f"{_MARK_OPEN}{element.name[1]}{_MARK_TEXT}")
+                element.append(_MARK_CLOSE)
+            marked = soup.get_text("\n")
     except MemoryError:
         raise
     except RecursionError:
         raise FileParseError("hostile or broken HTML: its elements are nested too deeply to read") from None
     except Exception as error:  # noqa: BLE001 - the HTML parser on broken markup; costs one file
         raise FileParseError(f"unreadable HTML ({type(error).__name__}: {str(error)[:300]})") from None
+    parts: list[str] = []
+    headings: list[Heading] = []
+    offset = position = 0
+    for match in _MARKED.finditer(marked):
+        before = marked[position : match.start()].replace(_MARK_CLOSE, "")
+        parts.append(before)
+        offset += len(before)
+        heading = match.group(2).replace(_MARK_OPEN, "").replace(_MARK_TEXT, "")
+        if heading.strip():
+            headings.append((0, offset, int(match.group(1)), _one_line(re.sub(f"{_MARK_OPEN}[1-6]", "", heading))))
+        parts.append(heading)
+        offset += len(heading)
+        position = match.end()
+    parts.append(re.sub(f"[{_MARK_OPEN}{_MARK_TEXT}{_MARK_CLOSE}]", "", marked[position:]))
+    title = _one_line(page_title) if _meaningful_title(page_title) else ""
+    return Extraction([(0, "".join(parts))], title or _first_heading_title(headings), tuple(headings))
 
 
-PARSERS: dict[str, Callable[[bytes], PageTexts]] = {
+PARSERS: dict[str, Callable[[bytes], Extraction]] = {
     ".pdf": parse_pdf,
     ".txt": parse_text,
-    ".md": parse_text,
-    ".markdown": parse_text,
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
     ".docx": parse_docx,
     ".html": parse_html,
     ".htm": parse_html,
@@ -167,8 +460,9 @@ def _clean(text: str) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
-def parse_file(name: str, data: bytes, max_pdf_pages: int = 0) -> PageTexts:
-    """Page texts of one file, by its extension; FileParseError (and only that) for empty, unsupported or broken files."""
+def extract_file(name: str, data: bytes, max_pdf_pages: int = 0, pdf_parser: str = "pypdf", clean_pdf_text: bool = True) -> Extraction:
+    """Page texts, title and headings of one file, by its extension; FileParseError (and only that) for empty,
+    unsupported or broken files."""
     suffix = PurePath(name).suffix.lower()
     parser = PARSERS.get(suffix)
     if parser is None:
@@ -176,11 +470,17 @@ def parse_file(name: str, data: bytes, max_pdf_pages: int = 0) -> PageTexts:
         raise FileParseError(f"unsupported file type {suffix or '(no extension)'!r}; supported: {supported}")
     if not data.strip():
         raise FileParseError("empty file")
-    pages = parse_pdf(data, max_pdf_pages) if parser is parse_pdf else parser(data)
-    pages = [(number, _clean(text)) for number, text in pages]
+    extraction = parse_pdf(data, max_pdf_pages, pdf_parser, clean_pdf_text) if parser is parse_pdf else parser(data)
+    pages = [(number, _clean(text)) for number, text in extraction.pages]
     if not any(text.strip() for _, text in pages):
         raise FileParseError("no text found in the file")
-    return pages
+    headings = tuple((page, offset, level, _clean(text)) for page, offset, level, text in extraction.headings)
+    return Extraction(pages, _clean(extraction.title), headings)
+
+
+def parse_file(name: str, data: bytes, max_pdf_pages: int = 0, pdf_parser: str = "pypdf", clean_pdf_text: bool = True) -> PageTexts:
+    """Page texts of one file, by its extension; FileParseError (and only that) for empty, unsupported or broken files."""
+    return extract_file(name, data, max_pdf_pages, pdf_parser, clean_pdf_text).pages
 
 
 # --- Isolation: parsing in a child process with a memory cap and a per-file deadline -------------------------
@@ -197,6 +497,7 @@ def _serve_parse_requests() -> None:
     import bs4  # noqa: F401 - the parsers' imports happen before the memory cap, so the cap is the file's
     import docx  # noqa: F401
     import pypdf  # noqa: F401
+    import pypdfium2  # noqa: F401
 
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
@@ -226,7 +527,8 @@ def _serve_parse_requests() -> None:
             replies.send_bytes(b'{"memory": true}')
             return
         try:
-            reply = {"pages": parse_file(header["name"], data, header["max_pdf_pages"])}
+            reply = extract_file(header["name"], data, header["max_pdf_pages"], header.get("pdf_parser", "pypdf"),
+                                 header.get("clean_pdf_text", True)).to_json()
         except FileParseError as error:
             reply = {"error": str(error)}
         except MemoryError:
@@ -248,10 +550,13 @@ class ParseWorker:
     The child starts on the first file (about 0.3-0.5 s: Python and the parser libraries) and serves the
     rest; a normal file costs the same there as in this process (the bytes and the text cross a pipe)."""
 
-    def __init__(self, memory_mb: int = 2048, timeout: float = 120.0, max_pdf_pages: int = 0) -> None:
+    def __init__(self, memory_mb: int = 2048, timeout: float = 120.0, max_pdf_pages: int = 0, pdf_parser: str = "pypdf",
+                 clean_pdf_text: bool = True) -> None:
         self.memory_mb = memory_mb
         self.timeout = timeout
         self.max_pdf_pages = max_pdf_pages
+        self.pdf_parser = pdf_parser
+        self.clean_pdf_text = clean_pdf_text
         self._process: subprocess.Popen | None = None
         self._requests: Connection | None = None
         self._replies: Connection | None = None
@@ -312,14 +617,19 @@ class ParseWorker:
 
     def parse(self, name: str, data: bytes) -> PageTexts:
         """Page texts of one file, parsed in the child within the time and memory limits; FileParseError otherwise."""
+        return self.extract(name, data).pages
+
+    def extract(self, name: str, data: bytes) -> Extraction:
+        """Page texts, title and headings of one file, parsed in the child within the time and memory limits; FileParseError otherwise."""
         if not self.timeout:
-            return parse_file(name, data, self.max_pdf_pages)
+            return extract_file(name, data, self.max_pdf_pages, self.pdf_parser, self.clean_pdf_text)
         if self._process is None:
             self._start()
         assert self._requests is not None and self._replies is not None
         deadline = time.monotonic() + self.timeout
         try:
-            self._requests.send_bytes(json.dumps({"name": name, "max_pdf_pages": self.max_pdf_pages}).encode())
+            self._requests.send_bytes(json.dumps({"name": name, "max_pdf_pages": self.max_pdf_pages, "pdf_parser": self.pdf_parser,
+                                                  "clean_pdf_text": self.clean_pdf_text}).encode())
             self._requests.send_bytes(data)
             if not self._replies.poll(max(0.0, deadline - time.monotonic())):
                 self._kill()
@@ -332,7 +642,7 @@ class ParseWorker:
             code = self._kill()
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
             raise FileParseError(
-                f"the parser stopped on this file ({how}); it may be malformed or hostile, or need more than "
+                f"the parser stopped on this file ({how}); it may be malformed or hostile (a decompression bomb?), or need more than "
                 f"{self.memory_mb} MB of memory (setting parse_memory_mb)"
             ) from None
         if "memory" in reply:
@@ -343,4 +653,4 @@ class ParseWorker:
             )
         if "error" in reply:
             raise FileParseError(reply["error"])
-        return [(int(number), str(text)) for number, text in reply["pages"]]
+        return Extraction.from_json(reply)

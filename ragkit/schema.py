@@ -20,6 +20,7 @@ LINEAGE_FIELDS: tuple[str, ...] = (
     "source_kind",
     "source_name",
     "title",
+    "section",
     "page",
     "chunk_index",
     "char_start",
@@ -31,7 +32,12 @@ LINEAGE_FIELDS: tuple[str, ...] = (
     "run_id",
     "ingested_at",
 )
-STORED_FIELDS: tuple[str, ...] = LINEAGE_FIELDS + ("text", "question_ids")
+# `text` is the chunk as shown; `indexed_text` is what was embedded and BM25-indexed: the same text, prefixed with
+# the document title and section path when contextual headers are on. `section` is the heading path, " › "-joined.
+STORED_FIELDS: tuple[str, ...] = LINEAGE_FIELDS + ("text", "indexed_text", "question_ids")
+SECTION_SEPARATOR = " \u203a "
+# What every store's `chunk_rows` gives per chunk: what question labels resolve against.
+CHUNK_ROW_FIELDS: tuple[str, ...] = ("chunk_id", "document_id", "source_name", "title", "section", "page", "chunk_index", "text")
 
 
 def sha256_hex(*parts: str) -> str:
@@ -54,6 +60,15 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Heading:
+    """A heading of a document: where it starts in the document's text, its level (1 = top) and its text."""
+
+    offset: int
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Document:
     """One source unit: an uploaded file or a SQuAD paragraph.
 
@@ -69,6 +84,7 @@ class Document:
     text: str
     pages: tuple[Page, ...]
     question_ids: tuple[str, ...] = ()
+    headings: tuple[Heading, ...] = ()  # in text order
 
     @staticmethod
     def id_for(source_kind: str, source_key: str) -> str:
@@ -78,7 +94,12 @@ class Document:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a document that is embedded and stored; `text == document.text[char_start:char_end]`."""
+    """A piece of a document that is embedded and stored; `text == document.text[char_start:char_end]`.
+
+    `section` is its heading path; `context` the contextual header put before the text to embed and index it
+    ("" when contextual headers are off), so `indexed_text` is what the model and BM25 see and `text` what is shown.
+    `content_hash` is the hash of what is indexed (and of the section), so a change of either gives a new chunk id.
+    """
 
     chunk_id: str
     document_id: str
@@ -94,6 +115,13 @@ class Chunk:
     question_ids: tuple[str, ...] = ()
     token_count: int = 0  # in the embedding model's tokenizer (or its documented upper bound)
     token_limit: int = 0  # the model's input limit when the chunk was cut
+    section: str = ""
+    context: str = ""
+
+    @property
+    def indexed_text(self) -> str:
+        """The text embedded and BM25-indexed: the contextual header, then the chunk's text."""
+        return self.context + self.text
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+|\n\s*\n")
 _WORD_BREAK = re.compile(r"\s+")
 
 
-def _strip(text: str, start: int, end: int) -> Span:
+def strip_span(text: str, start: int, end: int) -> Span:
+    """The span with white space at both ends left out."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -31,11 +32,11 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     spans: list[Span] = []
     position = start
     for match in _SENTENCE_END.finditer(text, start, end):
-        span = _strip(text, position, match.start() if match.group().startswith("\n") else match.end())
+        span = strip_span(text, position, match.start() if match.group().startswith("\n") else match.end())
         if span[1] > span[0]:
             spans.append(span)
         position = match.end()
-    span = _strip(text, position, end)
+    span = strip_span(text, position, end)
     if span[1] > span[0]:
         spans.append(span)
     return spans
@@ -61,10 +62,10 @@ def _split_long_span(text: str, span: Span, fits: Callable[[int, int], bool]) ->
         breaks = [m.start() for m in _WORD_BREAK.finditer(text, start, cut)]
         if breaks and breaks[-1] > start:
             cut = breaks[-1]
-        piece = _strip(text, start, cut)
+        piece = strip_span(text, start, cut)
         if piece[1] > piece[0]:
             pieces.append(piece)
-        start = _strip(text, cut, end)[0]
+        start = strip_span(text, cut, end)[0]
     return pieces
 
 

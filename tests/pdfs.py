@@ -158,3 +158,70 @@ def encrypt_pdf(data: bytes, password: str = "secret") -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _pdf_string(text: str) -> bytes:
+    """A PDF text string: literal for ASCII, UTF-16BE with a byte-order mark otherwise."""
+    if text.isascii():
+        return b"(" + _escape(text).encode("ascii") + b")"
+    return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode("ascii") + b">"
+
+
+def make_structured_pdf(
+    pages: list[list[tuple[float, str]]],
+    title: str | None = None,
+    outline: list[tuple[int, str, int]] = (),
+) -> bytes:
+    """A PDF whose pages are lines set in given font sizes ([(size, text), ...] per page), with an optional /Title in
+    its document information and an optional outline of (level 1.., title, 0-based page index) entries, in order."""
+    first_page = 10
+    page_ids = [first_page + 2 * index + 1 for index in range(len(pages))]
+    objects: list[tuple[int, bytes]] = [
+        (2, b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % pid for pid in page_ids) + b"] /Count %d >>" % len(pages)),
+        (3, b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"),
+    ]
+    for index, lines in enumerate(pages):
+        ops, y = ["BT"], 760.0
+        for size, text in lines:
+            ops.append(f"/F1 {size:g} Tf 1 0 0 1 72 {y:g} Tm ({_escape(text)}) Tj")
+            y -= size * 1.3
+        ops.append("ET")
+        stream = "\n".join(ops).encode("latin-1")
+        content_id, page_id = first_page + 2 * index, page_ids[index]
+        objects.append((content_id, b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"))
+        objects.append((page_id, b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                                 b"/Resources << /Font << /F1 3 0 R >> >> >>" % (content_id, )))
+    catalog = b"<< /Type /Catalog /Pages 2 0 R"
+    if outline:
+        item_ids = [first_page + 2 * len(pages) + index for index in range(len(outline))]
+        parents: list[int] = []
+        children: dict[int, list[int]] = {4: []}
+        stack: list[tuple[int, int]] = []  # (level, item id)
+        for (level, _, _), item in zip(outline, item_ids):
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            parent = stack[-1][1] if stack else 4
+            parents.append(parent)
+            children.setdefault(parent, []).append(item)
+            children.setdefault(item, [])
+            stack.append((level, item))
+        for (_, text, page), item, parent in zip(outline, item_ids, parents):
+            siblings = children[parent]
+            position = siblings.index(item)
+            body = b"<< /Title " + _pdf_string(text) + b" /Parent %d 0 R /Dest [%d 0 R /XYZ null null null]" % (parent, page_ids[page])
+            if position:
+                body += b" /Prev %d 0 R" % siblings[position - 1]
+            if position + 1 < len(siblings):
+                body += b" /Next %d 0 R" % siblings[position + 1]
+            if children[item]:
+                body += b" /First %d 0 R /Last %d 0 R /Count %d" % (children[item][0], children[item][-1], len(children[item]))
+            objects.append((item, body + b" >>"))
+        top = children[4]
+        objects.append((4, b"<< /Type /Outlines /First %d 0 R /Last %d 0 R /Count %d >>" % (top[0], top[-1], len(top))))
+        catalog += b" /Outlines 4 0 R"
+    objects.append((1, catalog + b" >>"))
+    data = pdf_from_objects(objects)
+    if title is not None:
+        objects.append((5, b"<< /Title " + _pdf_string(title) + b" /Producer (tests) >>"))
+        data = pdf_from_objects(objects).replace(b"/Root 1 0 R >>", b"/Root 1 0 R /Info 5 0 R >>")
+    return data

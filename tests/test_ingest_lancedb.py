@@ -94,7 +94,9 @@ def test_run_record_has_config_counts_timings_errors_dag_and_code_version(files_
     assert api.runs(files_config["data_dir"])[0]["run_id"] == record["run_id"]
     (manifest,) = api.indexes(files_config["data_dir"])
     assert (manifest["embedding_service"], manifest["model_name"], manifest["dimension"]) == ("sentence_transformers", "all-MiniLM-L6-v2", 384)
-    assert manifest["chunking"] == {"chunk_size": 800, "chunk_overlap": 100, "split_squad_paragraphs": False}
+    assert manifest["chunking"] == {"chunk_size": 800, "chunk_overlap": 100, "split_squad_paragraphs": False,
+                                    "pdf_parser": "pypdfium2", "clean_pdf_text": True, "chunk_by_sections": True,
+                                    "keep_slides": True, "contextual_headers": True}
     assert manifest["chunk_count"] == record["counts"]["written"]
 
 

@@ -102,6 +102,7 @@ def _records(layout: list[tuple[str, int]], run_id: str = "run-1", text: Callabl
             "source_kind": "squad" if doc_id == "doc-b" else "upload",
             "source_name": f"{doc_id}.txt",
             "title": f"Title of {doc_id}",
+            "section": f"Part {chunk_index} \u203a Überblick" if chunk_index else "",
             "page": chunk_index + 1,
             "chunk_index": chunk_index,
             "char_start": 100 * chunk_index,
@@ -113,6 +114,7 @@ def _records(layout: list[tuple[str, int]], run_id: str = "run-1", text: Callabl
             "run_id": run_id,
             "ingested_at": "2024-05-01T12:00:00+00:00",
             "text": body,
+            "indexed_text": f"Title of {doc_id} \u203a Part {chunk_index}\n\n{body}",  # what was embedded: header + text
             "question_ids": [f"q-{doc_id}-{chunk_index}"] if doc_id == "doc-b" else [],
         })
     assert all(set(record) == set(STORED_FIELDS) for record in records)
@@ -244,6 +246,7 @@ def test_full_text_search_is_served_or_refused_as_the_spec_declares(store):
              ("doc-b", 0): "A brass key opens the lantern room", ("doc-b", 1): "Tides and timetables",
              ("doc-c", 0): "The guild was founded in 1884", ("doc-a", 2): "Fog horns at dawn"}
     records = _records(LAYOUT, text=lambda doc, index: words[(doc, index)])
+    records[3]["indexed_text"] = "Harbourmaster handbook \u203a Keys\n\n" + records[3]["text"]  # a word only in the header
     vectors = _vectors(len(records))
     _write(store, records, vectors)
     spec = STORES.get(store.config["vector_db"])
@@ -256,6 +259,9 @@ def test_full_text_search_is_served_or_refused_as_the_spec_declares(store):
         return
     hits = store.run(["lexical_hits"], question="brass lantern", candidate_count=3)["lexical_hits"]
     assert hits[0]["chunk_id"] == records[3]["chunk_id"]
+    header_hits = store.run(["lexical_hits"], question="harbourmaster", candidate_count=3)["lexical_hits"]
+    assert [hit["chunk_id"] for hit in header_hits] == [records[3]["chunk_id"]]  # BM25 indexes the header too ...
+    assert header_hits[0]["text"] == records[3]["text"] and "Harbourmaster" in header_hits[0]["indexed_text"]  # ... shown apart
     if spec.has(HYBRID):
         fused = store.run(["hybrid_hits"], question="brass lantern", query_vector=vectors[3], candidate_count=3)["hybrid_hits"]
         assert fused[0]["chunk_id"] == records[3]["chunk_id"]

@@ -1,4 +1,4 @@
-"""A search hit as a card: rank, score, title, source, page, the matched text with query terms highlighted, its lineage."""
+"""A search hit as a card: rank, score, title, section path, source, page, the matched text with query terms highlighted, its lineage."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from ui.safe_text import escape_text, highlighted
 
 def result_card(rank: int, hit: dict[str, Any], question: str, marker: str = "", side: str = "",
                 controls: Callable[[dict[str, Any]], None] | None = None) -> None:
-    """One hit: rank, score, title, source, page, the matched text with query terms highlighted, its lineage, and
-    the controls drawn under it (marking it relevant or not)."""
+    """One hit: rank, score, title, section path, source, page, the matched text with query terms highlighted, its
+    lineage, and the controls drawn under it (marking it relevant or not)."""
     with st.container(border=True, key=f"hit{side}_{rank}"):
         page = f" · page {hit['page']}" if hit.get("page") else ""
+        section = f" · <span class='hit-section'>{escape_text(hit['section'])}</span>" if hit.get("section") else ""
         st.markdown(
-            f"**{rank}.** {marker}score **{hit['score']:.3f}** · **{escape_text(hit['title'])}** · "
+            f"**{rank}.** {marker}score **{hit['score']:.3f}** · **{escape_text(hit['title'])}**{section} · "
             f"{escape_text(hit['source_name'])}{page}",
             unsafe_allow_html=True,
         )

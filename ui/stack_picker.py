@@ -44,6 +44,17 @@ def stack_picker(key: str = "stack") -> dict[str, Any]:
         config["chunk_size"] = st.number_input("Chunk size (characters)", 100, 8000, api.DEFAULTS["chunk_size"], 50, key=f"{key}_size")
         config["chunk_overlap"] = st.number_input("Chunk overlap (characters)", 0, 2000, api.DEFAULTS["chunk_overlap"], 10,
                                                   key=f"{key}_overlap")
+        with st.expander("Extraction and structure"):
+            parsers = list(api.PDF_PARSERS)
+            config["pdf_parser"] = st.selectbox("PDF parser", parsers, parsers.index(api.DEFAULTS["pdf_parser"]),
+                                                key=f"{key}_pdf_parser", help="pypdf (pure Python) or pypdfium2 (PDFium)")
+            for name, label, help in (
+                ("clean_pdf_text", "Clean PDF text", "Join letter-spaced runs, rejoin hyphenated words, drop running headers and footers"),
+                ("chunk_by_sections", "Cut chunks at headings", "Every chunk records its section path either way"),
+                ("keep_slides", "One chunk per slide", "In a slide deck, a slide stays one chunk instead of being packed with the next"),
+                ("contextual_headers", "Contextual headers", "Embed and index 'title › section' before each chunk (the text shown is the chunk)"),
+            ):
+                config[name] = st.checkbox(label, api.DEFAULTS[name], key=f"{key}_{name}", help=help)
     with right:
         name = st.selectbox("Vector store", api.STORES.names(), key=f"{key}_store", format_func=lambda n: api.STORES.get(n).label)
         store = api.STORES.get(name)

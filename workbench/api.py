@@ -17,7 +17,7 @@ from dataflows.stores import STORES
 from ragkit.schema import InputFile, Progress
 from workbench.catalog import Catalog
 from workbench.comparing import compare_evaluations, evaluation
-from workbench.config import DEFAULTS, REGISTRIES, ResolvedConfig, default_data_dir, public_config, resolve_config
+from workbench.config import DEFAULTS, PDF_PARSERS, REGISTRIES, ResolvedConfig, default_data_dir, public_config, resolve_config
 from workbench.conversations import conversation, new_conversation_id, save_conversation
 from workbench.evaluating import evaluate
 from workbench.flows import INGEST_TARGETS, QUERY_TARGETS, dag, driver_for, flow_modules
@@ -47,7 +47,7 @@ from workbench.tuning import delete_retrieval_preset, retrieval_preset, retrieva
 from workbench.visualize import ExecutionGraph, execution_graph, status_digraph
 
 __all__ = [
-    "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
+    "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "PDF_PARSERS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "conversation", "new_conversation_id", "save_conversation", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",
     "review_questions", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",

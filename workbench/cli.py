@@ -18,8 +18,9 @@ from typing import Any
 
 from ragkit.backends import Registry
 from ragkit.errors import WorkbenchError
+from ragkit.parsers import PDF_PARSERS
 from ragkit.schema import Progress
-from workbench.config import EXECUTORS, HYBRID_FUSIONS, LEXICAL_TOKENIZERS, REGISTRIES, RETRIEVAL_MODES, SOURCES
+from workbench.config import DEFAULTS, EXECUTORS, HYBRID_FUSIONS, LEXICAL_TOKENIZERS, REGISTRIES, RETRIEVAL_MODES, SOURCES
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -102,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="documents per ingestion batch (default 256); each batch is embedded and written on its own")
     ingest.add_argument("--chunk-size", type=int, help="chunk size in characters (default 800)")
     ingest.add_argument("--chunk-overlap", type=int, help="overlap in characters (default 100)")
+    ingest.add_argument("--pdf-parser", choices=PDF_PARSERS, help=f"PDF text extraction (default {DEFAULTS['pdf_parser']})")
+    for flag, what in (("clean-pdf-text", "join letter-spaced runs, rejoin hyphenated words, drop running headers/footers"),
+                       ("chunk-by-sections", "cut chunks at headings"),
+                       ("keep-slides", "a page whose text fits one chunk stays one chunk (no: such pages are packed together)"),
+                       ("contextual-headers", "embed and index 'title › section' before each chunk's text")):
+        name = flag.replace("-", "_")
+        ingest.add_argument(f"--{flag}", dest=name, action=argparse.BooleanOptionalAction,
+                            help=f"{what} (default {'on' if DEFAULTS[name] else 'off'})")
     ingest.add_argument("--display-dag", metavar="PATH", help="also write the DAG picture to PATH (.png, .svg or .dot)")
     _add_store_flags(ingest)
 
@@ -196,7 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
 _LLM_ALIASES = {"offline": "extractive"}
 _CONFIG_FLAGS = (
     "source", "squad_split", "squad_path", "limit", "embedding_service", "model_name", "embedding_batch_size",
-    "chunk_size", "chunk_overlap", "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
+    "chunk_size", "chunk_overlap", "pdf_parser", "clean_pdf_text", "chunk_by_sections", "keep_slides", "contextual_headers",
+    "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
     "index_name", "data_dir", "retrieval_mode", "hybrid_fusion", "hybrid_alpha", "rrf_k", "hybrid_candidates",
     "lexical_tokenizer", "lexical_stem", "lexical_stop_words", "reranker", "reranker_model", "rerank_top_n",
     "executor", "executor_workers", "ray_address", "ingest_batch_documents", "llm_service", "llm_model",
@@ -275,7 +285,8 @@ def _print_hits(result: dict[str, Any]) -> None:
           f"search {latency['search']:.0f} ms{rerank})")
     for rank, hit in enumerate(result["hits"], start=1):
         page = f", page {hit['page']}" if hit["page"] else ""
-        print(f"\n{rank}. {hit['score']:.3f}  {hit['title']} ({hit['source_name']}{page})")
+        section = f" › {hit['section']}" if hit.get("section") else ""
+        print(f"\n{rank}. {hit['score']:.3f}  {hit['title']}{section} ({hit['source_name']}{page})")
         print("   " + hit["text"][:300].replace("\n", " "))
 
 

@@ -1,7 +1,8 @@
 """Check the real-document benchmark's questions against the PDFs they are labelled with.
 
 For every label, the answer string must occur (whitespace collapsed, case folded) in the text of the
-labelled page as the project's own parser (`ragkit.parsers.parse_file`, i.e. pypdf) extracts it, and
+labelled page as the project's own parser (`ragkit.parsers.parse_file`, with the product's default `pdf_parser` and
+`clean_pdf_text`, or --pdf-parser / --[no-]clean-pdf-text) extracts it, and
 on at most 3 pages of the whole corpus. The script also checks the file format (ids, kinds, documents,
 pages, 2-12 word answers) and that the subset file's questions are copies of main-file questions.
 
@@ -24,7 +25,8 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.fetch_real_docs import DOCUMENTS, VERSIONS_FILE, real_doc_paths  # noqa: E402
-from ragkit.parsers import parse_file  # noqa: E402
+from ragkit.parsers import PDF_PARSERS, parse_file  # noqa: E402
+from workbench.config import DEFAULTS  # noqa: E402
 
 KINDS = ("factual", "howto", "definition", "list", "table")
 MAX_PAGES_WITH_ANSWER = 3
@@ -70,11 +72,13 @@ def version_warnings(cache: Path) -> list[str]:
     ]
 
 
-def load_pages(paths: dict[str, Path]) -> dict[str, dict[int, str]]:
-    """{document: {1-based page: normalised text}} through the project's parser."""
+def load_pages(paths: dict[str, Path], pdf_parser: str = DEFAULTS["pdf_parser"],
+               clean_pdf_text: bool = DEFAULTS["clean_pdf_text"]) -> dict[str, dict[int, str]]:
+    """{document: {1-based page: normalised text}} through the project's parser (the product's default extraction)."""
     pages: dict[str, dict[int, str]] = {}
     for name, path in paths.items():
-        pages[name] = {number: _normalised(text) for number, text in parse_file(name, path.read_bytes())}
+        pages[name] = {number: _normalised(text) for number, text in
+                       parse_file(name, path.read_bytes(), pdf_parser=pdf_parser, clean_pdf_text=clean_pdf_text)}
     return pages
 
 
@@ -169,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     parser.add_argument("--subset", type=Path, default=DEFAULT_SUBSET, help="checked against --questions too")
     parser.add_argument("--cache-dir", default=None, help="PDF cache folder (default as bench/fetch_real_docs.py)")
+    parser.add_argument("--pdf-parser", choices=PDF_PARSERS, default=DEFAULTS["pdf_parser"])
+    parser.add_argument("--clean-pdf-text", action=argparse.BooleanOptionalAction, default=DEFAULTS["clean_pdf_text"])
     args = parser.parse_args(argv)
     try:
         paths = real_doc_paths(args.cache_dir)
@@ -177,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for warning in version_warnings(next(iter(paths.values())).parent):
         print("warning:", warning)
-    pages = load_pages(paths)
+    pages = load_pages(paths, args.pdf_parser, args.clean_pdf_text)
+    print(f"extraction: {args.pdf_parser}, clean-up {'on' if args.clean_pdf_text else 'off'}")
     print("pages:", ", ".join(f"{name} {len(texts)}" for name, texts in pages.items()))
     questions = load_questions(args.questions)
     _print_counts(questions)

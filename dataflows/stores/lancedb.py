@@ -3,7 +3,8 @@
 One table per index; rows are upserted by `chunk_id` (merge insert), searched by cosine
 distance. Settings (`vector_db_config`): `uri`, the folder that holds the tables.
 
-Lexical and hybrid retrieval use LanceDB's native full-text (BM25) index on `text`. Ingestion
+Lexical and hybrid retrieval use LanceDB's native full-text (BM25) index on `indexed_text` (the chunk's text,
+after its contextual header when those are on). Ingestion
 does not build it: `text_index` builds it at query time when it is missing, does not cover every
 row (rows written or deleted since), or was built with other tokeniser settings — a rebuild
 takes about 0.15 s per 2,000 chunks. Hybrid search is LanceDB's hybrid query (vector and
@@ -28,10 +29,13 @@ from lancedb.rerankers import Reranker
 
 from ragkit.errors import IndexMismatchError, IndexNotFoundError, StoreUnavailableError
 from ragkit.fusion import fts_index_settings, fuse
-from ragkit.schema import STORED_FIELDS, Progress
+from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
 
-_STRING_FIELDS = {"chunk_id", "document_id", "source_kind", "source_name", "title", "content_hash",
-                  "embedding_service", "model_name", "run_id", "ingested_at", "text"}
+_STRING_FIELDS = {"chunk_id", "document_id", "source_kind", "source_name", "title", "section", "content_hash",
+                  "embedding_service", "model_name", "run_id", "ingested_at", "text", "indexed_text"}
+# Columns added after the first tables were made, with the SQL that fills them in an older table.
+_ADDED_COLUMNS = {"section": "''", "indexed_text": "text"}
+_FTS_COLUMN = "indexed_text"  # BM25 runs over what was embedded: the contextual header and the text
 _IN_LIST_LIMIT = 500
 _COMMIT_RETRIES = 5
 _T = TypeVar("_T")
@@ -100,6 +104,9 @@ def vector_index(store_client: lancedb.DBConnection, index_name: str, embedding_
                 f"LanceDB table {index_name!r} holds {stored_dimension}-dimensional vectors, but the chosen "
                 f"embedding model gives {embedding_dimension}. Use another index name or the index's own model."
             )
+        missing = {name: sql for name, sql in _ADDED_COLUMNS.items() if name not in table.schema.names}
+        if missing:  # a table from before sections and contextual headers: add the columns, filled from what it holds
+            _committed(table, lambda: table.add_columns(missing))
         return table
     try:
         return store_client.create_table(index_name, schema=_arrow_schema(embedding_dimension), exist_ok=True)
@@ -225,7 +232,11 @@ def deleted_document_count(vector_index: lancedb.table.Table, document_ids_to_de
 
 
 def _rows(arrow_table: pa.Table) -> list[dict[str, Any]]:
-    return arrow_table.drop_columns([c for c in ("vector",) if c in arrow_table.column_names]).to_pylist()
+    rows = arrow_table.drop_columns([c for c in ("vector",) if c in arrow_table.column_names]).to_pylist()
+    if rows and "section" not in rows[0]:  # a table from before sections, not written to since
+        for row in rows:
+            row["section"], row["indexed_text"] = "", row.get("text", "")
+    return rows
 
 
 # Query-time settings of the ANN index (ignored while a table has none, below `ann_index_threshold`):
@@ -262,7 +273,11 @@ def dense_hits(existing_index: lancedb.table.Table, query_vector: np.ndarray, ca
 
 
 def _fts_index(table: lancedb.table.Table) -> Any:
-    return next((index for index in table.list_indices() if index.index_type == "FTS" and list(index.columns) == ["text"]), None)
+    return next((index for index in table.list_indices() if index.index_type == "FTS" and list(index.columns) == [_fts_column(table)]), None)
+
+
+def _fts_column(table: lancedb.table.Table) -> str:
+    return _FTS_COLUMN if _FTS_COLUMN in table.schema.names else "text"  # a table from before contextual headers
 
 
 def _current_text_index(
@@ -286,7 +301,7 @@ def _current_text_index(
         if same_settings and covers_rows:
             return existing_index
     try:
-        existing_index.create_index("text", config=FTS(with_position=False, **wanted), replace=True)
+        existing_index.create_index(_fts_column(existing_index), config=FTS(with_position=False, **wanted), replace=True)
     except (OSError, ValueError, RuntimeError) as error:
         raise StoreUnavailableError(
             f"LanceDB could not build the full-text index of {existing_index.name!r}: {error}. "
@@ -302,7 +317,7 @@ def text_index(
     lexical_stop_words: bool = True,
     lexical_language: str = "English",
 ) -> lancedb.table.Table:
-    """The table with a native full-text (BM25) index on `text` that covers every row, (re)built if missing, stale or tokenised otherwise."""
+    """The table with a native full-text (BM25) index on `indexed_text` (the text embedded) that covers every row, (re)built if missing, stale or tokenised otherwise."""
     return _current_text_index(existing_index, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
 
 
@@ -316,7 +331,7 @@ def _scored_rows(result: pa.Table, score_column: str) -> list[dict]:
 
 def lexical_hits(text_index: lancedb.table.Table, question: str, candidate_count: int) -> list[dict]:
     """The `candidate_count` chunks that best match the question's words by BM25 (LanceDB full-text search); `score` is BM25."""
-    result = text_index.search(question, query_type="fts", fts_columns="text").limit(candidate_count).to_arrow()
+    result = text_index.search(question, query_type="fts", fts_columns=_fts_column(text_index)).limit(candidate_count).to_arrow()
     return _scored_rows(result, "_score")
 
 
@@ -356,7 +371,7 @@ def hybrid_hits(
     """The `candidate_count` best chunks of a LanceDB hybrid query: vector and BM25 legs fused by weighted RRF or linear fusion; `score` is the fused score."""
     depth = max(candidate_count, hybrid_candidates)
     result = (
-        text_index.search(query_type="hybrid", fts_columns="text")
+        text_index.search(query_type="hybrid", fts_columns=_fts_column(text_index))
         .vector(np.asarray(query_vector, dtype=np.float32))
         .text(question)
         .distance_type("cosine")
@@ -385,12 +400,16 @@ def indexed_questions(existing_index: lancedb.table.Table) -> dict[str, str]:
     }
 
 
-_ROW_FIELDS = ["chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text"]
+_ROW_FIELDS = list(CHUNK_ROW_FIELDS)
 
 
 def chunk_rows(existing_index: lancedb.table.Table) -> list[dict]:
     """Every stored chunk's id, document id, source name, title, page and text (no vectors): what labels resolve against."""
-    return existing_index.search().select(_ROW_FIELDS).limit(None).to_arrow().to_pylist()
+    fields = [name for name in _ROW_FIELDS if name in existing_index.schema.names]  # no `section` in an older table
+    rows = existing_index.search().select(fields).limit(None).to_arrow().to_pylist()
+    for row in rows:
+        row.setdefault("section", "")
+    return rows
 
 
 def chunk_count(existing_index: lancedb.table.Table) -> int:

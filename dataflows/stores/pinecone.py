@@ -54,7 +54,7 @@ from ragkit.errors import (
     MissingApiKeyError,
     StoreUnavailableError,
 )
-from ragkit.schema import STORED_FIELDS, Progress
+from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
 
 _INT_FIELDS = ("page", "chunk_index", "char_start", "char_end", "dimension")
 _LIST_FIELDS = ("question_ids",)
@@ -486,7 +486,7 @@ def indexed_questions(existing_index: _Target) -> dict[str, str]:
                 return found
 
 
-_ROW_FIELDS = ("chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text")
+_ROW_FIELDS = list(CHUNK_ROW_FIELDS)
 _FETCH_IDS = 100  # ids per fetch request (they travel in the URL)
 
 

@@ -51,7 +51,7 @@ from ragkit.errors import (
     MissingApiKeyError,
     StoreUnavailableError,
 )
-from ragkit.schema import STORED_FIELDS, Progress
+from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
 
 _DEFAULT_PATH = "data/qdrant"
 _CLOUD_SUFFIXES = (".cloud.qdrant.io",)
@@ -547,7 +547,7 @@ def indexed_questions(existing_index: _Collection) -> dict[str, str]:
     }
 
 
-_ROW_FIELDS = ["chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text"]
+_ROW_FIELDS = list(CHUNK_ROW_FIELDS)
 
 
 def chunk_rows(existing_index: _Collection) -> list[dict]:

@@ -50,7 +50,7 @@ from ragkit.errors import (
     MissingApiKeyError,
     StoreUnavailableError,
 )
-from ragkit.schema import STORED_FIELDS, Progress
+from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
 
 _DEFAULT_URL = "http://localhost:8080"
 _DEFAULT_GRPC_PORT = 50051
@@ -389,7 +389,7 @@ def dense_hits(existing_index: Collection, query_vector: np.ndarray, candidate_c
 
 
 def text_index(existing_index: Collection) -> Collection:
-    """The collection itself: Weaviate keeps a BM25 index of `text` current on every write (its own tokenisation)."""
+    """The collection itself: Weaviate keeps a BM25 index of `indexed_text` current on every write (its own tokenisation)."""
     return existing_index
 
 
@@ -407,7 +407,7 @@ def lexical_hits(text_index: Collection, question: str, candidate_count: int) ->
     try:
         objects = text_index.query.bm25(
             query=question,
-            query_properties=["text"],
+            query_properties=["indexed_text"],
             limit=candidate_count,
             return_properties=list(STORED_FIELDS),
             return_metadata=MetadataQuery(score=True),
@@ -432,7 +432,7 @@ def hybrid_hits(
             vector=np.asarray(query_vector, dtype=np.float32).ravel().tolist(),
             alpha=float(hybrid_alpha),
             fusion_type=HybridFusion.RANKED if hybrid_fusion == "rrf" else HybridFusion.RELATIVE_SCORE,
-            query_properties=["text"],
+            query_properties=["indexed_text"],
             limit=candidate_count,
             return_properties=list(STORED_FIELDS),
             return_metadata=MetadataQuery(score=True),
@@ -466,7 +466,7 @@ def indexed_questions(existing_index: Collection) -> dict[str, str]:
         last_chunk_id = str(objects[-1].properties["chunk_id"])
 
 
-_ROW_FIELDS = ["chunk_id", "document_id", "source_name", "title", "page", "chunk_index", "text"]
+_ROW_FIELDS = list(CHUNK_ROW_FIELDS)
 
 
 def chunk_rows(existing_index: Collection) -> list[dict]:
