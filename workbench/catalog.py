@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ragkit.redaction import redact
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -180,6 +182,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class _RedactingConnection:
+    """The catalog's only way to SQLite: every text parameter (JSON columns included) passes `redact` on its way in."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: tuple | list = ()) -> sqlite3.Cursor:
+        """`sqlite3.Connection.execute` with every string parameter redacted."""
+        return self._connection.execute(sql, [redact(value) if isinstance(value, str) else value for value in parameters])
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        """The schema script, as it is (it holds no values)."""
+        return self._connection.executescript(script)
+
+
 class Catalog:
     """Run records and manifests of one data folder."""
 
@@ -209,13 +226,13 @@ class Catalog:
                 time.sleep(0.05)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection that commits on success, rolls back on error, and is always closed."""
+    def _connect(self) -> Iterator[_RedactingConnection]:
+        """A connection that commits on success, rolls back on error, is always closed, and redacts what it writes."""
         connection = sqlite3.connect(self.path, timeout=60)
         connection.row_factory = sqlite3.Row
         try:
             with connection:
-                yield connection
+                yield _RedactingConnection(connection)
         finally:
             connection.close()
 
