@@ -55,5 +55,9 @@ class SourceUnavailableError(WorkbenchError):
     """A document source (the SQuAD dataset, a folder) could not be read."""
 
 
+class CatalogError(WorkbenchError):
+    """The data folder's catalog (run records, manifests) cannot be opened or read."""
+
+
 class FileParseError(WorkbenchError):
     """One input file could not be read; the run records it and goes on with the others."""

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ragkit.errors import CatalogError
 from ragkit.redaction import redact
 
 _SCHEMA = """
@@ -202,8 +203,16 @@ class Catalog:
 
     def __init__(self, data_dir: str | Path) -> None:
         self.path = Path(data_dir) / "catalog.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._create_schema()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._create_schema()
+        except sqlite3.DatabaseError as error:
+            raise CatalogError(
+                f"The catalog {self.path} is damaged or not a SQLite database ({error}). It holds the run records, manifests, "
+                f"question sets and evaluations: move it aside (mv {self.path} {self.path}.damaged) to start a new one, "
+                "then ingest again to list your indexes.") from None
+        except OSError as error:
+            raise CatalogError(f"The data folder {self.path.parent} cannot be used: {error.strerror or error}.") from None
 
     def _create_schema(self, wait_s: float = 60.0) -> None:
         """Switch to WAL and create the tables; safe when several processes open a new catalog at once.
