@@ -27,7 +27,7 @@ def squad_paragraphs(squad_split: str = "validation", squad_path: str = "", limi
 
 @config.when(source="squad")
 def documents__squad(squad_paragraphs: list[SquadParagraph]) -> list[Document]:
-    """One document per SQuAD paragraph, titled by its article and carrying its question ids."""
+    """One document per SQuAD paragraph with text, titled by its article and carrying its question ids."""
     return [
         Document(
             document_id=Document.id_for("squad", paragraph.context),
@@ -39,13 +39,15 @@ def documents__squad(squad_paragraphs: list[SquadParagraph]) -> list[Document]:
             question_ids=tuple(question_id for question_id, _ in paragraph.questions),
         )
         for paragraph in squad_paragraphs
+        if paragraph.context.strip()
     ]
 
 
 @config.when(source="squad")
-def file_errors__squad() -> list[FileError]:
-    """SQuAD has no files that can fail: always empty."""
-    return []
+def file_errors__squad(squad_paragraphs: list[SquadParagraph]) -> list[FileError]:
+    """SQuAD paragraphs skipped for a blank context, counted in one entry (the run goes on without them)."""
+    blank = sum(1 for paragraph in squad_paragraphs if not paragraph.context.strip())
+    return [FileError(f"SQuAD: {blank} paragraph(s)", "blank context: skipped")] if blank else []
 
 
 def _too_large(size: int, max_bytes: int) -> FileParseError:

@@ -7,6 +7,7 @@ are float32 bytes. Safe for several processes (SQLite locking; WAL journal).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ragkit.schema import sha256_hex
+
+_log = logging.getLogger(__name__)
 
 
 class EmbeddingCache:
@@ -23,9 +26,27 @@ class EmbeddingCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        try:
+            self._create()
+        except sqlite3.DatabaseError as error:  # only a cache: a damaged file is dropped and rebuilt as texts are embedded
+            _log.warning("embedding cache %s is damaged (%s); starting a new one", self.path, error)
+            self._discard()
+            self._create()
+
+    def _create(self) -> None:
         with self._connection() as connection:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+            connection.execute("SELECT key FROM embeddings LIMIT 1").fetchall()
+
+    def _discard(self) -> None:
+        """Close this thread's connection and delete the damaged file with its WAL and shared-memory companions."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)

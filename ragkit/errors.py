@@ -1,14 +1,22 @@
 """Exception types with messages a user can act on, raised where the cause is known.
 
 The CLI and the UI catch `WorkbenchError` at the edge and show its message once; anything
-else is a bug and keeps its traceback.
+else is a bug and keeps its traceback. A message is redacted as it is made (`ragkit.redaction`): a service
+that echoes the request's key into its error text cannot put the key into ours.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ragkit.redaction import redact
+
 
 class WorkbenchError(Exception):
-    """Base class: the message is meant for the person running the tool."""
+    """Base class: the message is meant for the person running the tool; every secret in it is redacted."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigError(WorkbenchError):
@@ -45,6 +53,10 @@ class IndexMismatchError(WorkbenchError):
 
 class SourceUnavailableError(WorkbenchError):
     """A document source (the SQuAD dataset, a folder) could not be read."""
+
+
+class CatalogError(WorkbenchError):
+    """The data folder's catalog (run records, manifests) cannot be opened or read."""
 
 
 class FileParseError(WorkbenchError):

@@ -14,33 +14,70 @@ SQUAD_HUB_NAME = "rajpurkar/squad"
 
 
 def paragraphs_from_rows(rows: list[tuple[str, str, str, str]], limit: int) -> list[SquadParagraph]:
-    """Group (title, context, question id, question) rows by context, keeping first-seen order."""
+    """Group (title, context, question id, question) rows by context, keeping first-seen order.
+
+    A blank context (one row per blank paragraph) is kept as a paragraph of its own with no questions, so that
+    ingestion can skip it and count it.
+    """
     grouped: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    blank: list[SquadParagraph] = []
     for title, context, question_id, question in rows:
+        if not context.strip():
+            if not limit or len(grouped) + len(blank) < limit:
+                blank.append(SquadParagraph(title, "", ()))
+            continue
         if context not in grouped:
-            if limit and len(grouped) >= limit:
+            if limit and len(grouped) + len(blank) >= limit:
                 continue
             grouped[context] = (title, [])
         grouped[context][1].append((question_id, question))
-    return [SquadParagraph(title, context, tuple(questions)) for context, (title, questions) in grouped.items()]
+    return [SquadParagraph(title, context, tuple(questions)) for context, (title, questions) in grouped.items()] + blank
+
+
+_SHAPE = ('SQuAD v1.1 JSON is {"data": [{"title": ..., "paragraphs": [{"context": "...", "qas": [{"id": ..., '
+          '"question": ...}]}]}]}')
+
+
+def _rows(dataset: object, path: Path) -> list[tuple[str, str, str, str]]:
+    """(title, context, question id, question) for every question; SourceUnavailableError naming the first thing out of shape."""
+    def wrong(what: str) -> SourceUnavailableError:
+        return SourceUnavailableError(f"The SQuAD file {path} is not SQuAD v1.1: {what}. {_SHAPE}.")
+
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("data"), list):
+        raise wrong("its top level is not an object with a \"data\" list" if not isinstance(dataset, dict)
+                    else "it has no \"data\" list")
+    rows = []
+    for a, article in enumerate(dataset["data"]):
+        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
+            raise wrong(f"article {a} has no \"paragraphs\" list")
+        title = str(article.get("title") or f"article {a}").replace("_", " ")
+        for p, paragraph in enumerate(article["paragraphs"]):
+            context = paragraph.get("context") if isinstance(paragraph, dict) else None
+            if not isinstance(context, str):
+                raise wrong(f"paragraph {p} of article {a} ({title!r}) has no \"context\" text")
+            if not context.strip():
+                rows.append((title, "", "", ""))  # one row per blank paragraph, its questions left out
+                continue
+            questions = paragraph.get("qas")
+            if not isinstance(questions, list):
+                raise wrong(f"paragraph {p} of article {a} ({title!r}) has no \"qas\" list")
+            for q, qa in enumerate(questions):
+                if not isinstance(qa, dict) or not isinstance(qa.get("question"), str) or "id" not in qa:
+                    raise wrong(f"question {q} of paragraph {p} of article {a} has no \"id\" and \"question\"")
+                rows.append((title, context, str(qa["id"]), qa["question"]))
+    return rows
 
 
 def read_squad_file(path: str | Path, limit: int = 0) -> list[SquadParagraph]:
-    """Paragraphs of a local SQuAD v1.1 JSON file (plain or .gz), duplicate contexts merged."""
+    """Paragraphs of a local SQuAD v1.1 JSON file (plain or .gz), duplicate contexts merged, blank ones kept apart."""
     path = Path(path).expanduser()
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             dataset = json.load(handle)
-    except (OSError, json.JSONDecodeError, EOFError) as error:
+    except (OSError, json.JSONDecodeError, EOFError, UnicodeDecodeError) as error:
         raise SourceUnavailableError(f"Cannot read the SQuAD file {path}: {error}.") from error
-    rows = [
-        (article["title"].replace("_", " "), paragraph["context"], qa["id"], qa["question"])
-        for article in dataset["data"]
-        for paragraph in article["paragraphs"]
-        for qa in paragraph["qas"]
-    ]
-    return paragraphs_from_rows(rows, limit)
+    return paragraphs_from_rows(_rows(dataset, path), limit)
 
 
 def squad_from_hub(split: str, limit: int) -> list[SquadParagraph]:
@@ -88,7 +125,7 @@ def squad_question_set(path: str, split: str = "validation") -> QuestionSet:
     questions = tuple(
         Question(question_id, text, (Label(document=Document.id_for("squad", paragraph.context)),),
                  answers=answers.get(question_id, ()))
-        for paragraph in paragraphs
+        for paragraph in paragraphs if paragraph.context.strip()
         for question_id, text in paragraph.questions
     )
     return QuestionSet("squad", questions, {"kind": "squad", "file": path or f"hub: {SQUAD_HUB_NAME} ({split})"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ragkit.backends import BackendSpec
+from ragkit.redaction import register_secret
 from workbench import api
 
 
@@ -33,6 +34,7 @@ def _keep_backend_key(name: str, widget_key: str) -> None:
     """Keep a key typed beside a backend's settings for the session (the field itself is cleared when the page changes)."""
     keys = st.session_state.setdefault("store_api_keys", {})
     value = (st.session_state.get(widget_key) or "").strip()
+    register_secret(value)  # redacted everywhere from the moment it is typed
     if value:
         keys[name] = value
     else:
@@ -60,6 +62,7 @@ def api_key_fields() -> None:
             source = "set in the environment or secrets.toml" if environment_keys.get(name) else "not set"
             value = st.text_input(f"{key.service} API key", type="password", key=f"key_{name}",
                                   help=f"{key.env_var}: {source}", placeholder=source)
+            register_secret(value.strip())  # redacted everywhere from the moment it is typed
             if value:
                 keys[name] = value.strip()
             else:

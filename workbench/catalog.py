@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ragkit.errors import CatalogError
+from ragkit.redaction import redact
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -195,13 +198,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class _RedactingConnection:
+    """The catalog's only way to SQLite: every text parameter (JSON columns included) passes `redact` on its way in."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, parameters: tuple | list = ()) -> sqlite3.Cursor:
+        """`sqlite3.Connection.execute` with every string parameter redacted."""
+        return self._connection.execute(sql, [redact(value) if isinstance(value, str) else value for value in parameters])
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        """The schema script, as it is (it holds no values)."""
+        return self._connection.executescript(script)
+
+
 class Catalog:
     """Run records and manifests of one data folder."""
 
     def __init__(self, data_dir: str | Path) -> None:
         self.path = Path(data_dir) / "catalog.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._create_schema()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._create_schema()
+        except sqlite3.DatabaseError as error:
+            raise CatalogError(
+                f"The catalog {self.path} is damaged or not a SQLite database ({error}). It holds the run records, manifests, "
+                f"question sets and evaluations: move it aside (mv {self.path} {self.path}.damaged) to start a new one, "
+                "then ingest again to list your indexes.") from None
+        except OSError as error:
+            raise CatalogError(f"The data folder {self.path.parent} cannot be used: {error.strerror or error}.") from None
 
     def _create_schema(self, wait_s: float = 60.0) -> None:
         """Switch to WAL and create the tables; safe when several processes open a new catalog at once.
@@ -224,13 +250,13 @@ class Catalog:
                 time.sleep(0.05)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection that commits on success, rolls back on error, and is always closed."""
+    def _connect(self) -> Iterator[_RedactingConnection]:
+        """A connection that commits on success, rolls back on error, is always closed, and redacts what it writes."""
         connection = sqlite3.connect(self.path, timeout=60)
         connection.row_factory = sqlite3.Row
         try:
             with connection:
-                yield connection
+                yield _RedactingConnection(connection)
         finally:
             connection.close()
 

@@ -10,17 +10,41 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ragkit.backends import Registry
-from ragkit.errors import WorkbenchError
+from ragkit.errors import ConfigError, WorkbenchError
 from ragkit.parsers import PDF_PARSERS
+from ragkit.redaction import redact
 from ragkit.schema import Progress
+from ragkit.terminal_text import terminal_safe
 from workbench.config import DEFAULTS, EXECUTORS, HYBRID_FUSIONS, LEXICAL_TOKENIZERS, REGISTRIES, RETRIEVAL_MODES, SOURCES
+
+
+def _out(text: str = "", file: TextIO | None = None, end: str = "\n", data: bool = False) -> None:
+    """The CLI's only writer: every line it prints (results, JSON, errors) is redacted and made terminal-safe.
+
+    `data=True` is output meant for a file (`questions export`): it is escaped only when it goes to a terminal.
+    """
+    stream = file or sys.stdout
+    text = redact(text)
+    if not data or stream.isatty():
+        text = terminal_safe(text)
+    stream.write(text + end)
+    stream.flush()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage and error messages (which quote what was typed) written through `_out`."""
+
+    def _print_message(self, message: str, file: TextIO | None = None) -> None:
+        if message:
+            _out(message, file=file or sys.stderr, end="")
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -45,7 +69,13 @@ def _add_backend_flags(parser: argparse.ArgumentParser, registry: Registry, flag
         for setting in spec.settings:
             if setting.name not in seen:
                 seen.add(setting.name)
-                parser.add_argument(f"--{setting.name.replace('_', '-')}", dest=setting.name, help=f"{spec.label}: {setting.help}")
+                parser.add_argument(f"--{setting.name.replace('_', '-')}", dest=setting.name, type=_flag_type(setting.default),
+                                    help=f"{spec.label}: {setting.help}")
+
+
+def _flag_type(default: Any) -> type | None:
+    """The argparse type of a setting's flag: its default's number type, so the flag and `resolve_config` agree."""
+    return type(default) if isinstance(default, (int, float)) and not isinstance(default, bool) else None
 
 
 def _store_settings_help() -> str:
@@ -83,7 +113,7 @@ def _add_retrieval_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
-    parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m workbench", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="parse, chunk, embed and store documents")
@@ -217,7 +247,7 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The config dict for parsed flags: a --config file first, then every flag that was given."""
     config: dict[str, Any] = {}
     if getattr(args, "config_file", None):
-        config.update(_json_object(Path(args.config_file).read_text(encoding="utf-8")))
+        config.update(_config_file(args.config_file))
     declared = [setting.name for registry in REGISTRIES.values() if registry.config_key != "vector_db"
                 for spec in registry for setting in spec.settings]
     for name in dict.fromkeys([*_CONFIG_FLAGS, *declared]):
@@ -229,6 +259,20 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
         config["file_paths"] = files
         config.setdefault("source", "files")
     return config
+
+
+def _config_file(path: str) -> dict[str, Any]:
+    """The config dict of a --config file; ConfigError naming the file when it cannot be read or is not a JSON object."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ConfigError(f"Cannot read the --config file {path}: {reason}. Give the path of a JSON file holding a config dict.") from None
+    try:
+        return _json_object(text)
+    except argparse.ArgumentTypeError as error:
+        raise ConfigError(f"The --config file {path} is {error}; it must hold one JSON object such as "
+                          '{"index_name": "docs", "chunk_size": 800}.') from None
 
 
 class _Bars:
@@ -270,24 +314,24 @@ def write_dag(config: dict[str, Any], path: str) -> str:
 
 def _print_run(record: dict[str, Any]) -> None:
     counts = record.get("counts", {})
-    print(f"run {record['run_id']}: {record['status']}")
-    print("  " + ", ".join(f"{name} {value}" for name, value in counts.items()))
+    _out(f"run {record['run_id']}: {record['status']}")
+    _out("  " + ", ".join(f"{name} {value}" for name, value in counts.items()))
     for error in record.get("file_errors", []):
-        print(f"  failed: {error['source_name']}: {error['reason']}")
+        _out(f"  failed: {error['source_name']}: {error['reason']}")
     slowest = sorted(record.get("timings", {}).items(), key=lambda item: -item[1])[:3]
-    print("  slowest steps: " + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in slowest))
+    _out("  slowest steps: " + ", ".join(f"{name} {seconds:.2f}s" for name, seconds in slowest))
 
 
 def _print_hits(result: dict[str, Any]) -> None:
     latency = result["latency_ms"]
     rerank = f", rerank {latency['rerank']:.0f} ms" if "rerank" in latency else ""
-    print(f"{len(result['hits'])} hits in {latency['total']:.0f} ms (embed {latency['embed']:.0f} ms, "
+    _out(f"{len(result['hits'])} hits in {latency['total']:.0f} ms (embed {latency['embed']:.0f} ms, "
           f"search {latency['search']:.0f} ms{rerank})")
     for rank, hit in enumerate(result["hits"], start=1):
         page = f", page {hit['page']}" if hit["page"] else ""
         section = f" › {hit['section']}" if hit.get("section") else ""
-        print(f"\n{rank}. {hit['score']:.3f}  {hit['title']}{section} ({hit['source_name']}{page})")
-        print("   " + hit["text"][:300].replace("\n", " "))
+        _out(f"\n{rank}. {hit['score']:.3f}  {hit['title']}{section} ({hit['source_name']}{page})")
+        _out("   " + hit["text"][:300].replace("\n", " "))
 
 
 def _history(path: str | None) -> list[dict]:
@@ -325,24 +369,24 @@ def _ask(args: argparse.Namespace) -> int:
     for piece in result["stream"]:
         text += piece
         if not args.json:
-            print(piece, end="", flush=True)
+            _out(piece, end="")
     citations = _citations(text, result["context_chunks"])
     kind = result["answer_kind"]
     if args.json:
-        print(json.dumps({"question": result["question"], "retrieval_question": result["retrieval_question"], "answer": text,
+        _out(json.dumps({"question": result["question"], "retrieval_question": result["retrieval_question"], "answer": text,
                           "mode": kind, "llm_service": result["llm_service"],
                           "llm_model": "" if kind == "extracted" else result["llm_model"], "citations": citations,
                           "sources": len(result["context_chunks"]), "latency_ms": result["latency_ms"]}, indent=2, ensure_ascii=False))
         return 0
-    print("" if text.endswith("\n") else "\n")
+    _out("" if text.endswith("\n") else "\n")
     for citation in citations:
         page = f", page {citation['page']}" if citation["page"] else ""
-        print(f"[{citation['number']}] {citation['document']}{page}, chunk {citation['chunk_id']}")
+        _out(f"[{citation['number']}] {citation['document']}{page}, chunk {citation['chunk_id']}")
     if not citations:
-        print(f"(no source cited; {len(result['context_chunks'])} retrieved)")
+        _out(f"(no source cited; {len(result['context_chunks'])} retrieved)")
     by = "offline, no LLM" if kind == "extracted" else f"{result['llm_service']} {result['llm_model']}"
     searched = f"; searched for: {result['retrieval_question']}" if result["retrieval_question"] != args.question.strip() else ""
-    print(f"\n{kind} ({by}){searched}")
+    _out(f"\n{kind} ({by}){searched}")
     return 0
 
 
@@ -360,20 +404,20 @@ def _retrieval_label(config: dict[str, Any]) -> str:
 def _print_evaluation(record: dict[str, Any]) -> None:
     metrics, latency = record["metrics"], record["latency_ms"]
     generated = " (generated questions)" if (record.get("question_set_info") or {}).get("generated") else ""
-    print(f"evaluation {record['eval_id']}: {record['index_key']}, {_retrieval_label(record['config'])}, "
+    _out(f"evaluation {record['eval_id']}: {record['index_key']}, {_retrieval_label(record['config'])}, "
           f"{record['questions']} questions of set {record.get('question_set', 'squad')}{generated} "
           f"(seed {record['sample']['seed']}) in {record['duration_s']:.1f} s")
     labels = record.get("labels") or {}
     if labels.get("unresolved_labels"):
-        print(f"  {labels['unresolved_labels']} of {labels['labels']} labels match no chunk of this index; "
+        _out(f"  {labels['unresolved_labels']} of {labels['labels']} labels match no chunk of this index; "
               f"{labels['questions_without_a_resolved_label']} questions left out")
-    print("  " + ", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
-    print("  latency ms: " + ", ".join(f"{name} {value:.1f}" for name, value in latency.items()))
+    _out("  " + ", ".join(f"{name} {value:.3f}" for name, value in metrics.items()))
+    _out("  latency ms: " + ", ".join(f"{name} {value:.1f}" for name, value in latency.items()))
     answers = record.get("answer_quality")
     if answers:
         scores = ", ".join(f"{name} {answers[name]:.3f}" for name in ("answer_contains", "exact_match", "f1")
                            if answers[name] is not None)
-        print(f"  answers ({answers['llm_service']} / {answers['llm_model']}, {answers['questions']} questions with "
+        _out(f"  answers ({answers['llm_service']} / {answers['llm_model']}, {answers['questions']} questions with "
               f"reference answers): {scores}; answer ms p50 {answers['answer_ms_p50']:.0f}")
 
 
@@ -389,24 +433,24 @@ def _with_preset(args: argparse.Namespace) -> dict[str, Any]:
 
 def _print_tuning(result: dict[str, Any]) -> None:
     split = result["split"]
-    print(f"tuned on {split['tuning_questions']} questions of {split['question_set']}"
+    _out(f"tuned on {split['tuning_questions']} questions of {split['question_set']}"
           f"{' (generated)' if split['generated'] else ''}, checked on the other {split['held_out_questions']}"
           f" (seed {split['seed']}), maximising {split['metric']}")
-    print(f"\n{'settings':<62} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'search p50':>11}")
+    _out(f"\n{'settings':<62} {'R@1':>6} {'R@5':>6} {'MRR@10':>7} {'search p50':>11}")
     for row in result["tuning"][:10]:
         metrics = row["metrics"]
-        print(f"{row['label'][:62]:<62} {metrics['recall@1']:>6.3f} {metrics['recall@5']:>6.3f} {metrics['mrr@10']:>7.3f} "
+        _out(f"{row['label'][:62]:<62} {metrics['recall@1']:>6.3f} {metrics['recall@5']:>6.3f} {metrics['mrr@10']:>7.3f} "
               f"{row['latency_ms']['search_p50']:>8.1f} ms")
     if len(result["tuning"]) > 10:
-        print(f"... and {len(result['tuning']) - 10} more")
+        _out(f"... and {len(result['tuning']) - 10} more")
     best, default = result["held_out"]["best"]["metrics"], result["held_out"]["default"]["metrics"]
-    print(f"\nheld-out half: preset {result['preset']!r} = {result['label']}")
+    _out(f"\nheld-out half: preset {result['preset']!r} = {result['label']}")
     for metric, test in result["comparison"]["tests"].items():
-        print(f"  {metric}: default {test['a']:.3f} -> preset {test['b']:.3f} (difference {test['b'] - test['a']:+.3f}, "
+        _out(f"  {metric}: default {test['a']:.3f} -> preset {test['b']:.3f} (difference {test['b'] - test['a']:+.3f}, "
               f"95% CI {test['bootstrap']['ci_low']:+.3f}..{test['bootstrap']['ci_high']:+.3f}, "
               f"sign test p {test['sign_test']['p_value']:.3f})")
-    print(f"  recall@10: default {default.get('recall@10', 0):.3f} -> preset {best.get('recall@10', 0):.3f}")
-    print(f"saved: use it with --preset {result['preset']} (query, eval, ask) or pick it on Retrieve, Compare and Chat")
+    _out(f"  recall@10: default {default.get('recall@10', 0):.3f} -> preset {best.get('recall@10', 0):.3f}")
+    _out(f"saved: use it with --preset {result['preset']} (query, eval, ask) or pick it on Retrieve, Compare and Chat")
 
 
 def _k_values(text: str) -> list[int]:
@@ -427,54 +471,54 @@ def _questions(args: argparse.Namespace) -> int:
         result = api.import_questions(args.file, name=args.name or "", index_key=args.for_index, qrels=args.qrels or "",
                                       data_dir=data_dir)
         if args.json:
-            print(json.dumps(result, indent=2))
+            _out(json.dumps(result, indent=2))
         else:
-            print(f"question set {result['name']}: {result['questions']} questions, {result['labels']} labels")
+            _out(f"question set {result['name']}: {result['questions']} questions, {result['labels']} labels")
             for error in result["errors"]:
-                print(f"  skipped {error}")
+                _out(f"  skipped {error}")
         return 0 if not result["errors"] else 3
     if args.verb == "list":
         sets = api.question_sets(data_dir)
         if args.json:
-            print(json.dumps(sets, indent=2))
+            _out(json.dumps(sets, indent=2))
         for record in [] if args.json else sets:
             origin = record["origin"].get("kind", "")
             model = f" by {record['origin'].get('model')}" if origin == "generated" else ""
-            print(f"{record['name']}: {record['question_count']} questions ({origin}{model})"
+            _out(f"{record['name']}: {record['question_count']} questions ({origin}{model})"
                   f"{' for ' + record['index_key'] if record['index_key'] else ''}, updated {record['updated_at']}")
         return 0
     if args.verb == "show":
         found = api.question_set(args.name, data_dir)
         if args.json:
-            print(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
+            _out(json.dumps(found.to_json(), indent=2, ensure_ascii=False))
             return 0
-        print(f"{found.name}: {len(found.questions)} questions, from {found.origin}")
+        _out(f"{found.name}: {len(found.questions)} questions, from {found.origin}")
         for question in found.questions:
-            print(f"  {question.question_id}  {question.text}")
+            _out(f"  {question.question_id}  {question.text}")
             for label in question.labels:
                 parts = [f"{name} {value!r}" for name, value in (("document", label.document), ("page", label.page),
                          ("answer", label.answer), ("chunks", ",".join(label.chunk_ids))) if value]
-                print(f"      {'relevant' if label.grade >= 2 else 'partly'}: {', '.join(parts)}")
+                _out(f"      {'relevant' if label.grade >= 2 else 'partly'}: {', '.join(parts)}")
         return 0
     if args.verb == "generate":
         draft = api.generate_questions(config_from_args(args), count=args.count, seed=args.seed, name=args.name)
         if args.json:
-            print(json.dumps(draft, indent=2, ensure_ascii=False))
+            _out(json.dumps(draft, indent=2, ensure_ascii=False))
             return 0
-        print(f"draft {draft['name']}: {len(draft['candidates'])} candidates by {draft['origin']['llm_service']} / "
+        _out(f"draft {draft['name']}: {len(draft['candidates'])} candidates by {draft['origin']['llm_service']} / "
               f"{draft['origin']['model']}; none counts until accepted (`questions review {draft['name']} --accept ...`)")
         for candidate in draft["candidates"]:
             answer = f"  [answer: {candidate['answer']}]" if candidate["answer"] else "  [label: the chunk]"
-            print(f"  {candidate['id']}  {candidate['question']}{answer}  ({candidate['document']} p.{candidate['page']})")
+            _out(f"  {candidate['id']}  {candidate['question']}{answer}  ({candidate['document']} p.{candidate['page']})")
         for problem in draft["problems"]:
-            print(f"  skipped {problem}")
+            _out(f"  skipped {problem}")
         return 0
     if args.verb == "drafts":
         drafts = api.question_drafts(data_dir)
         if args.json:
-            print(json.dumps(drafts, indent=2))
+            _out(json.dumps(drafts, indent=2))
         for draft in [] if args.json else drafts:
-            print(f"{draft['name']}: {draft['accepted']} accepted, {draft['rejected']} rejected, {draft['pending']} pending "
+            _out(f"{draft['name']}: {draft['accepted']} accepted, {draft['rejected']} rejected, {draft['pending']} pending "
                   f"({draft['origin'].get('llm_service')} / {draft['origin'].get('model')}), updated {draft['updated_at']}")
         return 0
     if args.verb == "review":
@@ -486,95 +530,114 @@ def _questions(args: argparse.Namespace) -> int:
             decisions.update(dict.fromkeys(chosen, status))
         result = api.review_questions(args.name, decisions, data_dir)
         if args.json:
-            print(json.dumps({"name": args.name, "accepted": result["accepted"]}, indent=2))
+            _out(json.dumps({"name": args.name, "accepted": result["accepted"]}, indent=2))
         else:
-            print(f"question set {args.name}: {result['accepted']} accepted questions (generated)")
+            _out(f"question set {args.name}: {result['accepted']} accepted questions (generated)")
         return 0
     if args.verb == "export":
-        sys.stdout.write(api.export_questions(args.name, args.file_format, data_dir))
+        _out(api.export_questions(args.name, args.file_format, data_dir), end="", data=True)
         return 0
     deleted = api.delete_question_set(args.name, data_dir)
-    print(f"question set {args.name} {'deleted' if deleted else 'was not stored'}", file=sys.stderr)
+    _out(f"question set {args.name} {'deleted' if deleted else 'was not stored'}", file=sys.stderr)
     return 0 if deleted else 2
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
-    from workbench import api
+    """Run the CLI; returns the process exit code. The one error boundary of the command line: a `WorkbenchError` is
+    one line and exit 2; anything else is one line naming its type (exit 1), never a traceback."""
+    from workbench.keys import resolve_api_keys
 
+    resolve_api_keys()  # registers every key of the environment and secrets.toml for redaction before anything is printed
     hamilton_log = logging.getLogger("hamilton")
     if not hamilton_log.handlers:  # with no logging set up, Python would print Hamilton's failed-node traceback and banner
         hamilton_log.addHandler(logging.NullHandler())  # the CLI reports an error itself, in one line
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "ingest":
-            config = config_from_args(args)
-            if args.display_dag:
-                print(write_dag(config, args.display_dag), file=sys.stderr)
-            record = api.ingest(config, progress=None if args.json else Progress(_Bars()))
-            if args.json:
-                print(json.dumps(record, indent=2, default=str))
-            else:
-                _print_run(record)
-            return 0 if not record.get("file_errors") else 3
-        if args.command == "tune":
-            result = api.tune_retrieval(config_from_args(args), args.questions, preset_name=args.preset, metric=args.metric,
-                                        seed=args.seed, max_questions=args.max_questions)
-            if args.json:
-                print(json.dumps(result, indent=2, default=str))
-            else:
-                _print_tuning(result)
-            return 0
-        if args.command == "query":
-            result = api.search(_with_preset(args), args.question, top_k=args.top_k)
-            if args.json:
-                print(json.dumps(result["hits"], indent=2, default=str))
-            else:
-                _print_hits(result)
-            return 0
-        if args.command == "ask":
-            return _ask(args)
-        if args.command == "questions":
-            return _questions(args)
-        if args.command == "eval":
-            record = api.evaluate(_with_preset(args), sample_size=args.sample, seed=args.seed,
-                                  k_values=_k_values(args.k), squad_path=args.squad_path or "", questions=args.questions or "",
-                                  answers=args.answers)
-            if args.json:
-                print(json.dumps(record, indent=2, default=str))
-            else:
-                _print_evaluation(record)
-            return 0
-        if args.command == "evals":
-            records = api.evaluations(args.data_dir or "", index_key=args.index_key, limit=args.limit)
-            if args.json:
-                print(json.dumps(records, indent=2, default=str))
-            for record in [] if args.json else records:
-                metrics = record["metrics"]
-                print(f"{record['started_at']}  {record['eval_id']}  {record['index_key']}  {_retrieval_label(record['config'])}: "
-                      f"{record['questions']} q, R@1 {metrics.get('recall@1', 0):.3f} R@5 {metrics.get('recall@5', 0):.3f} "
-                      f"R@10 {metrics.get('recall@10', 0):.3f} MRR@10 {metrics.get('mrr@10', 0):.3f}")
-            return 0
-        if args.command == "runs":
-            records = api.runs(args.data_dir or "", limit=args.limit)
-            if args.json:
-                print(json.dumps(records, indent=2, default=str))
-            for record in [] if args.json else records:
-                counts = record["counts"]
-                print(f"{record['started_at']}  {record['run_id']}  {record['status']:<11} {record['index_key']}  "
-                      f"written {counts.get('written', '-')}, failed {counts.get('failed', '-')}")
-            return 0
-        if args.command == "indexes":
-            manifests = api.indexes(args.data_dir or "")
-            if args.json:
-                print(json.dumps(manifests, indent=2, default=str))
-            for manifest in [] if args.json else manifests:
-                print(f"{manifest['index_key']}: {manifest['embedding_service']}/{manifest['model_name']} "
-                      f"dim {manifest['dimension']}, {manifest['chunk_count']} chunks, last run {manifest['last_run_id']}")
-            return 0
+        return _dispatch(args)
     except WorkbenchError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _out(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        _out("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the boundary: one line, never a traceback (WORKBENCH_DEBUG=1 shows it)
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+        _out(f"error: unexpected {type(error).__name__}{': ' + detail if detail else ''}. This is a bug: please report it "
+             "(run again with WORKBENCH_DEBUG=1 for the traceback).", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command; returns its exit code."""
+    from workbench import api
+
+    if args.command == "ingest":
+        config = config_from_args(args)
+        if args.display_dag:
+            _out(write_dag(config, args.display_dag), file=sys.stderr)
+        record = api.ingest(config, progress=None if args.json else Progress(_Bars()))
+        if args.json:
+            _out(json.dumps(record, indent=2, default=str))
+        else:
+            _print_run(record)
+        return 0 if not record.get("file_errors") else 3
+    if args.command == "tune":
+        result = api.tune_retrieval(config_from_args(args), args.questions, preset_name=args.preset, metric=args.metric,
+                                    seed=args.seed, max_questions=args.max_questions)
+        if args.json:
+            _out(json.dumps(result, indent=2, default=str))
+        else:
+            _print_tuning(result)
+        return 0
+    if args.command == "query":
+        result = api.search(_with_preset(args), args.question, top_k=args.top_k)
+        if args.json:
+            _out(json.dumps(result["hits"], indent=2, default=str))
+        else:
+            _print_hits(result)
+        return 0
+    if args.command == "ask":
+        return _ask(args)
+    if args.command == "questions":
+        return _questions(args)
+    if args.command == "eval":
+        record = api.evaluate(_with_preset(args), sample_size=args.sample, seed=args.seed,
+                              k_values=_k_values(args.k), squad_path=args.squad_path or "", questions=args.questions or "",
+                              answers=args.answers)
+        if args.json:
+            _out(json.dumps(record, indent=2, default=str))
+        else:
+            _print_evaluation(record)
+        return 0
+    if args.command == "evals":
+        records = api.evaluations(args.data_dir or "", index_key=args.index_key, limit=args.limit)
+        if args.json:
+            _out(json.dumps(records, indent=2, default=str))
+        for record in [] if args.json else records:
+            metrics = record["metrics"]
+            _out(f"{record['started_at']}  {record['eval_id']}  {record['index_key']}  {_retrieval_label(record['config'])}: "
+                  f"{record['questions']} q, R@1 {metrics.get('recall@1', 0):.3f} R@5 {metrics.get('recall@5', 0):.3f} "
+                  f"R@10 {metrics.get('recall@10', 0):.3f} MRR@10 {metrics.get('mrr@10', 0):.3f}")
+        return 0
+    if args.command == "runs":
+        records = api.runs(args.data_dir or "", limit=args.limit)
+        if args.json:
+            _out(json.dumps(records, indent=2, default=str))
+        for record in [] if args.json else records:
+            counts = record["counts"]
+            _out(f"{record['started_at']}  {record['run_id']}  {record['status']:<11} {record['index_key']}  "
+                  f"written {counts.get('written', '-')}, failed {counts.get('failed', '-')}")
+        return 0
+    if args.command == "indexes":
+        manifests = api.indexes(args.data_dir or "")
+        if args.json:
+            _out(json.dumps(manifests, indent=2, default=str))
+        for manifest in [] if args.json else manifests:
+            _out(f"{manifest['index_key']}: {manifest['embedding_service']}/{manifest['model_name']} "
+                  f"dim {manifest['dimension']}, {manifest['chunk_count']} chunks, last run {manifest['last_run_id']}")
+        return 0
     return 1
 
 

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,11 @@ ANN_INDEX_TYPES = ("ivf_pq", "ivf_hnsw_sq", "ivf_hnsw_pq")
 LEXICAL_TOKENIZERS = ("simple", "whitespace")
 # The registry of each backend kind, by the config key that picks one.
 REGISTRIES: dict[str, Registry] = {registry.config_key: registry for registry in (EMBEDDERS, STORES, LLMS, RERANKERS)}
-_SECRET_WORDS = ("key", "token", "secret", "password", "credential", "auth")
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "credential", "auth", "bearer", "cookie")
+# An index name every store accepts as a table / collection / index name, and as one path component (no "/", "..").
+INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+# The least value of each numeric setting (those with their own rule are checked beside it).
+_MINIMUMS = {"limit": 0, "embedding_batch_size": 0, "upsert_batch_size": 0, "max_context_chunks": 1}
 
 DEFAULTS: dict[str, Any] = {
     "source": "squad",
@@ -180,6 +185,7 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     unknown = set(merged) - set(defaults)
     if unknown:
         raise ConfigError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
+    _check_types(merged, defaults)
     specs = {key: registry.get(str(merged[key])) for key, registry in REGISTRIES.items()}
     if merged["source"] not in SOURCES:
         raise ConfigError(f"source must be one of {', '.join(SOURCES)}.")
@@ -190,14 +196,18 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     if not 0 <= int(merged["chunk_overlap"]) < int(merged["chunk_size"]) // 2:
         raise ConfigError("chunk_overlap must be at least 0 and less than half of chunk_size.")
     _check_extraction_settings(merged)
-    if not str(merged["index_name"]).strip():
-        raise ConfigError("index_name must not be empty.")
+    _check_index_name(merged["index_name"])
+    for name, least in _MINIMUMS.items():
+        if merged[name] < least:
+            raise ConfigError(f"{name} must be at least {least} (got {merged[name]}){' (0: no limit)' if name == 'limit' else ''}.")
     _check_retrieval_settings(merged)
     _check_scale_settings(merged)
     _check_file_limits(merged)
     merged["model_name"] = merged["model_name"] or specs["embedding_service"].default_model
     merged["llm_model"] = merged["llm_model"] or specs["llm_service"].default_model
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
+    if Path(merged["data_dir"]).exists() and not Path(merged["data_dir"]).is_dir():
+        raise ConfigError(f"data_dir {merged['data_dir']} is a file, not a folder. Give a folder (it is created if missing).")
     # Environment fallbacks are read here, once, never inside a node.
     merged["squad_path"] = str(merged["squad_path"] or "")
     merged["cohere_base_url"] = str(merged["cohere_base_url"] or os.environ.get("CO_API_URL", ""))
@@ -216,6 +226,48 @@ def _check_extraction_settings(merged: dict[str, Any]) -> None:
     for name in _BOOLEAN_CHUNK_SETTINGS:
         if not isinstance(merged[name], bool):
             raise ConfigError(f"{name} must be true or false (got {merged[name]!r}).")
+
+
+def _check_types(merged: dict[str, Any], defaults: Mapping[str, Any]) -> None:
+    """ConfigError naming the first setting whose value is not of its default's type (the schema is the defaults).
+
+    Whole numbers accept an integral float (5.0), numbers accept whole numbers, text accepts None (= ""); a value
+    is never guessed from text ("5" for a number is refused), so a config file and the CLI mean the same thing.
+    """
+    for name, default in defaults.items():
+        value = merged[name]
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
+            if ok:
+                merged[name] = int(value)
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif isinstance(default, str):
+            ok = value is None or isinstance(value, str)
+            merged[name] = value or ""
+        elif isinstance(default, list):
+            ok = isinstance(value, (list, tuple))
+        elif isinstance(default, dict):
+            ok = isinstance(value, Mapping)
+        else:
+            ok = True
+        if not ok:
+            raise ConfigError(f"{name} must be {_TYPE_WORDS[type(default)]} (got {type(value).__name__} {str(value)[:60]!r}).")
+
+
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list",
+               dict: "a JSON object of settings"}
+
+
+def _check_index_name(name: str) -> None:
+    """ConfigError unless the index name is safe for every store and as a path component."""
+    if not INDEX_NAME.fullmatch(name):
+        shown = name if len(name) <= 60 else f"{name[:60]}… ({len(name)} characters)"
+        raise ConfigError(
+            f"index_name {shown!r} cannot be used: an index name is 1 to 63 letters, digits, '_' or '-', starting with a "
+            "letter or digit (no '/', '.', spaces), so that every store accepts it.")
 
 
 def _check_retrieval_settings(merged: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
 from ragkit.errors import WorkbenchError
 from ragkit.schema import Chunk, FileError, InputFile, Progress
+from ragkit.squad import read_squad_file
 from workbench import executors
 from workbench.catalog import Catalog, now_iso
 from workbench.config import CHUNK_SETTING_KEYS, ResolvedConfig, public_config, resolve_config, with_local_squad
@@ -89,6 +90,8 @@ def ingest(
     config = with_local_squad(resolve_config(config))
     keys = resolve_api_keys(api_keys)
     check_api_keys(config, keys, "ingest")
+    if config["source"] == "squad" and config["squad_path"]:
+        read_squad_file(config["squad_path"], limit=1)  # a file of the wrong shape is refused before any model loads
     catalog = Catalog(config["data_dir"])
     key = index_key_for(config)
     check_manifest(catalog.manifest(key), config)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ragkit.backends import ApiKey
 from ragkit.errors import MissingApiKeyError
+from ragkit.redaction import register_secrets
 from workbench.config import REGISTRIES
 
 # Which backend kinds a flow uses, so a query does not ask for the LLM's key and an ingestion not for the reranker's.
@@ -48,13 +49,18 @@ def _secrets_toml() -> dict[str, Any]:
 
 
 def resolve_api_keys(session_keys: Mapping[str, str] | None = None) -> dict[str, str]:
-    """API keys by input name: a key typed in this session, else the environment, else secrets.toml, else ""."""
+    """API keys by input name: a key typed in this session, else the environment, else secrets.toml, else "".
+
+    Every key value seen on the way (the session's, the environment's and secrets.toml's, used or not) is
+    registered with `ragkit.redaction`, so no message, log line, record or page can carry it.
+    """
     session_keys = session_keys or {}
     toml_values = _secrets_toml()
     keys: dict[str, str] = {}
     for input_name, env_var in api_key_env_vars().items():
-        value = session_keys.get(input_name) or os.environ.get(env_var) or toml_values.get(env_var) or ""
-        keys[input_name] = str(value).strip()
+        candidates = (session_keys.get(input_name), os.environ.get(env_var), toml_values.get(env_var))
+        register_secrets(str(value) for value in candidates if value)
+        keys[input_name] = str(next((value for value in candidates if value), "")).strip()
     return keys
 
 

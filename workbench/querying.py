@@ -84,6 +84,8 @@ def search(
     """
     if not question.strip():
         raise ConfigError("The question is empty.")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ConfigError(f"top_k is how many hits to return and must be a whole number of at least 1 (got {top_k!r}).")
     config, manifest = query_config(config)
     keys = resolve_api_keys(api_keys)
     check_api_keys(config, keys, "query")
