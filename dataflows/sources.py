@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import PurePath
 
 from hamilton.function_modifiers import config
@@ -55,15 +56,30 @@ def _too_large(size: int, max_bytes: int) -> FileParseError:
     )
 
 
+_SPECIAL_FILES = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _check_regular(mode: int) -> None:
+    """FileParseError unless `mode` is a regular file's: a FIFO, socket, device or folder is never read (a FIFO would block)."""
+    if not stat.S_ISREG(mode):
+        kind = next((label for test, label in _SPECIAL_FILES if test(mode)), "a special file")
+        raise FileParseError(f"not a regular file: it is {kind}; only regular files are read")
+
+
 def _read_capped(input_file: InputFile, max_bytes: int) -> bytes:
-    """The file's bytes; FileParseError when it is over `max_bytes`. A file on disk over the limit is never read,
-    and one whose size the system does not know (a pipe, a device) is read only up to the limit."""
+    """The file's bytes; FileParseError when it is over `max_bytes` or not a regular file. A file on disk over the
+    limit is never read; a FIFO, socket, device or folder is refused at once, before it is opened for reading."""
     if input_file.data is not None:
         if len(input_file.data) > max_bytes:
             raise _too_large(len(input_file.data), max_bytes)
         return input_file.data
-    with open(input_file.path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    _check_regular(os.stat(input_file.path).st_mode)
+    # Opened without blocking, then checked again on the open descriptor: a FIFO swapped in meanwhile never hangs the run.
+    with os.fdopen(os.open(input_file.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)), "rb") as handle:
+        info = os.fstat(handle.fileno())
+        _check_regular(info.st_mode)
+        size = info.st_size
         if size > max_bytes:
             raise _too_large(size, max_bytes)
         data = handle.read(max_bytes + 1)
