@@ -113,12 +113,32 @@ def parse_pdf(data: bytes, max_pages: int = 0) -> PageTexts:
     return pages
 
 
+def _inline_unresolved_entities(root: object) -> None:
+    """Replace each entity reference the XML parser left unresolved (python-docx never resolves them, so an external
+    entity reads nothing) by its literal text, `&name;`, joined to the text around it: python-docx reads only a text
+    element's own text, so the words after an unresolved entity would otherwise be lost."""
+    from lxml import etree
+
+    for entity in list(root.iter(etree.Entity)):  # type: ignore[attr-defined]
+        parent = entity.getparent()
+        if parent is None:
+            continue
+        literal = (entity.text or "") + (entity.tail or "")
+        previous = entity.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + literal
+        else:
+            previous.tail = (previous.tail or "") + literal
+        parent.remove(entity)
+
+
 def parse_docx(data: bytes) -> PageTexts:
     """Word .docx through python-docx: paragraph texts joined by blank lines, one page."""
     import docx
 
     try:
         document = docx.Document(io.BytesIO(data))
+        _inline_unresolved_entities(document.element)
         paragraphs = [p.text for p in document.paragraphs]
     except MemoryError:
         raise
