@@ -76,7 +76,7 @@ def test_embeddings_node_merges_cache_and_fresh_vectors_in_order(tmp_path):
     fresh = np.array([[1, 0], [0.6, 0.8]], dtype=np.float32)
     result = embeddings.embeddings(["a", "b", "c", "a"], cached, ["a", "c"], fresh, cache, namespace, 2)
     assert result.tolist() == [[1, 0], [0, 1], [0.6000000238418579, 0.800000011920929], [1, 0]]
-    stored = cache.get_many([cache.key(namespace, "a"), cache.key(namespace, "c")])
+    stored = cache.get_many([cache.key(namespace, "a"), cache.key(namespace, "c")], 2)
     assert len(stored) == 2  # fresh vectors were written to the cache
 
 

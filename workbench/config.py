@@ -183,6 +183,7 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     if not str(merged["index_name"]).strip():
         raise ConfigError("index_name must not be empty.")
     _check_retrieval_settings(merged)
+    _check_batch_sizes(merged)
     _check_scale_settings(merged)
     _check_file_limits(merged)
     merged["model_name"] = merged["model_name"] or specs["embedding_service"].default_model
@@ -217,6 +218,15 @@ def _check_retrieval_settings(merged: dict[str, Any]) -> None:
         raise ConfigError("rrf_k, hybrid_candidates and rerank_top_n must be at least 1.")
     for name in ("lexical_stem", "lexical_stop_words"):
         merged[name] = bool(merged[name])
+
+
+def _check_batch_sizes(merged: dict[str, Any]) -> None:
+    """Batch sizes are whole numbers, 0 (the backend's default) or more: a negative one would run no batch at all."""
+    for name in ("embedding_batch_size", "upsert_batch_size", "limit", "max_context_chunks"):
+        value = merged[name]
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().lstrip("+").isdigit():
+            raise ConfigError(f"{name} must be a whole number, 0 or more (0 = the default); got {value!r}.")
+        merged[name] = int(value)
 
 
 def _check_scale_settings(merged: dict[str, Any]) -> None:
