@@ -171,7 +171,32 @@ def build_parser() -> argparse.ArgumentParser:
     indexes = commands.add_parser("indexes", help="list indexes and their manifests")
     indexes.add_argument("--data-dir")
     indexes.add_argument("--json", action="store_true")
+
+    for name, text in (("check", "verify an index against its catalog manifest (counts, chunk ids, vector width, full-text index)"),
+                       ("repair", "check an index, recount its manifest, rebuild its full-text index or rebuild it from the sources")):
+        checker = commands.add_parser(name, help=text)
+        if name == "repair":
+            checker.add_argument("files", nargs="*", help="with --from-sources: the files to ingest again")
+            checker.add_argument("--rebuild-fts", action="store_true", help="build the full-text index with the lexical flags given")
+            checker.add_argument("--from-sources", action="store_true", help="empty the index and ingest the sources again")
+            checker.add_argument("--source", choices=SOURCES, help="with --from-sources: squad or files")
+            checker.add_argument("--squad-path", help="with --from-sources --source squad: the local SQuAD file")
+        checker.add_argument("--tokenizer", dest="lexical_tokenizer", choices=LEXICAL_TOKENIZERS, help="full-text tokeniser (LanceDB)")
+        checker.add_argument("--no-stem", dest="lexical_stem", action="store_const", const=False, help="full text without stemming")
+        checker.add_argument("--no-stop-words", dest="lexical_stop_words", action="store_const", const=False,
+                             help="full text keeps stop words")
+        _add_store_flags(checker)
     return parser
+
+
+def _print_check(report: dict[str, Any]) -> None:
+    for line in report.get("done", []):
+        print(f"done: {line}")
+    if report["ok"]:
+        print(f"{report['index_name']}: ok ({report['stored']} chunks, as the manifest says)")
+        return
+    for problem, remedy in zip(report["problems"], report["remedies"]):
+        print(f"problem: {problem} -> {remedy}")
 
 
 _CONFIG_FLAGS = (
@@ -468,6 +493,15 @@ def run(argv: list[str] | None = None) -> int:
                 print(f"{record['started_at']}  {record['run_id']}  {record['status']:<11} {record['index_key']}  "
                       f"written {counts.get('written', '-')}, failed {counts.get('failed', '-')}")
             return 0
+        if args.command in ("check", "repair"):
+            config = config_from_args(args)
+            report = (api.check_index(config) if args.command == "check" else
+                      api.repair(config, rebuild_fts=args.rebuild_fts, from_sources=args.from_sources))
+            if args.json:
+                print(json.dumps(report, indent=2, default=str))
+            else:
+                _print_check(report)
+            return 0 if report["ok"] else 3
         if args.command == "indexes":
             manifests = api.indexes(args.data_dir or "")
             if args.json:
