@@ -13,7 +13,7 @@ from hamilton.function_modifiers import config
 
 from ragkit.errors import FileParseError
 from ragkit.parsers import ParseWorker
-from ragkit.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph, safe_name
+from ragkit.schema import Document, FileError, InputFile, Page, ParsedFiles, SquadParagraph, source_path
 from ragkit.squad import load_squad
 
 
@@ -125,9 +125,9 @@ def parsed_files(
     max_bytes = int(max_file_mb) << 20
     with ParseWorker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages) as worker:
         for input_file in input_files:
-            name = safe_name(input_file.name)
+            name = source_path(input_file.name)  # the document's identity: its path relative to the ingestion root
             if name in seen:
-                result.errors.append(FileError(name, "another file in this run has the same name; rename one of them"))
+                result.errors.append(FileError(name, "another file in this run has the same path; rename one of them"))
                 continue
             seen.add(name)
             try:

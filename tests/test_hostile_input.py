@@ -20,7 +20,7 @@ from dataflows import chunking, sources
 from dataflows.stores import lancedb as lancedb_store
 from ragkit.errors import FileParseError
 from ragkit.parsers import ParseWorker
-from ragkit.schema import InputFile, safe_name
+from ragkit.schema import InputFile, source_path
 from tests.pdfs import deeply_nested_pdf, flate_bomb_pdf, invalid_unicode_pdf, make_pdf, slow_pdf
 from workbench import api
 
@@ -266,9 +266,9 @@ def test_a_fifo_socket_device_or_folder_fails_alone_at_once_and_the_good_file_is
         server.close()
     assert time.perf_counter() - started < 10
     reasons = {error.source_name: error.reason for error in result.errors}
-    assert set(reasons) == {safe_name(name) if name.startswith("/") else name for name in special}
+    assert set(reasons) == {source_path(name) for name in special}
     for name, kind in special.items():
-        reason = reasons[safe_name(name) if name.startswith("/") else name]
+        reason = reasons[source_path(name)]
         assert reason.startswith("not a regular file") and kind in reason
     assert [d.source_name for d in result.documents] == ["good.txt"]
 
@@ -287,7 +287,7 @@ def test_an_unreadable_file_fails_alone_with_the_reason(tmp_path):
 
 HOSTILE_NAMES = {
     "../../escape-up.txt": "escape-up.txt",
-    "/tmp/absolute-escape.txt": "absolute-escape.txt",
+    "/tmp/absolute-escape.txt": "tmp/absolute-escape.txt",
     "C:\\Windows\\..\\win-escape.txt": "win-escape.txt",
     ("long-" * 70) + ".txt": ("long-" * 70) + ".txt",  # 354 characters
     "caf\u00e9 \u65e5\u672c\u8a9e \U0001f4a1.md": "caf\u00e9 \u65e5\u672c\u8a9e \U0001f4a1.md",
@@ -306,7 +306,7 @@ def test_hostile_file_names_are_shown_and_never_used_as_paths(tmp_path, monkeypa
     result = _parse({name: f"Text of {shown}.".encode() for name, shown in HOSTILE_NAMES.items()} | {"..": b"dots"})
     assert sorted(d.source_name for d in result.documents) == sorted(HOSTILE_NAMES.values())
     assert all(d.text == f"Text of {d.source_name}." for d in result.documents)
-    assert "unsupported file type" in _reasons(result)[".."]
+    assert "unsupported file type" in _reasons(result)["unnamed"]
     assert _snapshot(tmp_path) == before  # parsing wrote nothing here
     for name in HOSTILE_NAMES:  # nor where the names point, read as paths (a 354-character name cannot exist on Linux)
         assert not os.path.lexists(work / name.replace("\\", "/")) and not os.path.lexists(name.replace("\\", "/"))

@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="parse, chunk, embed and store documents")
     ingest.add_argument("files", nargs="*", help="files to ingest with --source files (PDF, TXT, MD, DOCX, HTML)")
     ingest.add_argument("--source", choices=SOURCES, help="squad or files (default: files when paths are given)")
+    ingest.add_argument("--root", dest="ingest_root", help="ingestion root: each file is known in the index by its path "
+                        "relative to it (default: the current folder; a file outside it by its absolute path)")
     ingest.add_argument("--squad-split", help="SQuAD split on the hub: validation or train")
     ingest.add_argument("--squad-path", help="local SQuAD v1.1 JSON (.json or .json.gz), used instead of the hub")
     ingest.add_argument("--limit", type=int, help="at most this many SQuAD paragraphs (0: all)")
@@ -204,7 +206,7 @@ _CONFIG_FLAGS = (
     "chunk_size", "chunk_overlap", "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
     "index_name", "data_dir", "retrieval_mode", "hybrid_fusion", "hybrid_alpha", "rrf_k", "hybrid_candidates",
     "lexical_tokenizer", "lexical_stem", "lexical_stop_words", "reranker", "reranker_model", "rerank_top_n",
-    "executor", "executor_workers", "ray_address", "ingest_batch_documents", "llm_service", "llm_model",
+    "executor", "executor_workers", "ray_address", "ingest_batch_documents", "llm_service", "llm_model", "ingest_root",
 )
 
 

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "squad_path": "",
     "limit": 0,  # 0: no limit
     "file_paths": [],
+    "ingest_root": "",  # "": the current folder; a file's identity in the index is its path relative to this folder
     "embedding_service": "sentence_transformers",  # a name of dataflows.embedders.EMBEDDERS
     "model_name": "",  # "": the service's default
     "embedding_batch_size": 0,  # 0: the service's default (local: the best measured, 16 torch, 8 ONNX int8; 512 OpenAI, 96 Cohere)
@@ -197,6 +198,7 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     store_config = {**specs["vector_db"].default_settings(merged["data_dir"]), **dict(merged["vector_db_config"] or {})}
     merged["vector_db_config"] = store_config
     merged["file_paths"] = [str(p) for p in merged["file_paths"]]
+    merged["ingest_root"] = os.path.abspath(os.path.expanduser(str(merged["ingest_root"] or os.getcwd())))
     refuse_secrets(merged)
     return ResolvedConfig(merged)
 
