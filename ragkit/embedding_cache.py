@@ -19,7 +19,6 @@ import numpy as np
 
 from ragkit.schema import sha256_hex
 
-
 UNIT_NORM_TOLERANCE = 1e-3
 
 

@@ -32,7 +32,17 @@ def new_run_id() -> str:
 def _input_files(config: ResolvedConfig, files: list[InputFile] | None) -> list[InputFile]:
     if files is not None:
         return files
-    return [InputFile(name=Path(path).name, path=path) for path in config["file_paths"]]
+    root = Path(config["ingest_root"])
+    return [InputFile(name=_relative_name(Path(path), root), path=path) for path in config["file_paths"]]
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    """A file's name in the index: its path relative to the ingestion root, or its absolute path when outside it."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return absolute.as_posix()
 
 
 def _inputs_summary(config: ResolvedConfig, files: list[InputFile]) -> dict[str, Any]:
