@@ -247,6 +247,39 @@ def test_a_long_single_line_under_the_limit_is_chunked_exactly(tmp_path):
     assert elapsed < 30  # measured ~1 s for the parse and ~0.5 s for the chunks
 
 
+def _measured_calls(counter: list[int]):
+    """A token counter that counts its calls (whitespace-separated words plus two special tokens, like a WordPiece model)."""
+    def token_counts(texts: list[str]) -> list[int]:
+        counter.append(len(texts))
+        return [len(text.split()) * 2 + 2 for text in texts]
+    return token_counts
+
+
+def test_a_docx_of_50000_tiny_paragraphs_is_chunked_with_a_few_tokenizer_calls_per_chunk():
+    paragraphs = "".join(f"<w:p><w:r><w:t>w{i} x{i}</w:t></w:r></w:p>" for i in range(50_000))
+    document = _docx("PLACEHOLDER").replace(b"", b"")
+    with zipfile.ZipFile(io.BytesIO(document)) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts["word/document.xml"] = parts["word/document.xml"].replace(
+        b"<w:p><w:r><w:t>PLACEHOLDER</w:t></w:r></w:p>", paragraphs.encode())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, part in parts.items():
+            archive.writestr(name, part)
+    assert len(buffer.getvalue()) < 400_000
+    (document_read,) = _parse({"many.docx": buffer.getvalue()}).documents
+    sized = chunking.sized_chunks([document_read], chunk_size=800, chunk_overlap=100)
+    calls: list[int] = []
+    started = time.perf_counter()
+    chunks = chunking.chunks.__wrapped__(sized, _measured_calls(calls), 128) if hasattr(chunking.chunks, "__wrapped__") \
+        else chunking.chunks(sized, _measured_calls(calls), 128)
+    elapsed = time.perf_counter() - started
+    assert all(chunk.token_count <= 128 for chunk in chunks) and len(chunks) > len(sized)
+    assert "".join(c.text for c in chunks).replace("\n", "").count("w49999 x49999") == 1
+    assert len(calls) <= 20 * len(sized)  # before: one call per paragraph of every over-long chunk (about 190 per chunk here)
+    assert max(calls) <= 256 and elapsed < 30  # texts are measured in bounded batches
+
+
 def test_a_fifo_socket_device_or_folder_fails_alone_at_once_and_the_good_file_is_read(tmp_path):
     fifo = tmp_path / "pipe.txt"
     os.mkfifo(fifo)  # nobody writes to it: open() for reading would block forever
