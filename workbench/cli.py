@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="*", help="files to ingest with --source files (PDF, TXT, MD, DOCX, HTML)")
     ingest.add_argument("--source", choices=SOURCES, help="squad or files (default: files when paths are given)")
     ingest.add_argument("--root", dest="ingest_root", help="ingestion root: each file is known in the index by its path "
-                        "relative to it (default: the current folder; a file outside it by its absolute path)")
+                        "relative to it (default: the current folder; a file outside it by its base name)")
     ingest.add_argument("--squad-split", help="SQuAD split on the hub: validation or train")
     ingest.add_argument("--squad-path", help="local SQuAD v1.1 JSON (.json or .json.gz), used instead of the hub")
     ingest.add_argument("--limit", type=int, help="at most this many SQuAD paragraphs (0: all)")

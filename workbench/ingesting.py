@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
-from ragkit.errors import DiskFullError, WorkbenchError
+from ragkit.errors import DiskFullError, StoreUnavailableError, WorkbenchError
 from ragkit.schema import Chunk, FileError, InputFile, Progress
 from workbench import executors
 from workbench.catalog import Catalog, now_iso
@@ -37,12 +38,13 @@ def _input_files(config: ResolvedConfig, files: list[InputFile] | None) -> list[
 
 
 def _relative_name(path: Path, root: Path) -> str:
-    """A file's name in the index: its path relative to the ingestion root, or its absolute path when outside it."""
+    """A file's name in the index: its path relative to the ingestion root, or its base name when outside it
+    (two such files of one name in a run: the second is refused; in later runs: replaced, and counted)."""
     absolute = Path(os.path.abspath(path))
     try:
         return absolute.relative_to(root).as_posix()
     except ValueError:
-        return absolute.as_posix()
+        return absolute.name
 
 
 def _inputs_summary(config: ResolvedConfig, files: list[InputFile]) -> dict[str, Any]:
@@ -157,7 +159,7 @@ def ingest(
         counts = total_counts(tracker.reports) if tracker.reports else None
         # The record claims what the store holds: the rows this run wrote, read back (a batch that failed half-way
         # wrote some), and the manifest's chunk count from the store, not from the batches that finished.
-        stored = _stored_after_failure(dr, inputs, prepared, run_id)
+        stored = _stored_after_failure(config, error, dr, inputs, prepared, run_id)
         if stored is not None:
             counts = {**(counts or total_counts([])), "written": stored["written"]}
             if manifest is not None:
@@ -182,11 +184,12 @@ def ingest(
 _RUN_ROWS_LIMIT = 10_000_000  # a failed run's rows are read back to count them; no run writes more
 
 
-def _stored_after_failure(dr: Any, inputs: dict[str, Any], prepared: dict[str, Any], run_id: str) -> dict[str, int] | None:
+def _stored_after_failure(config: ResolvedConfig, error: BaseException, dr: Any, inputs: dict[str, Any],
+                         prepared: dict[str, Any], run_id: str) -> dict[str, int] | None:
     """What the store holds after a failed run: the rows whose lineage names this run, and all rows; None if unreadable
     (or the run failed before it opened the store)."""
-    if "store_client" not in prepared:
-        return None
+    if "store_client" not in prepared or (isinstance(error, StoreUnavailableError) and not config.spec("vector_db").has(EMBEDDED)):
+        return None  # a hosted store that stopped answering would only be asked again (and retried): the batches' counts stand
     try:
         result = dr.execute(["run_chunks", "chunk_count"], inputs={**inputs, "run_chunk_limit": _RUN_ROWS_LIMIT},
                             overrides={"store_client": prepared["store_client"]})
