@@ -27,14 +27,14 @@ from hamilton.function_modifiers import config
 from hamilton.htypes import Collect, Parallelizable
 
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
-from ragkit.schema import FileError, InputFile, SquadParagraph, safe_name
+from ragkit.schema import FileError, InputFile, SquadParagraph, source_path
 
 
 def _file_groups(input_files: list[InputFile]) -> list[list[InputFile]]:
-    """Files grouped by upload name, first-seen order: same-named files stay in one batch, where parsing reports the clash."""
+    """Files grouped by their source path, first-seen order: files of one path stay in one batch, where parsing reports the clash."""
     groups: dict[str, list[InputFile]] = {}
     for input_file in input_files:
-        groups.setdefault(safe_name(input_file.name), []).append(input_file)
+        groups.setdefault(source_path(input_file.name), []).append(input_file)
     return list(groups.values())
 
 

@@ -160,15 +160,21 @@ def sized_chunks(
     return _assign_ids(pieces)
 
 
+_COUNT_BATCH = 256  # texts measured per tokenizer call: the tokenizer's working memory stays bounded whatever the document's size
+_SPECIAL_TOKENS = 2  # a tokenizer adds at most this many tokens (e.g. [CLS], [SEP]) to a text's own
+
+
 def _fit_to_limit(chunk: Chunk, count_tokens: Callable[[str], int], limit: int) -> list[Chunk]:
     text, context = chunk.text, chunk.context
     if context and 2 * count_tokens(context) > limit:  # a header that would take over half the model's input is left out
         context = ""
-    spans = pack_spans(
-        text,
-        sentence_spans(text),
-        fits=lambda start, end: count_tokens(context + text[start:end]) <= limit,
-    )
+
+    def fits(start: int, end: int) -> bool:
+        # No tokenizer makes more tokens than a text has UTF-8 bytes (plus its special tokens): short spans need no call.
+        piece = context + text[start:end]
+        return len(piece.encode("utf-8", "surrogatepass")) + _SPECIAL_TOKENS <= limit or count_tokens(piece) <= limit
+
+    spans = pack_spans(text, sentence_spans(text), fits=fits)
     parts = []
     for start, end in spans:
         part_text = text[start:end]
@@ -196,7 +202,8 @@ def chunks(
     max_input_tokens: int,
 ) -> list[Chunk]:
     """The chunks to embed: each measured (with its contextual header) with the model's tokenizer, and any over the model's input limit split at sentence, then word, boundaries."""
-    counts = token_counts([chunk.indexed_text for chunk in sized_chunks])
+    counts = [count for start in range(0, len(sized_chunks), _COUNT_BATCH)
+              for count in token_counts([chunk.indexed_text for chunk in sized_chunks[start : start + _COUNT_BATCH]])]
     result: list[Chunk] = []
     count_one = lambda text: token_counts([text])[0]  # noqa: E731 - only for the rare over-long chunk
     for chunk, count in zip(sized_chunks, counts):

@@ -33,17 +33,30 @@ def _open_cache(path: str) -> EmbeddingCache:
 
 
 def cached_embeddings(
-    embedding_cache: EmbeddingCache, embedding_namespace: str, texts_to_embed: list[str]
+    embedding_cache: EmbeddingCache, embedding_namespace: str, texts_to_embed: list[str], embedding_dimension: int
 ) -> dict[str, np.ndarray]:
-    """Vectors already computed for these texts with this model, by text."""
+    """Vectors already computed for these texts with this model, by text; a cached row that fails the checks is dropped and recomputed."""
     keys = {text: EmbeddingCache.key(embedding_namespace, text) for text in texts_to_embed}
-    found = embedding_cache.get_many(list(set(keys.values())))
+    found = embedding_cache.get_many(list(set(keys.values())), embedding_dimension)
     return {text: found[key] for text, key in keys.items() if key in found}
 
 
 def texts_missing_from_cache(texts_to_embed: list[str], cached_embeddings: dict[str, np.ndarray]) -> list[str]:
     """The distinct texts that the model must embed now."""
     return list(dict.fromkeys(text for text in texts_to_embed if text not in cached_embeddings))
+
+
+def _refuse_unsearchable(vectors: np.ndarray) -> None:
+    """ServiceError when any row is all zeros or holds NaN or infinity: no cosine search can find such a vector."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(vectors).all(axis=1)
+        zero = ~np.any(vectors, axis=1)
+    bad = int((~finite | zero).sum())
+    if bad:
+        raise ServiceError(
+            f"The embedding service returned {bad} of {len(vectors)} vector(s) that are all zeros or not finite; "
+            "nothing was cached or stored for them. Check the embedding settings (embedding_batch_size) and the model."
+        )
 
 
 @resolve(
@@ -59,15 +72,20 @@ def embeddings(
     embedding_namespace: str,
     embedding_dimension: int,
 ) -> np.ndarray:
-    """One vector per text to embed, in order: cached ones reused, fresh ones added to the cache."""
+    """One vector per text to embed, in order: cached ones reused; fresh ones checked, and only those that pass added to the cache.
+
+    A fresh row that is zero or not finite can never be searched, so it stops the run whatever `data_quality` says;
+    one merely off unit norm is left out of the cache and reported by the data-quality check."""
     if len(texts_missing_from_cache):
         if fresh_embeddings.shape != (len(texts_missing_from_cache), embedding_dimension):
             raise ServiceError(
                 f"The embedding service returned vectors of shape {fresh_embeddings.shape}; "
                 f"expected ({len(texts_missing_from_cache)}, {embedding_dimension})."
             )
+        _refuse_unsearchable(fresh_embeddings)
         embedding_cache.put_many(
-            [EmbeddingCache.key(embedding_namespace, text) for text in texts_missing_from_cache], fresh_embeddings
+            [EmbeddingCache.key(embedding_namespace, text) for text in texts_missing_from_cache], fresh_embeddings,
+            embedding_dimension,
         )
     by_text = dict(cached_embeddings)
     by_text.update(zip(texts_missing_from_cache, fresh_embeddings))

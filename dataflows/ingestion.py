@@ -33,6 +33,15 @@ def stale_chunk_ids(chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) 
     return sorted(chunk_id for ids in stored_chunk_ids.values() for chunk_id in ids if chunk_id not in current)
 
 
+def replaced_documents(documents: list[Document], chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) -> list[str]:
+    """Paths of this run's documents already stored with other content: the same path is the same document, so the new version replaces the old (counted, never silent)."""
+    current: dict[str, set[str]] = {}
+    for chunk in chunks:
+        current.setdefault(chunk.document_id, set()).add(chunk.chunk_id)
+    return [document.source_name for document in documents
+            if stored_chunk_ids.get(document.document_id) and stored_chunk_ids[document.document_id] != current.get(document.document_id, set())]
+
+
 def texts_to_embed(new_chunks: list[Chunk]) -> list[str]:
     """The indexed text of each new chunk, in order: its contextual header (when on) and its text."""
     return [chunk.indexed_text for chunk in new_chunks]
@@ -92,8 +101,9 @@ def ingestion_counts(
     texts_missing_from_cache: list[str],
     written_chunk_ids: list[str],
     deleted_chunk_ids: list[str],
+    replaced_documents: list[str],
 ) -> dict[str, int]:
-    """The run's counts: documents read, chunks made, embedded (by the model / from cache), written, skipped, deleted, files failed."""
+    """The run's counts: documents read (and of those, replaced), chunks made, embedded (by the model / from cache), written, skipped, deleted, files failed."""
     return {
         "read": len(documents),
         "chunked": len(chunks),
@@ -103,4 +113,5 @@ def ingestion_counts(
         "skipped_unchanged": unchanged_chunk_count,
         "deleted_stale": len(deleted_chunk_ids),
         "failed": len(file_errors),
+        "replaced_documents": len(replaced_documents),
     }

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import PurePath
 
 from hamilton.function_modifiers import config
 
 from ragkit.errors import FileParseError
 from ragkit.parsers import Extraction, ParseWorker, PdfExtraction
-from ragkit.schema import Document, FileError, Heading, InputFile, Page, ParsedFiles, SquadParagraph, safe_name
+from ragkit.schema import Document, FileError, Heading, InputFile, Page, ParsedFiles, SquadParagraph, source_path
 from ragkit.squad import load_squad
 
 
@@ -57,15 +58,30 @@ def _too_large(size: int, max_bytes: int) -> FileParseError:
     )
 
 
+_SPECIAL_FILES = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _check_regular(mode: int) -> None:
+    """FileParseError unless `mode` is a regular file's: a FIFO, socket, device or folder is never read (a FIFO would block)."""
+    if not stat.S_ISREG(mode):
+        kind = next((label for test, label in _SPECIAL_FILES if test(mode)), "a special file")
+        raise FileParseError(f"not a regular file: it is {kind}; only regular files are read")
+
+
 def _read_capped(input_file: InputFile, max_bytes: int) -> bytes:
-    """The file's bytes; FileParseError when it is over `max_bytes`. A file on disk over the limit is never read,
-    and one whose size the system does not know (a pipe, a device) is read only up to the limit."""
+    """The file's bytes; FileParseError when it is over `max_bytes` or not a regular file. A file on disk over the
+    limit is never read; a FIFO, socket, device or folder is refused at once, before it is opened for reading."""
     if input_file.data is not None:
         if len(input_file.data) > max_bytes:
             raise _too_large(len(input_file.data), max_bytes)
         return input_file.data
-    with open(input_file.path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    _check_regular(os.stat(input_file.path).st_mode)
+    # Opened without blocking, then checked again on the open descriptor: a FIFO swapped in meanwhile never hangs the run.
+    with os.fdopen(os.open(input_file.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)), "rb") as handle:
+        info = os.fstat(handle.fileno())
+        _check_regular(info.st_mode)
+        size = info.st_size
         if size > max_bytes:
             raise _too_large(size, max_bytes)
         data = handle.read(max_bytes + 1)
@@ -137,9 +153,9 @@ def parsed_files(
     max_bytes = int(max_file_mb) << 20
     with ParseWorker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages, pdf_extraction.parser, pdf_extraction.clean) as worker:
         for input_file in input_files:
-            name = safe_name(input_file.name)
+            name = source_path(input_file.name)  # the document's identity: its path relative to the ingestion root
             if name in seen:
-                result.errors.append(FileError(name, "another file in this run has the same name; rename one of them"))
+                result.errors.append(FileError(name, "another file in this run has the same path; rename one of them"))
                 continue
             seen.add(name)
             try:

@@ -13,7 +13,8 @@ from typing import Any
 
 from ragkit.schema import NO_PROGRESS, FileError, InputFile, Progress, SquadParagraph
 
-COUNT_KEYS = ("read", "chunked", "embedded", "embedded_by_model", "written", "skipped_unchanged", "deleted_stale", "failed")
+COUNT_KEYS = ("read", "chunked", "embedded", "embedded_by_model", "written", "skipped_unchanged", "deleted_stale", "failed",
+              "replaced_documents")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 It is what makes "same documents, three stores" and "re-run after a crash" cheap: a chunk's
 text is embedded once per model, whatever store it goes to. SQLite in the data folder; vectors
 are float32 bytes. Safe for several processes (SQLite locking; WAL journal).
+
+It never holds a wrong vector: only rows that pass `usable_rows` (the right width, finite, unit norm — the
+checks the embeddings node's data-quality validator applies) are written, and a row read back that fails
+them (written by older code, or damaged) is dropped from the file and reported missing, so it is recomputed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,18 @@ import numpy as np
 from ragkit.schema import sha256_hex
 
 _log = logging.getLogger(__name__)
+UNIT_NORM_TOLERANCE = 1e-3
+
+
+def usable_rows(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    """A boolean per row: the row is `dimension` wide, finite and of unit L2 norm (within 1e-3)."""
+    array = np.asarray(vectors, dtype=np.float32)
+    if array.ndim != 2 or array.shape[1] != dimension:
+        return np.zeros(len(array), dtype=bool)
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(array).all(axis=1)
+        norms = np.linalg.norm(np.where(finite[:, None], array, 0.0), axis=1)
+    return finite & (np.abs(norms - 1.0) <= UNIT_NORM_TOLERANCE)
 
 
 class EmbeddingCache:
@@ -60,19 +76,30 @@ class EmbeddingCache:
         """The cache key of a text under a namespace (service, model and input type)."""
         return sha256_hex(namespace, text)
 
-    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
-        """The cached vectors among `keys`."""
+    def get_many(self, keys: list[str], dimension: int) -> dict[str, np.ndarray]:
+        """The cached vectors among `keys` that are usable at `dimension`; unusable rows are deleted (so they are recomputed)."""
         found: dict[str, np.ndarray] = {}
+        bad: list[str] = []
         connection = self._connection()
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]
             marks = ",".join("?" * len(batch))
             for key, blob in connection.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", batch):
-                found[key] = np.frombuffer(blob, dtype=np.float32)
+                vector = np.frombuffer(blob, dtype=np.float32) if len(blob) % 4 == 0 else np.zeros(0, np.float32)
+                if vector.shape == (dimension,) and usable_rows(vector[None, :], dimension)[0]:
+                    found[key] = vector
+                else:
+                    bad.append(key)
+        if bad:
+            with connection:
+                connection.executemany("DELETE FROM embeddings WHERE key = ?", [(key,) for key in bad])
         return found
 
-    def put_many(self, keys: list[str], vectors: np.ndarray) -> None:
-        """Store vectors (rows of a float32 matrix) under their keys."""
-        rows = [(key, np.asarray(vector, dtype=np.float32).tobytes()) for key, vector in zip(keys, vectors)]
+    def put_many(self, keys: list[str], vectors: np.ndarray, dimension: int) -> int:
+        """Store the usable rows of a float32 matrix under their keys (the others are left out); returns how many were stored."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        keep = usable_rows(vectors, dimension)
+        rows = [(key, vector.tobytes()) for key, vector, ok in zip(keys, vectors, keep) if ok]
         with self._connection() as connection:
             connection.executemany("INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)", rows)
+        return len(rows)

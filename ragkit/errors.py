@@ -43,6 +43,10 @@ class StoreUnavailableError(WorkbenchError):
     """The vector store cannot be reached or written."""
 
 
+class DiskFullError(StoreUnavailableError):
+    """The disk holding the data folder or the store filled up mid-run."""
+
+
 class IndexNotFoundError(WorkbenchError):
     """The index (table, collection) asked for does not exist, or has no manifest."""
 

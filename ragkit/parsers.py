@@ -361,6 +361,25 @@ def parse_pdf(data: bytes, max_pages: int = 0, pdf_parser: str = "pypdf", clean:
     return Extraction(pages, title, tuple(headings))
 
 
+def _inline_unresolved_entities(root: object) -> None:
+    """Replace each entity reference the XML parser left unresolved (python-docx never resolves them, so an external
+    entity reads nothing) by its literal text, `&name;`, joined to the text around it: python-docx reads only a text
+    element's own text, so the words after an unresolved entity would otherwise be lost."""
+    from lxml import etree
+
+    for entity in list(root.iter(etree.Entity)):  # type: ignore[attr-defined]
+        parent = entity.getparent()
+        if parent is None:
+            continue
+        literal = (entity.text or "") + (entity.tail or "")
+        previous = entity.getprevious()
+        if previous is None:
+            parent.text = (parent.text or "") + literal
+        else:
+            previous.tail = (previous.tail or "") + literal
+        parent.remove(entity)
+
+
 def parse_docx(data: bytes) -> Extraction:
     """Word .docx through python-docx: paragraph texts joined by blank lines (one page); "Heading N" and "Title" styles
     give the headings; the title is the document's title property, else its Title paragraph, else its first heading."""
@@ -368,6 +387,7 @@ def parse_docx(data: bytes) -> Extraction:
 
     try:
         document = docx.Document(io.BytesIO(data))
+        _inline_unresolved_entities(document.element)
         paragraphs = [(p.text, (p.style.name if p.style is not None else "") or "") for p in document.paragraphs]
         core_title = document.core_properties.title or ""
     except MemoryError:

@@ -7,6 +7,9 @@ module (sources, chunking, stores, UI) speaks the same vocabulary.
 from __future__ import annotations
 
 import hashlib
+import posixpath
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -191,3 +194,19 @@ def safe_name(name: str) -> str:
     """The display name of an upload: its last path component, never a path to open (kept whole up to 1,000 characters)."""
     base = PurePath(name.replace("\\", "/")).name.strip() or "unnamed"
     return base if len(base) <= MAX_NAME_CHARACTERS else base[: MAX_NAME_CHARACTERS - 1] + "\u2026"
+
+
+_DRIVE = re.compile(r"^[A-Za-z]:(?=/|$)")
+
+
+def source_path(name: str) -> str:
+    """A file's identity in an index: its path relative to the ingestion root (an upload's name as given), written
+    with "/" and in Unicode NFC, with ".", "..", a drive letter and leading slashes dropped, so it never points
+    outside the root; white space is kept ("report.txt" and " report.txt" are two files). Capped at 1,000 characters.
+
+    The document id is derived from it, so `f1/report.txt` and `f2/report.txt` are two documents, and the same
+    path ingested again with other content is the same document, replaced (and counted as replaced)."""
+    path = _DRIVE.sub("", unicodedata.normalize("NFC", name.replace("\\", "/")))
+    parts = [part for part in posixpath.normpath("/" + path).split("/") if part not in ("", ".", "..")]
+    joined = "/".join(parts) if any(part.strip() for part in parts) else "unnamed"
+    return joined if len(joined) <= MAX_NAME_CHARACTERS else joined[: MAX_NAME_CHARACTERS - 1] + "\u2026"

@@ -364,7 +364,7 @@ def test_an_embedding_storm_mid_run_retries_as_told_then_fails_without_claiming_
     assert [b["batch_number"] for b in Catalog(config["data_dir"]).run_batches(record["run_id"])] == [0]
     assert set(_lance_ids(config)) == first_batch  # nothing of the failed batch is in the store ...
     assert _cached_vectors(config["data_dir"]) == len(first_batch)  # ... or in the embedding cache
-    assert _manifest_count(config) == 0
+    assert _manifest_count(config) == len(first_batch)  # the manifest counts what is stored
 
     fake.clear_failures()
     sent_before = len(requests())
@@ -374,7 +374,8 @@ def test_an_embedding_storm_mid_run_retries_as_told_then_fails_without_claiming_
     assert len(final) == len(set(final)) and set(final) == _expected_ids(config, files=STORM_FILES)
     resent = Counter(text for request in requests()[sent_before:] for text in texts(request))
     assert all(count == 1 for count in resent.values())
-    assert set(resent) == {_text(topic) for topic in TOPICS[1:3]}  # only the batches that had failed or not run
+    # only the batches that had failed or not run (each chunk embedded with its contextual header, the document title)
+    assert set(resent) == {f"{topic}\n\n{_text(topic)}" for topic in TOPICS[1:3]}
     assert resumed["counts"]["skipped_unchanged"] == len(first_batch)
 
 
@@ -593,3 +594,138 @@ def test_a_lancedb_commit_conflict_is_retried_at_the_latest_version(tmp_path):
     with pytest.raises(OSError, match="No space"):  # anything but a conflict is not retried
         lancedb_store._committed(table, disk_full)
     assert len(attempts) == 1
+
+
+# --- a full disk, a conflicting upkeep, a damaged index: the records say what is stored ----------------------
+
+
+def _table_rows(config: dict) -> list[dict]:
+    return _lance_table(config).to_arrow().drop_columns(["vector"]).to_pylist()
+
+
+def test_a_disk_that_fills_mid_run_fails_the_run_with_counts_and_manifest_equal_to_what_is_stored(tmp_path, monkeypatch):
+    import errno
+
+    from lancedb.table import LanceMergeInsertBuilder
+
+    from ragkit.errors import DiskFullError
+
+    config = {"source": "files", "data_dir": str(tmp_path), "index_name": "full", "ingest_batch_documents": 3,
+              "upsert_batch_size": 2, "chunk_size": 60, "chunk_overlap": 0}
+    files = _files(TOPICS)
+    real_execute = LanceMergeInsertBuilder.execute
+    rows_until_full = [7]
+
+    def filling_disk(self, new_data, *args, **kwargs):
+        if rows_until_full[0] < new_data.num_rows:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        rows_until_full[0] -= new_data.num_rows
+        return real_execute(self, new_data, *args, **kwargs)
+
+    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", filling_disk)
+    with pytest.raises(DiskFullError) as raised:
+        api.ingest(config, files=files)
+    message = str(raised.value)
+    assert "The disk is full" in message and "Free some space" in message and "\n" not in message
+    record = _only_run(config)
+    stored = _table_rows(config)
+    assert record["status"] == "failed" and 0 < len(stored) < len(_expected_ids(config, files))
+    assert record["counts"]["written"] == len(stored) == sum(row["run_id"] == record["run_id"] for row in stored)
+    assert f"({len(stored)} chunks written)" in message and _manifest_count(config) == len(stored)
+
+    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", real_execute)  # space freed: the re-run is exact
+    again = api.ingest(config, files=files)
+    ids = _lance_ids(config)
+    assert again["status"] == "succeeded" and len(ids) == len(set(ids)) and set(ids) == _expected_ids(config, files)
+    assert again["counts"]["written"] == len(ids) - len(stored) and _manifest_count(config) == len(ids)
+
+
+def test_any_failure_after_some_writes_ends_failed_with_the_stored_count(tmp_path, monkeypatch):
+    """Not only a full disk: an error of any type half-way through a batch's writes leaves an exact record too."""
+    from lancedb.table import LanceMergeInsertBuilder
+
+    config = {"source": "files", "data_dir": str(tmp_path), "index_name": "bug", "ingest_batch_documents": 3,
+              "upsert_batch_size": 2, "chunk_size": 60, "chunk_overlap": 0}
+    real_execute = LanceMergeInsertBuilder.execute
+    calls: list[int] = []
+
+    def breaking(self, new_data, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyError("a bug in the middle of a batch")
+        return real_execute(self, new_data, *args, **kwargs)
+
+    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", breaking)
+    with pytest.raises(KeyError):
+        api.ingest(config, files=_files(TOPICS))
+    record = _only_run(config)
+    stored = _table_rows(config)
+    assert record["status"] == "failed" and "KeyError" in record["error"]
+    assert record["counts"]["written"] == len(stored) > 0 and _manifest_count(config) == len(stored)
+
+
+def test_an_upkeep_commit_conflict_wrapped_in_another_error_is_retried_and_the_run_succeeds(tmp_path, monkeypatch):
+    """A query used to rebuild the full-text index outside the write lock; its conflict, re-wrapped, was never retried."""
+    from lancedb.table import LanceTable
+
+    config = {"source": "files", "data_dir": str(tmp_path), "index_name": "conflict"}
+    real_create_index = LanceTable.create_index
+    conflicts = []
+
+    def conflicting_once(self, column, *args, **kwargs):
+        if column in ("text", "indexed_text") and not conflicts:  # the full-text index's column
+            conflicts.append(1)
+            raise RuntimeError("lance error: Retryable commit conflict for version 3: preempted by CreateIndex")
+        return real_create_index(self, column, *args, **kwargs)
+
+    monkeypatch.setattr(LanceTable, "create_index", conflicting_once)
+    record = api.ingest(config, files=_files(TOPICS[:3]))
+    assert conflicts and record["status"] == "succeeded"
+    assert _manifest_count(config) == len(_lance_ids(config)) == record["counts"]["written"]
+    assert api.index_state(config)["fts_index"] is True
+
+
+def test_a_query_never_writes_to_the_index(tmp_path):
+    config = {"source": "files", "data_dir": str(tmp_path), "index_name": "readonly", "fts_at_ingest": False}
+    api.ingest(config, files=_files(TOPICS[:3]))
+    version = _lance_table(config).version
+    from ragkit.errors import IndexNotFoundError
+
+    with pytest.raises(IndexNotFoundError, match="no full-text index.*repair --index readonly --rebuild-fts"):
+        api.search({**config, "retrieval_mode": "lexical"}, "owls")
+    assert api.search(config, "owls")["hits"]  # dense needs no index upkeep
+    assert _lance_table(config).version == version
+    api.repair(config, rebuild_fts=True)
+    assert api.search({**config, "retrieval_mode": "hybrid"}, "owls")["hits"][0]["source_name"] == "owls.txt"
+
+
+def test_check_and_repair_find_a_stale_manifest_and_a_missing_full_text_index_and_fix_them(tmp_path):
+    config = {"source": "files", "data_dir": str(tmp_path), "index_name": "checked", "fts_at_ingest": False}
+    api.ingest(config, files=_files(TOPICS[:4]))
+    key = api.indexes(config["data_dir"])[0]["index_key"]
+    with sqlite3.connect(tmp_path / "catalog.sqlite") as connection:
+        connection.execute("UPDATE manifests SET chunk_count = 99 WHERE index_key = ?", (key,))
+    report = api.check_index(config)
+    assert not report["ok"] and report["stored"] == len(_lance_ids(config))
+    assert any("manifest says 99 chunks" in problem for problem in report["problems"])
+    assert any("no full-text index" in problem for problem in report["problems"])
+    repaired = api.repair(config, rebuild_fts=True)
+    assert repaired["ok"] and _manifest_count(config) == len(_lance_ids(config)) and repaired["done"]
+
+
+def test_a_lancedb_table_with_a_deleted_data_file_is_named_with_the_remedy_and_rebuilt_from_the_sources(tmp_path):
+    config = {"source": "files", "data_dir": str(tmp_path), "index_name": "damaged", "ingest_batch_documents": 2}
+    files = _files(TOPICS[:4])
+    api.ingest(config, files=files)
+    data_files = sorted((tmp_path / "lancedb" / "damaged.lance" / "data").glob("*.lance"))
+    assert len(data_files) >= 2
+    data_files[0].unlink()
+    report = api.check_index(config)
+    (problem,) = report["problems"]
+    assert not report["ok"] and str(data_files[0]) in problem and "repair --index damaged --from-sources" in problem
+    result = subprocess.run([sys.executable, "-m", "workbench", "check", "--index", "damaged", "--data-dir", str(tmp_path)],
+                            capture_output=True, text=True, env=ENVIRONMENT, cwd=REPO, timeout=300)
+    assert result.returncode == 3 and "Traceback" not in result.stderr and data_files[0].name in result.stdout
+    repaired = api.repair(config, from_sources=True, files=files)
+    ids = _lance_ids(config)
+    assert repaired["ok"] and len(ids) == len(set(ids)) and set(ids) == _expected_ids(config, files)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import time
 import zipfile
 from pathlib import Path
@@ -19,7 +20,7 @@ from dataflows import chunking, sources
 from dataflows.stores import lancedb as lancedb_store
 from ragkit.errors import FileParseError
 from ragkit.parsers import ParseWorker
-from ragkit.schema import InputFile
+from ragkit.schema import InputFile, source_path
 from tests.pdfs import deeply_nested_pdf, flate_bomb_pdf, invalid_unicode_pdf, make_pdf, slow_pdf
 from workbench import api
 
@@ -140,6 +141,21 @@ def test_the_memory_cap_stops_a_zip_bomb_docx_and_the_worker_recovers():
     assert [d.text for d in result.documents] == ["A fine Word document."]
 
 
+def test_text_after_an_unresolved_xml_entity_in_a_docx_is_kept():
+    document = _docx("before &xxe; after, and &other;&other; the end")
+    with zipfile.ZipFile(io.BytesIO(document)) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts["word/document.xml"] = parts["word/document.xml"].replace(
+        b"<w:document", b'<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "file:///etc/hostname"><!ENTITY other "x">]><w:document', 1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, part in parts.items():
+            archive.writestr(name, part)
+    result = _parse({"xxe.docx": buffer.getvalue()})
+    (document_read,) = result.documents
+    assert document_read.text == "before &xxe; after, and &other;&other; the end"  # shown as written, never resolved
+
+
 def test_a_worker_that_dies_costs_one_file():
     with ParseWorker(timeout=30) as worker:
         assert worker.parse("a.txt", b"first file") == [(0, "first file")]
@@ -231,19 +247,80 @@ def test_a_long_single_line_under_the_limit_is_chunked_exactly(tmp_path):
     assert elapsed < 30  # measured ~1 s for the parse and ~0.5 s for the chunks
 
 
-def test_a_pipe_or_device_is_read_only_up_to_the_limit():
-    if not os.path.exists("/dev/zero"):
-        pytest.skip("no /dev/zero")
+def _measured_calls(counter: list[int]):
+    """A token counter that counts its calls (whitespace-separated words plus two special tokens, like a WordPiece model)."""
+    def token_counts(texts: list[str]) -> list[int]:
+        counter.append(len(texts))
+        return [len(text.split()) * 2 + 2 for text in texts]
+    return token_counts
+
+
+def test_a_docx_of_50000_tiny_paragraphs_is_chunked_with_a_few_tokenizer_calls_per_chunk():
+    paragraphs = "".join(f"<w:p><w:r><w:t>w{i} x{i}</w:t></w:r></w:p>" for i in range(50_000))
+    document = _docx("PLACEHOLDER").replace(b"", b"")
+    with zipfile.ZipFile(io.BytesIO(document)) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts["word/document.xml"] = parts["word/document.xml"].replace(
+        b"<w:p><w:r><w:t>PLACEHOLDER</w:t></w:r></w:p>", paragraphs.encode())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, part in parts.items():
+            archive.writestr(name, part)
+    assert len(buffer.getvalue()) < 400_000
+    (document_read,) = _parse({"many.docx": buffer.getvalue()}).documents
+    sized = chunking.sized_chunks([document_read], chunk_size=800, chunk_overlap=100)
+    calls: list[int] = []
     started = time.perf_counter()
-    result = sources.parsed_files([InputFile("zero.txt", path="/dev/zero")], max_file_mb=1)
-    assert "too large" in _reasons(result)["zero.txt"] and time.perf_counter() - started < 10
+    chunks = chunking.chunks.__wrapped__(sized, _measured_calls(calls), 128) if hasattr(chunking.chunks, "__wrapped__") \
+        else chunking.chunks(sized, _measured_calls(calls), 128)
+    elapsed = time.perf_counter() - started
+    assert all(chunk.token_count <= 128 for chunk in chunks) and len(chunks) > len(sized)
+    assert "".join(c.text for c in chunks).replace("\n", "").count("w49999 x49999") == 1
+    assert len(calls) <= 20 * len(sized)  # before: one call per paragraph of every over-long chunk (about 190 per chunk here)
+    assert max(calls) <= 256 and elapsed < 30  # texts are measured in bounded batches
+
+
+def test_a_fifo_socket_device_or_folder_fails_alone_at_once_and_the_good_file_is_read(tmp_path):
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)  # nobody writes to it: open() for reading would block forever
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(tmp_path / "sock.txt"))
+    (tmp_path / "folder.txt").mkdir()
+    good = tmp_path / "good.txt"
+    good.write_text(GOOD_TEXT)
+    special = {"pipe.txt": "a FIFO", "sock.txt": "a socket", "folder.txt": "a folder"}
+    if os.path.exists("/dev/zero"):
+        special["/dev/zero"] = "a character device"
+    files = [InputFile(name, path=name if name.startswith("/") else str(tmp_path / name)) for name in special]
+    started = time.perf_counter()
+    try:
+        result = sources.parsed_files([*files, InputFile("good.txt", path=str(good))], max_file_mb=1)
+    finally:
+        server.close()
+    assert time.perf_counter() - started < 10
+    reasons = {error.source_name: error.reason for error in result.errors}
+    assert set(reasons) == {source_path(name) for name in special}
+    for name, kind in special.items():
+        reason = reasons[source_path(name)]
+        assert reason.startswith("not a regular file") and kind in reason
+    assert [d.source_name for d in result.documents] == ["good.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_file_fails_alone_with_the_reason(tmp_path):
+    locked = tmp_path / "locked.txt"
+    locked.write_text("secret")
+    locked.chmod(0)
+    result = sources.parsed_files([InputFile("locked.txt", path=str(locked)), InputFile("good.txt", GOOD_TEXT.encode())])
+    assert "cannot be read: Permission denied" in _reasons(result)["locked.txt"]
+    assert [d.source_name for d in result.documents] == ["good.txt"]
 
 
 # --- File names ------------------------------------------------------------------------------------------
 
 HOSTILE_NAMES = {
     "../../escape-up.txt": "escape-up.txt",
-    "/tmp/absolute-escape.txt": "absolute-escape.txt",
+    "/tmp/absolute-escape.txt": "tmp/absolute-escape.txt",
     "C:\\Windows\\..\\win-escape.txt": "win-escape.txt",
     ("long-" * 70) + ".txt": ("long-" * 70) + ".txt",  # 354 characters
     "caf\u00e9 \u65e5\u672c\u8a9e \U0001f4a1.md": "caf\u00e9 \u65e5\u672c\u8a9e \U0001f4a1.md",
@@ -262,7 +339,7 @@ def test_hostile_file_names_are_shown_and_never_used_as_paths(tmp_path, monkeypa
     result = _parse({name: f"Text of {shown}.".encode() for name, shown in HOSTILE_NAMES.items()} | {"..": b"dots"})
     assert sorted(d.source_name for d in result.documents) == sorted(HOSTILE_NAMES.values())
     assert all(d.text == f"Text of {d.source_name}." for d in result.documents)
-    assert "unsupported file type" in _reasons(result)[".."]
+    assert "unsupported file type" in _reasons(result)["unnamed"]
     assert _snapshot(tmp_path) == before  # parsing wrote nothing here
     for name in HOSTILE_NAMES:  # nor where the names point, read as paths (a 354-character name cannot exist on Linux)
         assert not os.path.lexists(work / name.replace("\\", "/")) and not os.path.lexists(name.replace("\\", "/"))

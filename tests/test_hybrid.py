@@ -9,7 +9,7 @@ import pytest
 from dataflows.stores import lancedb as lancedb_store
 from dataflows.stores import pinecone as pinecone_store
 from dataflows.stores import weaviate as weaviate_store
-from ragkit.errors import ConfigError
+from ragkit.errors import ConfigError, IndexNotFoundError
 from ragkit.fusion import fuse
 from ragkit.schema import InputFile
 from workbench import api
@@ -108,14 +108,21 @@ def _table(config: dict):
     return lancedb_store.existing_index(lancedb_store.store_client(resolved["vector_db_config"]), resolved["index_name"])
 
 
-def test_stemming_is_a_setting_and_changing_it_rebuilds_the_full_text_index(docs_index):
+def test_stemming_is_a_setting_a_query_never_rebuilds_the_index_and_repair_does(docs_index):
     question = "Who unloads freights?"  # "unloaded" and "freight" match only when stemmed
     assert _names(docs_index, question, "lexical", top_k=1) == ["tanker.txt"]
+    version = _table(docs_index).version
+    with pytest.raises(IndexNotFoundError, match="other lexical settings.*repair --index"):
+        _names(docs_index, question, "lexical", top_k=1, lexical_stem=False)
+    assert _table(docs_index).version == version  # the query wrote nothing
+    api.repair({**docs_index, "lexical_stem": False}, rebuild_fts=True)
     assert _names(docs_index, question, "lexical", top_k=1, lexical_stem=False) == []
     (index,) = [i for i in _table(docs_index).list_indices() if i.index_type == "FTS"]
     assert index.index_details["stem"] is False  # rebuilt with the asked-for settings
-    assert _names(docs_index, "the of and", "lexical") == []  # stop words are dropped from index and query
+    api.repair({**docs_index, "lexical_stop_words": False}, rebuild_fts=True)
     assert len(_names(docs_index, "the of and", "lexical", lexical_stop_words=False)) == 3  # kept, they match
+    api.repair(docs_index, rebuild_fts=True)
+    assert _names(docs_index, "the of and", "lexical") == []  # stop words are dropped from index and query
     assert _names(docs_index, question, "lexical", top_k=1) == ["tanker.txt"]
 
 
@@ -124,7 +131,7 @@ def test_the_full_text_index_follows_new_writes(tmp_path):
     api.ingest(config, files=[InputFile("owls.txt", data=b"Owls hunt at night.")])
     assert _names(config, "owls", "lexical") == ["owls.txt"]
     api.ingest(config, files=[InputFile("bees.txt", data=b"Bees make honey in summer.")])
-    assert _names(config, "honey", "lexical") == ["bees.txt"]  # the stale index was rebuilt at query time
+    assert _names(config, "honey", "lexical") == ["bees.txt"]  # refreshed by the run's index upkeep
     stats = _table(config).index_stats(next(i.name for i in _table(config).list_indices() if i.index_type == "FTS"))
     assert stats.num_indexed_rows == 2 and stats.num_unindexed_rows == 0
 
@@ -163,7 +170,7 @@ def test_weaviate_uses_its_own_hybrid_query_with_alpha_and_fusion():
     hits = weaviate_store.hybrid_hits(collection, "who?", [0.1, 0.2], 7, hybrid_fusion="linear", hybrid_alpha=0.3)
     name, kwargs = query.calls[0]
     assert name == "hybrid" and kwargs["alpha"] == 0.3 and kwargs["fusion_type"] == HybridFusion.RELATIVE_SCORE
-    assert kwargs["query"] == "who?" and kwargs["limit"] == 7 and kwargs["query_properties"] == ["text"]
+    assert kwargs["query"] == "who?" and kwargs["limit"] == 7 and kwargs["query_properties"] == ["indexed_text"]
     assert kwargs["vector"] == pytest.approx([0.1, 0.2])
     assert hits[0]["score"] == 0.7 and hits[0]["page"] == 2 and hits[0]["question_ids"] == ["q1"]
     weaviate_store.hybrid_hits(collection, "who?", [0.1, 0.2], 3)

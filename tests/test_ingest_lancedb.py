@@ -151,3 +151,43 @@ def test_a_squad_run_record_says_it_read_the_local_file_whole_not_the_split_that
     record = api.ingest({**squad_config, "squad_split": "train", "limit": 3}, api_keys={})
     assert record["inputs"] == {"source": "squad", "path": squad_config["squad_path"], "split": "the whole local file", "limit": 3}
     assert record["counts"]["read"] == 3
+
+
+# --- identity of documents ---------------------------------------------------------------------------------
+
+
+def test_same_named_files_in_other_folders_are_two_documents_and_a_changed_one_is_replaced_and_counted(files_config, tmp_path):
+    root = tmp_path / "corpus"
+    for folder, text in (("f1", LIGHTHOUSE), ("f2", VOLCANO)):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "report.txt").write_text(text)
+    (root / " report.txt").write_text("Glaciers carve valleys. The Aletsch glacier is the largest in the Alps.")
+    (root / "report.txt").write_text("Bees make honey. A hive holds tens of thousands of bees.")
+    config = {**files_config, "ingest_root": str(root)}
+    api.ingest({**config, "file_paths": [str(root / "f1" / "report.txt")]})
+    second = api.ingest({**config, "file_paths": [str(root / "f2" / "report.txt"), str(root / " report.txt"), str(root / "report.txt")]})
+    assert second["counts"]["deleted_stale"] == 0 and second["counts"]["replaced_documents"] == 0  # nothing replaced silently
+    rows = _rows(files_config)
+    assert {r["source_name"] for r in rows} == {"f1/report.txt", "f2/report.txt", " report.txt", "report.txt"}
+    assert len({r["document_id"] for r in rows}) == 4
+    assert api.search(files_config, "Pharos lighthouse", top_k=1)["hits"][0]["source_name"] == "f1/report.txt"
+
+    (root / "f1" / "report.txt").write_text(LIGHTHOUSE.replace("956", "1303"))  # the same path, other content: replaced
+    third = api.ingest({**config, "file_paths": [str(root / "f1" / "report.txt")]})
+    assert third["counts"]["replaced_documents"] == 1 and third["counts"]["deleted_stale"] >= 1
+    assert {r["source_name"] for r in _rows(files_config)} == {"f1/report.txt", "f2/report.txt", " report.txt", "report.txt"}
+
+
+def test_a_moved_data_folder_keeps_its_indexes(files_config, tmp_path):
+    import shutil
+
+    first = api.ingest(files_config, files=_files(lighthouse_txt=LIGHTHOUSE))
+    moved = tmp_path / "moved-data"
+    shutil.move(files_config["data_dir"], moved)
+    config = {**files_config, "data_dir": str(moved)}
+    (manifest,) = api.indexes(str(moved))
+    assert manifest["chunk_count"] == first["counts"]["written"] and "$DATA_DIR" in manifest["index_key"]
+    assert api.search(config, "Pharos lighthouse", top_k=1)["hits"][0]["source_name"] == "lighthouse.txt"
+    again = api.ingest(config, files=_files(lighthouse_txt=LIGHTHOUSE))
+    assert again["counts"]["written"] == 0 and again["counts"]["skipped_unchanged"] == first["counts"]["written"]
+    assert {run["index_key"] for run in api.runs(str(moved))} == {manifest["index_key"]}

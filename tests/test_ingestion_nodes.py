@@ -40,9 +40,10 @@ def test_chunk_records_carry_every_lineage_field():
 def test_ingestion_counts():
     documents = [Document("d1", "file", "a", "a", "x", (Page(0, 0, 1),))]
     chunks = [_chunk("d1", 0, "a"), _chunk("d1", 1, "b")]
-    counts = ingestion.ingestion_counts(documents, [FileError("b.pdf", "bad")], chunks, chunks[1:], 1, ["b"], ["id"], ["old1", "old2"])
+    counts = ingestion.ingestion_counts(documents, [FileError("b.pdf", "bad")], chunks, chunks[1:], 1, ["b"], ["id"], ["old1", "old2"],
+                                        ["a"])
     assert counts == {"read": 1, "chunked": 2, "embedded": 1, "embedded_by_model": 1, "written": 1,
-                      "skipped_unchanged": 1, "deleted_stale": 2, "failed": 1}
+                      "skipped_unchanged": 1, "deleted_stale": 2, "failed": 1, "replaced_documents": 1}
 
 
 def test_texts_and_input_types_differ_between_ingestion_and_retrieval():
@@ -76,7 +77,7 @@ def test_embeddings_node_merges_cache_and_fresh_vectors_in_order(tmp_path):
     fresh = np.array([[1, 0], [0.6, 0.8]], dtype=np.float32)
     result = embeddings.embeddings(["a", "b", "c", "a"], cached, ["a", "c"], fresh, cache, namespace, 2)
     assert result.tolist() == [[1, 0], [0, 1], [0.6000000238418579, 0.800000011920929], [1, 0]]
-    stored = cache.get_many([cache.key(namespace, "a"), cache.key(namespace, "c")])
+    stored = cache.get_many([cache.key(namespace, "a"), cache.key(namespace, "c")], 2)
     assert len(stored) == 2  # fresh vectors were written to the cache
 
 

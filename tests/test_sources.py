@@ -127,9 +127,9 @@ def test_each_bad_file_fails_alone_with_its_name_and_reason():
     assert "binary" in reasons["binary.txt"]
 
 
-def test_file_names_are_never_paths(tmp_path):
+def test_file_names_are_paths_inside_the_root_never_outside_it(tmp_path):
     result = _parse({"../../etc/passwd.txt": b"hello there", "dir\\sub\\x.md": b"markdown here"})
-    assert sorted(d.source_name for d in result.documents) == ["passwd.txt", "x.md"]
+    assert sorted(d.source_name for d in result.documents) == ["dir/sub/x.md", "etc/passwd.txt"]
 
 
 def test_a_file_that_cannot_be_read_is_an_error_not_a_crash(tmp_path):
@@ -141,7 +141,13 @@ def test_a_file_that_cannot_be_read_is_an_error_not_a_crash(tmp_path):
     assert result.errors[0].source_name == "gone.txt" and "cannot be read" in result.errors[0].reason
 
 
-def test_two_files_with_the_same_name_in_one_run():
-    result = sources.parsed_files([InputFile("a.txt", b"one"), InputFile("sub/a.txt", b"two")])
-    assert len(result.documents) == 1 and "same name" in result.errors[0].reason
+def test_two_files_with_the_same_name_in_other_folders_are_two_documents_and_the_same_path_twice_is_refused():
+    result = sources.parsed_files([InputFile("a.txt", b"one"), InputFile("sub/a.txt", b"two"), InputFile("./sub/a.txt", b"three")])
+    assert [d.source_name for d in result.documents] == ["a.txt", "sub/a.txt"]
+    assert len({d.document_id for d in result.documents}) == 2
+    assert [(e.source_name, "same path" in e.reason) for e in result.errors] == [("sub/a.txt", True)]
 
+
+def test_white_space_in_a_name_is_part_of_its_identity():
+    result = sources.parsed_files([InputFile("report.txt", b"one"), InputFile(" report.txt", b"two")])
+    assert [d.source_name for d in result.documents] == ["report.txt", " report.txt"] and not result.errors

@@ -257,6 +257,7 @@ def test_full_text_search_is_served_or_refused_as_the_spec_declares(store):
         with pytest.raises(ConfigError, match="dense"):
             store.run(["text_index"])
         return
+    store.run(["maintained_index"], run_counts={"written": len(records)})  # upkeep builds the full-text index; queries never write
     hits = store.run(["lexical_hits"], question="brass lantern", candidate_count=3)["lexical_hits"]
     assert hits[0]["chunk_id"] == records[3]["chunk_id"]
     header_hits = store.run(["lexical_hits"], question="harbourmaster", candidate_count=3)["lexical_hits"]

@@ -188,6 +188,21 @@ def index_key(store_location: str, index_name: str) -> str:
     return f"{store_location}#{index_name}"
 
 
+DATA_DIR_TOKEN = "$DATA_DIR"
+_KEYED_TABLES = ("runs", "manifests", "evaluations", "question_sets", "relevance_marks", "question_drafts", "retrieval_presets",
+                 "conversations")
+
+
+def portable_location(store_location: str, data_dir: str | Path) -> str:
+    """A store location inside the data folder written relative to it (`lancedb:$DATA_DIR/lancedb`), so moving
+    the folder keeps its indexes' keys; any other location (a server, a folder elsewhere) is kept as it is."""
+    kind, colon, path = store_location.partition(":")
+    root = str(Path(data_dir))
+    if colon and (path == root or path.startswith(root + "/")):
+        return f"{kind}:{DATA_DIR_TOKEN}{path[len(root):]}"
+    return store_location
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -221,6 +236,7 @@ class Catalog:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._create_schema()
+            self._adopt_absolute_keys()
         except sqlite3.DatabaseError as error:
             raise CatalogError(
                 f"The catalog {self.path} is damaged or not a SQLite database ({error}). It holds the run records, manifests, "
@@ -228,6 +244,23 @@ class Catalog:
                 "then ingest again to list your indexes.") from None
         except OSError as error:
             raise CatalogError(f"The data folder {self.path.parent} cannot be used: {error.strerror or error}.") from None
+
+    def _adopt_absolute_keys(self) -> None:
+        """Rewrite keys that name this data folder by its absolute path (written before keys were portable) relative to it."""
+        root = str(self.path.parent.resolve())
+        pattern = f"%:{root.replace('%', '_')}%"
+        with self._connect() as connection:
+            for table in _KEYED_TABLES:
+                keys = [row[0] for row in connection.execute(f"SELECT DISTINCT index_key FROM {table} WHERE index_key LIKE ?", (pattern,))]
+                for key in keys:
+                    location, _, name = key.rpartition("#")
+                    portable = index_key(portable_location(location, root), name)
+                    if portable != key:
+                        connection.execute(f"UPDATE OR IGNORE {table} SET index_key = ? WHERE index_key = ?", (portable, key))
+            for key, location in connection.execute("SELECT index_key, store_location FROM manifests").fetchall():
+                if portable_location(location, root) != location:
+                    connection.execute("UPDATE manifests SET store_location = ? WHERE index_key = ?",
+                                       (portable_location(location, root), key))
 
     def _create_schema(self, wait_s: float = 60.0) -> None:
         """Switch to WAL and create the tables; safe when several processes open a new catalog at once.

@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = commands.add_parser("ingest", help="parse, chunk, embed and store documents")
     ingest.add_argument("files", nargs="*", help="files to ingest with --source files (PDF, TXT, MD, DOCX, HTML)")
     ingest.add_argument("--source", choices=SOURCES, help="squad or files (default: files when paths are given)")
+    ingest.add_argument("--root", dest="ingest_root", help="ingestion root: each file is known in the index by its path "
+                        "relative to it (default: the current folder; a file outside it by its base name)")
     ingest.add_argument("--squad-split", help="SQuAD split on the hub: validation or train")
     ingest.add_argument("--squad-path", help="local SQuAD v1.1 JSON (.json or .json.gz), used instead of the hub")
     ingest.add_argument("--limit", type=int, help="at most this many SQuAD paragraphs (0: all)")
@@ -229,7 +231,32 @@ def build_parser() -> argparse.ArgumentParser:
     indexes = commands.add_parser("indexes", help="list indexes and their manifests")
     indexes.add_argument("--data-dir")
     indexes.add_argument("--json", action="store_true")
+
+    for name, text in (("check", "verify an index against its catalog manifest (counts, chunk ids, vector width, full-text index)"),
+                       ("repair", "check an index, recount its manifest, rebuild its full-text index or rebuild it from the sources")):
+        checker = commands.add_parser(name, help=text)
+        if name == "repair":
+            checker.add_argument("files", nargs="*", help="with --from-sources: the files to ingest again")
+            checker.add_argument("--rebuild-fts", action="store_true", help="build the full-text index with the lexical flags given")
+            checker.add_argument("--from-sources", action="store_true", help="empty the index and ingest the sources again")
+            checker.add_argument("--source", choices=SOURCES, help="with --from-sources: squad or files")
+            checker.add_argument("--squad-path", help="with --from-sources --source squad: the local SQuAD file")
+        checker.add_argument("--tokenizer", dest="lexical_tokenizer", choices=LEXICAL_TOKENIZERS, help="full-text tokeniser (LanceDB)")
+        checker.add_argument("--no-stem", dest="lexical_stem", action="store_const", const=False, help="full text without stemming")
+        checker.add_argument("--no-stop-words", dest="lexical_stop_words", action="store_const", const=False,
+                             help="full text keeps stop words")
+        _add_store_flags(checker)
     return parser
+
+
+def _print_check(report: dict[str, Any]) -> None:
+    for line in report.get("done", []):
+        _out(f"done: {line}")
+    if report["ok"]:
+        _out(f"{report['index_name']}: ok ({report['stored']} chunks, as the manifest says)")
+        return
+    for problem, remedy in zip(report["problems"], report["remedies"]):
+        _out(f"problem: {problem} -> {remedy}")
 
 
 _LLM_ALIASES = {"offline": "extractive"}
@@ -239,7 +266,7 @@ _CONFIG_FLAGS = (
     "openai_base_url", "cohere_base_url", "vector_db", "vector_db_config",
     "index_name", "data_dir", "retrieval_mode", "hybrid_fusion", "hybrid_alpha", "rrf_k", "hybrid_candidates",
     "lexical_tokenizer", "lexical_stem", "lexical_stop_words", "reranker", "reranker_model", "rerank_top_n",
-    "executor", "executor_workers", "ray_address", "ingest_batch_documents", "llm_service", "llm_model",
+    "executor", "executor_workers", "ray_address", "ingest_batch_documents", "llm_service", "llm_model", "ingest_root",
 )
 
 
@@ -630,6 +657,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             _out(f"{record['started_at']}  {record['run_id']}  {record['status']:<11} {record['index_key']}  "
                   f"written {counts.get('written', '-')}, failed {counts.get('failed', '-')}")
         return 0
+    if args.command in ("check", "repair"):
+        config = config_from_args(args)
+        report = (api.check_index(config) if args.command == "check" else
+                  api.repair(config, rebuild_fts=args.rebuild_fts, from_sources=args.from_sources))
+        if args.json:
+            _out(json.dumps(report, indent=2, default=str))
+        else:
+            _print_check(report)
+        return 0 if report["ok"] else 3
     if args.command == "indexes":
         manifests = api.indexes(args.data_dir or "")
         if args.json:

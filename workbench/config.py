@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "squad_path": "",
     "limit": 0,  # 0: no limit
     "file_paths": [],
+    "ingest_root": "",  # "": the current folder; a file's identity in the index is its path relative to this folder
     "embedding_service": "sentence_transformers",  # a name of dataflows.embedders.EMBEDDERS
     "model_name": "",  # "": the service's default
     "embedding_batch_size": 0,  # 0: the service's default (local: the best measured, 16 torch, 8 ONNX int8; 512 OpenAI, 96 Cohere)
@@ -201,6 +202,7 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
         if merged[name] < least:
             raise ConfigError(f"{name} must be at least {least} (got {merged[name]}){' (0: no limit)' if name == 'limit' else ''}.")
     _check_retrieval_settings(merged)
+    _check_batch_sizes(merged)
     _check_scale_settings(merged)
     _check_file_limits(merged)
     merged["model_name"] = merged["model_name"] or specs["embedding_service"].default_model
@@ -216,6 +218,7 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     store_config = {**specs["vector_db"].default_settings(merged["data_dir"]), **dict(merged["vector_db_config"] or {})}
     merged["vector_db_config"] = store_config
     merged["file_paths"] = [str(p) for p in merged["file_paths"]]
+    merged["ingest_root"] = os.path.abspath(os.path.expanduser(str(merged["ingest_root"] or os.getcwd())))
     refuse_secrets(merged)
     return ResolvedConfig(merged)
 
@@ -287,6 +290,15 @@ def _check_retrieval_settings(merged: dict[str, Any]) -> None:
         raise ConfigError("rrf_k, hybrid_candidates and rerank_top_n must be at least 1.")
     for name in ("lexical_stem", "lexical_stop_words"):
         merged[name] = bool(merged[name])
+
+
+def _check_batch_sizes(merged: dict[str, Any]) -> None:
+    """Batch sizes are whole numbers, 0 (the backend's default) or more: a negative one would run no batch at all."""
+    for name in ("embedding_batch_size", "upsert_batch_size", "limit", "max_context_chunks"):
+        value = merged[name]
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().lstrip("+").isdigit():
+            raise ConfigError(f"{name} must be a whole number, 0 or more (0 = the default); got {value!r}.")
+        merged[name] = int(value)
 
 
 def _check_scale_settings(merged: dict[str, Any]) -> None:

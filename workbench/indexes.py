@@ -6,14 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from ragkit.errors import IndexMismatchError, IndexNotFoundError
-from workbench.catalog import Catalog, index_key
+from workbench.catalog import Catalog, index_key, portable_location
 from workbench.config import ResolvedConfig, resolve_config
 
 
 def index_key_for(config: Mapping[str, Any]) -> str:
-    """The catalog key of the index a config points at (its store's location and the index name)."""
+    """The catalog key of the index a config points at (its store's location and the index name); a store inside the
+    data folder is named relative to it, so moving the folder keeps its indexes."""
     config = resolve_config(config)
-    return index_key(config.spec("vector_db").load().store_location(config["vector_db_config"]), config["index_name"])
+    location = config.spec("vector_db").load().store_location(config["vector_db_config"])
+    return index_key(portable_location(location, config["data_dir"]), config["index_name"])
 
 
 def index_manifest(config: Mapping[str, Any]) -> dict[str, Any]:

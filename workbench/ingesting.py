@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import socket
+import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
-from ragkit.errors import WorkbenchError
+from ragkit.errors import DiskFullError, StoreUnavailableError, WorkbenchError
 from ragkit.schema import Chunk, FileError, InputFile, Progress
 from ragkit.squad import read_squad_file
 from workbench import executors
@@ -31,7 +34,18 @@ def new_run_id() -> str:
 def _input_files(config: ResolvedConfig, files: list[InputFile] | None) -> list[InputFile]:
     if files is not None:
         return files
-    return [InputFile(name=Path(path).name, path=path) for path in config["file_paths"]]
+    root = Path(config["ingest_root"])
+    return [InputFile(name=_relative_name(Path(path), root), path=path) for path in config["file_paths"]]
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    """A file's name in the index: its path relative to the ingestion root, or its base name when outside it
+    (two such files of one name in a run: the second is refused; in later runs: replaced, and counted)."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(root).as_posix()
+    except ValueError:
+        return absolute.name
 
 
 def _inputs_summary(config: ResolvedConfig, files: list[InputFile]) -> dict[str, Any]:
@@ -110,6 +124,8 @@ def ingest(
 
     tracker = executors.RunTracker(on_batch, progress)
     catalog.start_run(run_id, "ingest", key, public_config(config), _inputs_summary(config, files), code_version())
+    prepared: dict[str, Any] = {}
+    manifest: dict[str, Any] | None = None
     try:
         prepared = dr.execute(PREFLIGHT_TARGETS, inputs=inputs)
         check_manifest(catalog.manifest(key), config, prepared["embedding_dimension"])
@@ -141,21 +157,73 @@ def ingest(
         total = dr.execute(["chunk_count"], inputs=inputs, overrides={"store_client": prepared["store_client"]})
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        message = str(error) if isinstance(error, WorkbenchError) else f"{type(error).__name__}: {error}"
+        raised = _disk_full(error) or error
+        message = str(raised) if isinstance(raised, WorkbenchError) else f"{type(error).__name__}: {error}"
         counts = total_counts(tracker.reports) if tracker.reports else None
-        if isinstance(error, WorkbenchError) and tracker.total_batches:
+        # The record claims what the store holds: the rows this run wrote, read back (a batch that failed half-way
+        # wrote some), and the manifest's chunk count from the store, not from the batches that finished.
+        stored = _stored_after_failure(config, error, dr, inputs, prepared, run_id)
+        if stored is not None:
+            counts = {**(counts or total_counts([])), "written": stored["written"]}
+            if manifest is not None:
+                _quietly(lambda: catalog.save_manifest(key, manifest, run_id, stored["chunk_count"]))
+        if isinstance(raised, WorkbenchError) and tracker.total_batches:
             # Say what the run got done before it stopped, in the record and in the error the user sees.
             written = counts["written"] if counts else 0
             message += (f" Before it stopped, the run had finished {len(tracker.reports)} of {tracker.total_batches} "
                         f"batches ({written} chunk{'' if written == 1 else 's'} written); a re-run skips what is stored.")
-            error.args = (message,)
-        catalog.finish_run(run_id, status, counts, {**timer.timings, **tracker.timings}, error=message, dag_dot=dot)
+            raised.args = (message,)
+        _quietly(lambda: catalog.finish_run(run_id, status, counts, {**timer.timings, **tracker.timings}, error=message, dag_dot=dot))
+        if raised is not error:
+            raise raised from error
         raise
     file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["run_file_errors"]]
     timings = {**timer.timings, **tracker.timings, **result["run_timings"]}
     catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
     catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot)
     return catalog.run(run_id) or {}
+
+
+_RUN_ROWS_LIMIT = 10_000_000  # a failed run's rows are read back to count them; no run writes more
+
+
+def _stored_after_failure(config: ResolvedConfig, error: BaseException, dr: Any, inputs: dict[str, Any],
+                         prepared: dict[str, Any], run_id: str) -> dict[str, int] | None:
+    """What the store holds after a failed run: the rows whose lineage names this run, and all rows; None if unreadable
+    (or the run failed before it opened the store)."""
+    if "store_client" not in prepared or (isinstance(error, StoreUnavailableError) and not config.spec("vector_db").has(EMBEDDED)):
+        return None  # a hosted store that stopped answering would only be asked again (and retried): the batches' counts stand
+    try:
+        result = dr.execute(["run_chunks", "chunk_count"], inputs={**inputs, "run_chunk_limit": _RUN_ROWS_LIMIT},
+                            overrides={"store_client": prepared["store_client"]})
+    except Exception:  # noqa: BLE001 - the store may be what failed (gone, unreachable): keep the batches' counts
+        return None
+    return {"written": len(result["run_chunks"]), "chunk_count": int(result["chunk_count"])}
+
+
+def _quietly(write: Any) -> None:
+    """A catalog write on the failure path: if it fails too (a full disk), the run's own error is what is raised."""
+    try:
+        write()
+    except (sqlite3.Error, OSError):
+        pass
+
+
+_FULL_DISK_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def _disk_full(error: BaseException) -> DiskFullError | None:
+    """A DiskFullError with a remedy when the disk filled up anywhere under this error (wrapped or not); else None."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, DiskFullError):
+            return None
+        full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+        if full or any(words in str(cause).lower() for words in _FULL_DISK_WORDS):
+            return DiskFullError(f"The disk is full ({error}). Free some space and run the same ingestion again: "
+                                 "it skips what is stored and writes the rest.")
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def execute(

@@ -4,10 +4,10 @@ One table per index; rows are upserted by `chunk_id` (merge insert), searched by
 distance. Settings (`vector_db_config`): `uri`, the folder that holds the tables.
 
 Lexical and hybrid retrieval use LanceDB's native full-text (BM25) index on `indexed_text` (the chunk's text,
-after its contextual header when those are on). Ingestion
-does not build it: `text_index` builds it at query time when it is missing, does not cover every
-row (rows written or deleted since), or was built with other tokeniser settings — a rebuild
-takes about 0.15 s per 2,000 chunks. Hybrid search is LanceDB's hybrid query (vector and
+after its contextual header when those are on; `text` in a table from before headers). Index upkeep
+after ingestion (`maintained_index`, under the write lock) builds or refreshes it; a query never
+writes: `text_index` refuses a missing index or one built with other lexical settings, naming
+the `repair` command that builds it (rows written since the last build are still searched). Hybrid search is LanceDB's hybrid query (vector and
 full-text legs run in parallel) with the workbench's fusion (`ragkit/fusion.py`) as its reranker.
 """
 
@@ -148,16 +148,26 @@ def _write_lock(table: lancedb.table.Table) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _is_conflict(error: BaseException | None) -> bool:
+    """Whether a LanceDB commit conflict is this error or any error it was raised from (a wrapped one too)."""
+    while error is not None:
+        if isinstance(error, (OSError, RuntimeError, ValueError)) and "conflict" in str(error).lower():
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def _committed(table: lancedb.table.Table, write: Callable[[], _T]) -> _T:
     """Run a write at the table's latest version, under its write lock, retrying a commit conflict
-    (another process compacting or indexing the table meanwhile) a few times with a short backoff."""
+    (another process compacting or indexing the table meanwhile, even when wrapped in another error)
+    a few times with a short backoff."""
     for attempt in range(_COMMIT_RETRIES + 1):
         with _write_lock(table):
             table.checkout_latest()
             try:
                 return write()
-            except (OSError, RuntimeError) as error:
-                if "conflict" not in str(error).lower() or attempt == _COMMIT_RETRIES:
+            except Exception as error:
+                if not _is_conflict(error) or attempt == _COMMIT_RETRIES:
                     raise
         time.sleep(0.05 * 2**attempt)
     raise AssertionError("unreachable")
@@ -280,34 +290,33 @@ def _fts_column(table: lancedb.table.Table) -> str:
     return _FTS_COLUMN if _FTS_COLUMN in table.schema.names else "text"  # a table from before contextual headers
 
 
-def _current_text_index(
-    existing_index: lancedb.table.Table,
-    lexical_tokenizer: str = "simple",
-    lexical_stem: bool = True,
-    lexical_stop_words: bool = True,
-    lexical_language: str = "English",
-) -> lancedb.table.Table:
-    wanted = fts_index_settings(lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
-    index = _fts_index(existing_index)
-    if index is not None:
-        details = getattr(index, "index_details", None) or {}
-        same_settings = all(details.get(name) == value for name, value in wanted.items())
-        stats = existing_index.index_stats(index.name)
-        covers_rows = (
-            stats is not None
-            and not stats.num_unindexed_rows
-            and stats.num_indexed_rows == existing_index.count_rows()
-        )
-        if same_settings and covers_rows:
-            return existing_index
+def _text_index_settings(
+    lexical_tokenizer: str, lexical_stem: bool, lexical_stop_words: bool, lexical_language: str
+) -> dict[str, Any]:
+    return fts_index_settings(lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
+
+
+def _fts_mismatch(table: lancedb.table.Table, wanted: dict[str, Any]) -> str:
+    """'' when the table has a full-text index on its indexed text built with these settings; else what is wrong."""
+    index = _fts_index(table)
+    if index is None:
+        return "has no full-text index"
+    details = getattr(index, "index_details", None) or {}
+    other = {name: details.get(name) for name, value in wanted.items() if details.get(name) != value}
+    return f"has a full-text index built with other lexical settings ({other})" if other else ""
+
+
+def _build_text_index(table: lancedb.table.Table, wanted: dict[str, Any]) -> None:
+    """(Re)build the full-text index (a write: callers hold the write lock through `_committed`)."""
     try:
-        existing_index.create_index(_fts_column(existing_index), config=FTS(with_position=False, **wanted), replace=True)
-    except (OSError, ValueError, RuntimeError) as error:
+        table.create_index(_fts_column(table), config=FTS(with_position=False, **wanted), replace=True)
+    except ValueError as error:  # the tokeniser or language was refused; a commit conflict is left to `_committed`
+        if _is_conflict(error):
+            raise
         raise StoreUnavailableError(
-            f"LanceDB could not build the full-text index of {existing_index.name!r}: {error}. "
+            f"LanceDB could not build the full-text index of {table.name!r}: {error}. "
             "Check the lexical settings (lexical_tokenizer, lexical_language)."
         ) from error
-    return existing_index
 
 
 def text_index(
@@ -317,8 +326,18 @@ def text_index(
     lexical_stop_words: bool = True,
     lexical_language: str = "English",
 ) -> lancedb.table.Table:
-    """The table with a native full-text (BM25) index on `indexed_text` (the text embedded) that covers every row, (re)built if missing, stale or tokenised otherwise."""
-    return _current_text_index(existing_index, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
+    """The table, once checked to have a full-text (BM25) index on `indexed_text` (the text embedded) with these lexical settings; a query never writes, so a missing or other index is refused with the command that builds it.
+
+    Rows written since the index was built are still searched (LanceDB scans the rows an index does not cover)."""
+    wanted = _text_index_settings(lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
+    problem = _fts_mismatch(existing_index, wanted)
+    if problem:
+        raise IndexNotFoundError(
+            f"LanceDB table {existing_index.name!r} {problem}; queries do not write to the index. Build it with "
+            f"`python -m workbench repair --index {existing_index.name} --rebuild-fts` and the same lexical flags, "
+            "or ingest with fts_at_ingest."
+        )
+    return existing_index
 
 
 def _scored_rows(result: pa.Table, score_column: str) -> list[dict]:
@@ -487,14 +506,17 @@ def maintained_index(
             dimension = table.schema.field("vector").type.list_size
             table.create_index("vector", config=_ann_config(ann_index_type, done["rows"], dimension))
             done["ann_index"] = f"created {ann_index_type}"
-        if fts_at_ingest and done["rows"] and (changed or _fts_index(table) is None):
-            _current_text_index(table, lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
+        wanted = _text_index_settings(lexical_tokenizer, lexical_stem, lexical_stop_words, lexical_language)
+        if fts_at_ingest and done["rows"] and (changed or _fts_mismatch(table, wanted)):
+            _build_text_index(table, wanted)
             done["fts_index"] = "refreshed"
         return done
 
     try:
-        # Under the table's write lock: two sessions finishing together would otherwise race to build the same index.
+        # Under the table's write lock, commit conflicts retried: two sessions finishing together would otherwise race.
         return _committed(table, upkeep)
+    except StoreUnavailableError:
+        raise
     except (OSError, RuntimeError, ValueError) as error:
         raise StoreUnavailableError(f"LanceDB index upkeep of {index_name!r} failed: {error}.") from error
 
