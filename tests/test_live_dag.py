@@ -61,3 +61,35 @@ def test_ray_tasks_report_their_nodes(files_config):
         ray.shutdown()
     assert record["counts"]["written"] == 3
     assert _batch_states(events, "fresh_embeddings") == {0: ["running", "done"], 1: ["running", "done"], 2: ["running", "done"]}
+
+
+def test_the_picture_shows_a_running_node_ticking_and_batched_nodes_their_batches(data_dir):
+    from workbench.visualize import STATUS_COLOURS, execution_graph, status_digraph
+
+    graph = execution_graph(api.driver_for({"source": "files", "data_dir": str(data_dir)}), api.INGEST_TARGETS)
+    live = api.LiveDag()
+    live.progress("batches", 1, 3)
+    for batch in (0, 1):
+        live.node_event("parsed_files", "running", 0.0, "", batch)
+        live.node_event("parsed_files", "done with errors" if batch else "done", 0.2, "", batch)
+    live.node_event("fresh_embeddings", "running", 0.0, "", 0)
+    live.progress("fresh_embeddings", 40, 120)
+    started = live.status()["fresh_embeddings"]
+    later = live.status(now=__import__("time").monotonic() + 5)
+    assert started[0] == "running" and later["fresh_embeddings"][1] >= 5  # elapsed time counted at redraw
+    assert later["parsed_files"] == ("done with errors", pytest.approx(0.4))
+    assert "chunks" not in later  # not reached: pending
+    details = live.details()
+    assert details["parsed_files"] == "2/3 batches" and details["fresh_embeddings"] == "0/3 batches · 40 / 120 chunks"
+    source = status_digraph(graph, later, details).source
+    embed_line = next(line for line in source.splitlines() if line.strip().startswith("fresh_embeddings "))
+    assert STATUS_COLOURS["running"][0] in embed_line and "penwidth=2.5" in embed_line and "running 5." in embed_line
+    assert "40 / 120 chunks" in embed_line and live.has_errors
+
+
+def test_a_failed_batch_marks_its_node_failed_even_while_another_batch_runs_it():
+    live = api.LiveDag()
+    live.node_event("chunks", "running", 0.0, "", 0)
+    live.node_event("chunks", "running", 0.0, "", 1)
+    live.node_event("chunks", "failed", 0.1, "boom", 0)
+    assert live.status()["chunks"][0] == "failed" and not live.has_errors
