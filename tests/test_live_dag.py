@@ -51,8 +51,9 @@ def test_a_failed_file_draws_its_parse_node_done_with_errors(files_config, execu
     assert sorted(parsed.values()) == [["running", "done"], ["running", "done"], ["running", "done with errors"]]
 
 
+@pytest.mark.ray
 def test_ray_tasks_report_their_nodes(files_config):
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="the ray executor needs the ray package")
     if ray.is_initialized():
         ray.shutdown()
     try:
