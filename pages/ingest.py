@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
 
 import pandas as pd
 import streamlit as st
@@ -16,12 +16,14 @@ from ui.safe_text import markdown_literal
 from ui.stack_picker import stack_picker
 from ui.wording import plural
 from workbench import api
-from workbench.api import InputFile, NodeStatusListener, Progress, status_digraph
+from workbench.api import InputFile, LiveDag, NodeStatusListener, Progress, status_digraph
 
 run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
-STEP_LABELS = {"batches": "Batches", "fresh_embeddings": "Embedding (this batch)", "written_chunk_ids": "Writing to the store (this batch)"}
+STEP_LABELS = {"batches": "Batches", "fresh_embeddings": "Embedding (batches begun so far)",
+               "written_chunk_ids": "Writing to the store (batches begun so far)"}
+REDRAW_SECONDS = 0.5
 LOCAL_BACKENDS = {"all-MiniLM-L6-v2": "torch (float32)", "all-MiniLM-L6-v2-onnx-int8": "ONNX Runtime (int8)"}
 EXECUTOR_LABELS = {"sync": "Synchronous", "threads": "Threads", "processes": "Processes", "ray": "Ray"}
 
@@ -56,7 +58,7 @@ if config["embedding_service"] == "sentence_transformers" and config["model_name
 with st.expander("Scale: batches and executor"):
     left, middle, right = st.columns(3)
     config["executor"] = left.selectbox("Executor", list(EXECUTOR_LABELS), format_func=EXECUTOR_LABELS.get, key="ingest_executor",
-                                        help="Where the batches run. The live DAG follows each batch's nodes with the synchronous executor.")
+                                        help="Where the batches run. The live DAG follows every batch's nodes with each of them.")
     config["ingest_batch_documents"] = middle.number_input("Documents per batch", 1, 100_000, api.DEFAULTS["ingest_batch_documents"], 32,
                                                            key="ingest_batch_documents")
     config["executor_workers"] = right.number_input("Workers (0 = one per core)", 0, 256, 0, 1, key="ingest_workers",
@@ -64,8 +66,8 @@ with st.expander("Scale: batches and executor"):
     if config["executor"] == "ray":
         config["ray_address"] = st.text_input("Ray cluster address (empty: a local Ray instance)", "", key="ingest_ray_address")
     if config["executor"] != "sync":
-        st.caption("The batches run in workers, whose node events do not reach this page: the DAG shows the steps before "
-                   "and after the batches, and the progress bar counts finished batches. Pick Synchronous to watch every node.")
+        st.caption("The batches run in workers, which send their node events to this page through a queue: a node shows "
+                   "running while any batch runs it, and the batches it finished.")
 
 try:
     graph = api.flow_graph(config, "ingest")
@@ -101,43 +103,55 @@ if preview_clicked:
         )
 
 if ingest_clicked:
-    status: dict[str, tuple[str, float]] = {}
+    # The run goes on in a worker thread; this script thread redraws the DAG and the bars from what it reports
+    # (no st.* call from the worker), so a long node shows running, with its time ticking, while it runs.
+    live = LiveDag()
     bars: dict[str, st.delta_generator.DeltaGenerator] = {}
     progress_area = st.container()
-    last_draw = [0.0]
+    outcome: dict = {}
+    run_keys = api_keys()
+    listener = NodeStatusListener(live.node_event, on_batch_event=live.node_event)
 
-    def redraw(force: bool = False) -> None:
-        if force or time.monotonic() - last_draw[0] > 0.25:
-            dag_slot.graphviz_chart(status_digraph(graph, status), width="stretch")
-            last_draw[0] = time.monotonic()
+    def run_ingest() -> None:
+        try:
+            outcome["record"] = api.ingest(config, files=files, api_keys=run_keys, adapters=[listener],
+                                           progress=Progress(live.progress))
+        except Exception as error:  # shown by the script thread below
+            outcome["error"] = error
 
-    def on_node(name: str, state: str, elapsed: float, error: str) -> None:
-        status[name] = (state, elapsed)
-        redraw(force=state == "failed")
-
-    def on_progress(step: str, done: int, total: int) -> None:
-        if step not in bars:
-            bars[step] = progress_area.progress(0.0, text=STEP_LABELS.get(step, step))
-        bars[step].progress(min(1.0, done / total) if total else 1.0, text=f"{STEP_LABELS.get(step, step)}: {done} / {total}")
+    def redraw() -> None:
+        dag_slot.graphviz_chart(status_digraph(graph, live.status(), live.details()), width="stretch")
+        for step, (done, total) in dict(live.steps).items():
+            if step not in bars:
+                bars[step] = progress_area.progress(0.0, text=STEP_LABELS.get(step, step))
+            bars[step].progress(min(1.0, done / total) if total else 1.0, text=f"{STEP_LABELS.get(step, step)}: {done} / {total}")
 
     with st.status("Ingesting…", expanded=True) as box:
-        try:
-            record = api.ingest(config, files=files, api_keys=api_keys(),
-                                   adapters=[NodeStatusListener(on_node)], progress=Progress(on_progress))
-        except Exception as error:
-            redraw(force=True)
+        worker = threading.Thread(target=run_ingest, name="ingest", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            redraw()
+            worker.join(REDRAW_SECONDS)
+        redraw()
+        if "error" in outcome:
             box.update(label="Ingestion failed", state="error")
             st.session_state.pop("ingest_last_record", None)  # the summary below must not be taken for this run's
-            show_error(error, "Ingestion")
+            show_error(outcome["error"], "Ingestion")
             st.stop()
-        redraw(force=True)
+        record = outcome["record"]
         counts = record["counts"]
-        box.update(label=f"Run {record['run_id']} finished: {plural(counts['written'], 'chunk')} written", state="complete")
+        failed = len(record["file_errors"])
+        if failed:
+            box.update(label=f"Run {record['run_id']} finished with errors: {plural(counts['written'], 'chunk')} written, "
+                             f"{plural(failed, 'file')} failed", state="complete")
+        else:
+            box.update(label=f"Run {record['run_id']} finished: {plural(counts['written'], 'chunk')} written", state="complete")
     st.session_state["ingest_last_record"] = record
 
 last_record = st.session_state.get("ingest_last_record")
 if last_record:  # kept until the next run, so the summary survives reruns (a widget change, a download)
-    st.subheader(f"{STATUS_ICONS['succeeded']} Run {last_record['run_id']}")
+    outcome_key = "finished with errors" if last_record["file_errors"] else "succeeded"
+    st.subheader(f"{STATUS_ICONS[outcome_key]} Run {last_record['run_id']}" + (" — finished with errors" if last_record["file_errors"] else ""))
     st.caption(f"{last_record['started_at']} → {last_record['finished_at']} · index "
                f"{last_record['config']['index_name']} ({last_record['config']['vector_db']})")
     run_counts(last_record["counts"])

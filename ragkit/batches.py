@@ -19,8 +19,9 @@ COUNT_KEYS = ("read", "chunked", "embedded", "embedded_by_model", "written", "sk
 
 @dataclass(frozen=True)
 class IngestJob:
-    """What every batch of a run needs: the resolved config, run id and time, API keys, and — in this
-    process only — the handles already opened (model, store), lifecycle adapters and a progress callback."""
+    """What every batch of a run needs: the resolved config, run id and time, API keys, where to send its node
+    events and progress (`events`, a sink that travels to workers), and — in this process only — the handles
+    already opened (model, store), lifecycle adapters and a progress callback."""
 
     config: Mapping[str, Any]
     run_id: str
@@ -30,10 +31,12 @@ class IngestJob:
     shared: dict[str, Any] = field(default_factory=dict)
     adapters: tuple[Any, ...] = ()
     progress: Progress = NO_PROGRESS
+    events: Any = None
 
     def __reduce__(self) -> tuple:
-        # Sent to a worker process: the recipe travels, the in-process handles and callbacks stay here.
-        return (IngestJob, (self.config, self.run_id, self.ingested_at, self.run_batch, self.api_keys))
+        # Sent to a worker process: the recipe and the event sink travel, the in-process handles and callbacks stay here.
+        return (IngestJob, (self.config, self.run_id, self.ingested_at, self.run_batch, self.api_keys, {}, (), NO_PROGRESS,
+                            self.events))
 
 
 @dataclass(frozen=True)

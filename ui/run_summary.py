@@ -15,7 +15,7 @@ COUNT_HELP = {"embedded_by_model": "Chunks the model embedded in this run; the r
               "skipped_unchanged": "Chunks already stored with the same content: not embedded or written again.",
               "deleted_stale": "Old chunks of changed documents, removed."}
 STATUS_ICONS = {"succeeded": ":material/check_circle:", "failed": ":material/error:", "interrupted": ":material/warning:",
-                "running": ":material/hourglass_top:"}
+                "running": ":material/hourglass_top:", "finished with errors": ":material/warning:"}
 
 
 def run_counts(counts: dict[str, int]) -> None:

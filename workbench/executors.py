@@ -19,10 +19,13 @@ workers while it waits.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
+import queue
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +190,30 @@ class RunTracker(NodeExecutionHook, TaskReturnHook, TaskGroupingHook):
             if self._on_batch is not None:
                 self._on_batch(report, list(self.reports))
             self._progress("batches", len(self.reports), max(self.total_batches, len(self.reports)))
+
+
+@contextlib.contextmanager
+def event_queue(config: dict[str, Any]) -> Iterator[Any]:
+    """A queue the batches' workers can write their node events to, for the run's executor, closed after the run.
+
+    threads: a `queue.Queue`; processes: a multiprocessing manager's queue (its proxy pickles into spawned
+    workers); ray: a `ray.util.queue.Queue` (an actor every Ray task can reach). sync: None, the batches run
+    in the caller's thread and report directly.
+    """
+    executor = config.get("executor", "sync")
+    if executor == "threads":
+        yield queue.Queue()
+    elif executor == "processes":
+        with multiprocessing.get_context("spawn").Manager() as manager:
+            yield manager.Queue()
+    elif executor == "ray":
+        ensure_ray(config)
+        from ray.util.queue import Queue as RayQueue
+
+        events = RayQueue(actor_options={"num_cpus": 0})
+        try:
+            yield events
+        finally:
+            events.shutdown()
+    else:
+        yield None

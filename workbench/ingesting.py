@@ -7,6 +7,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from workbench.config import CHUNK_SETTING_KEYS, ResolvedConfig, public_config, 
 from workbench.flows import INGEST_TARGETS, PREFLIGHT_TARGETS, STREAM_TARGETS, code_version, dag_dot, driver_for, runtime_inputs
 from workbench.indexes import check_manifest, index_key_for
 from workbench.keys import check_api_keys, resolve_api_keys
-from workbench.lifecycle import NodeTimer
+from workbench.lifecycle import EventRelay, EventSink, NodeStatusListener, NodeTimer
 
 
 def new_run_id() -> str:
@@ -60,12 +61,17 @@ def ingest_batch(job: IngestJob, batch: DocumentBatch) -> BatchReport:
     """Run the per-batch ingestion flow (sources → chunking → embeddings → ingestion → store) on one batch of documents.
 
     In the driver's process the batch reuses the run's loaded model and open index (`job.shared`),
-    and its nodes report to the caller's adapters and progress; in a worker process the flow loads
-    the model (once per process) and opens the index itself.
+    and its nodes report to the caller's adapters; in a worker process the flow loads the model (once
+    per process) and opens the index itself. Wherever it runs, its node events and progress go to
+    `job.events`, tagged with the batch number.
     """
     timer = NodeTimer()
-    dr = driver_for(job.config, "ingest", [timer, *job.adapters])
-    inputs = runtime_inputs(job.api_keys, job.progress, input_files=list(batch.files), run_id=job.run_id,
+    adapters, progress = [timer, *job.adapters], job.progress
+    if job.events is not None:
+        adapters.append(job.events.listener(batch.number))
+        progress = job.events.progress(batch.number)
+    dr = driver_for(job.config, "ingest", adapters)
+    inputs = runtime_inputs(job.api_keys, progress, input_files=list(batch.files), run_id=job.run_id,
                             ingested_at=job.ingested_at)
     overrides = dict(job.shared)
     if job.config["source"] == "squad":
@@ -98,8 +104,10 @@ def ingest(
     (LanceDB: ANN index past `ann_index_threshold` rows, full-text index, compaction). A failure at
     any point is recorded in the run record and re-raised.
 
-    Lifecycle `adapters` and the steps of `progress` follow the nodes of each batch with the
-    synchronous executor; with the others, progress reports ("batches", done, total).
+    Progress reports ("batches", done, total) from the driver process. With every executor, each
+    `NodeStatusListener` among the `adapters` hears the nodes of every batch (relayed from the workers
+    through a queue for threads, processes and Ray), and `progress` the batches' steps, added up over
+    batches; other adapters follow the nodes of each batch with the synchronous executor only.
     """
     config = with_local_squad(resolve_config(config))
     keys = resolve_api_keys(api_keys)
@@ -142,18 +150,22 @@ def ingest(
         previous = catalog.manifest(key)
         catalog.save_manifest(key, manifest, run_id, previous["chunk_count"] if previous else 0)
         follows_nodes = config["executor"] == "sync"
-        job = IngestJob(
-            config=config, run_id=run_id, ingested_at=ingested_at, run_batch=ingest_batch, api_keys=keys,
-            shared=prepared if executors.runs_in_process(config["executor"]) else {},
-            adapters=tuple(adapters) if follows_nodes else (),
-            progress=progress if follows_nodes else Progress(),
-        )
-        stream = driver_for(config, "stream", [tracker])
-        result = stream.execute(
-            STREAM_TARGETS,
-            inputs=runtime_inputs(keys, progress, input_files=files, ingest_job=job),
-            overrides={"store_client": prepared["store_client"]},
-        )
+        listeners = [adapter for adapter in adapters if isinstance(adapter, NodeStatusListener)]
+        relay = EventRelay(listeners, progress)
+        with executors.event_queue(config) as events:
+            sink = relay.sink() if events is None else EventSink(events)
+            job = IngestJob(
+                config=config, run_id=run_id, ingested_at=ingested_at, run_batch=ingest_batch, api_keys=keys,
+                shared=prepared if executors.runs_in_process(config["executor"]) else {},
+                adapters=tuple(a for a in adapters if a not in listeners) if follows_nodes else (),
+                events=sink,
+            )
+            stream = driver_for(config, "stream", [tracker])
+            result = _run_relaying(relay, sink if events is not None else None, lambda: stream.execute(
+                STREAM_TARGETS,
+                inputs=runtime_inputs(keys, progress, input_files=files, ingest_job=job),
+                overrides={"store_client": prepared["store_client"]},
+            ))
         total = dr.execute(["chunk_count"], inputs=inputs, overrides={"store_client": prepared["store_client"]})
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -224,6 +236,20 @@ def _disk_full(error: BaseException) -> DiskFullError | None:
                                  "it skips what is stored and writes the rest.")
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def _run_relaying(relay: EventRelay, sink: EventSink | None, run: Any) -> Any:
+    """`run()`, with a thread of this process handing the workers' events on from `sink` while it runs (no sink: none needed)."""
+    if sink is None:
+        return run()
+    stop = threading.Event()
+    drainer = threading.Thread(target=relay.drain, args=(sink, stop), name="node-events", daemon=True)
+    drainer.start()
+    try:
+        return run()
+    finally:
+        stop.set()
+        drainer.join(timeout=10)
 
 
 def execute(
