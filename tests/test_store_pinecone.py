@@ -86,6 +86,8 @@ def make_chunks(doc_ids: list[str], per_doc: int, run_id: str = "run-1", dim: in
                 "run_id": run_id,
                 "ingested_at": "2024-05-01T12:00:00+00:00",
                 "text": body,
+                "section": f"Chapter {index + 1}",
+                "indexed_text": f"Title {doc_id} › Chapter {index + 1}\n\n{body}",
                 "question_ids": [f"q-{doc_id}-{index}"] if index % 2 == 0 else [],
             })
     vectors = rng.normal(size=(len(records), dim)).astype(np.float32)
@@ -112,7 +114,8 @@ def test_index_lifecycle_through_the_fake(fake: PineconeFake, client) -> None:
     assert calls == [("written_chunk_ids", n, 12) for n in (0, 5, 10, 12)]
     assert fake.count("POST", "/vectors/upsert") == 3
     stored = fake.vectors("docs-test", "ns-test")
-    assert set(stored[records[0]["chunk_id"]]["metadata"]) == set(STORED_FIELDS) - {"chunk_id"}
+    # the text is stored once: indexed_text (header + text) as its header only
+    assert set(stored[records[0]["chunk_id"]]["metadata"]) == set(STORED_FIELDS) - {"chunk_id", "indexed_text"} | {"indexed_header"}
     assert isinstance(stored[records[0]["chunk_id"]]["metadata"]["page"], float)  # as Pinecone returns them
 
     queried = store.existing_index(client, "Docs_Test")

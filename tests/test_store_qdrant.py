@@ -71,6 +71,8 @@ def make_chunks(doc_ids: list[str], per_doc: int, run_id: str = "run-1", dim: in
                 "run_id": run_id,
                 "ingested_at": "2024-05-01T12:00:00+00:00",
                 "text": body,
+                "section": f"Chapter {index + 1}",
+                "indexed_text": f"Title {doc_id} › Chapter {index + 1}\n\n{body}",
                 "question_ids": [f"q-{doc_id}-{index}", f"q2-{doc_id}-{index}"] if index % 2 == 0 else [],
             })
     vectors = rng.normal(size=(len(records), dim)).astype(np.float32)

@@ -54,6 +54,8 @@ def _records() -> list[dict]:
             "run_id": "run-2" if doc_id == "doc-c" else "run-1",
             "ingested_at": "2024-05-01T12:00:00+00:00",
             "text": f"Text of chunk {chunk_index} of {doc_id}.",
+            "section": f"Part {chunk_index}",
+            "indexed_text": f"Title of {doc_id} › Part {chunk_index}\n\nText of chunk {chunk_index} of {doc_id}.",
             "question_ids": ["q-1", "q-2"] if doc_id == "doc-b" else [],
         })
     assert all(set(record) == set(STORED_FIELDS) for record in records)

@@ -58,7 +58,9 @@ from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
 
 _INT_FIELDS = ("page", "chunk_index", "char_start", "char_end", "dimension")
 _LIST_FIELDS = ("question_ids",)
-_METADATA_FIELDS = tuple(name for name in STORED_FIELDS if name != "chunk_id")
+_METADATA_FIELDS = tuple(name for name in STORED_FIELDS if name not in ("chunk_id", "indexed_text"))
+# `indexed_text` is the contextual header then the text: only the header is stored ("indexed_header"), so a chunk's
+# text is not stored twice in the 40 KB of metadata; the row read back puts the two together again.
 
 # Pinecone caps metadata at 40 KB per vector; stay clear of it, measured as the JSON the SDK sends.
 _METADATA_BYTE_BUDGET = 39_000
@@ -316,6 +318,10 @@ def _metadata(record: dict) -> dict[str, Any]:
                 metadata[name] = items
         else:
             metadata[name] = _utf8_text(value)
+    indexed, text = str(record.get("indexed_text") or ""), str(record.get("text") or "")
+    header = indexed[: len(indexed) - len(text)] if indexed.endswith(text) else ""  # indexed = header + text, always
+    if header:
+        metadata["indexed_header"] = _utf8_text(header)
     if _json_size(metadata) <= _METADATA_BYTE_BUDGET:
         return metadata
     text = metadata["text"]
@@ -417,6 +423,8 @@ def _row(chunk_id: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
             row[name] = int(value) if value is not None else 0
         elif name in _LIST_FIELDS:
             row[name] = [str(item) for item in value] if isinstance(value, list) else []
+        elif name == "indexed_text":
+            row[name] = str(metadata.get("indexed_header") or "") + str(metadata.get("text") or "")
         else:
             row[name] = "" if value is None else str(value)
     return row
