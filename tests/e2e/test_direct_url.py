@@ -20,5 +20,5 @@ def test_a_page_url_opened_first_has_the_navigation_and_the_key_fields(server, p
     page.get_by_role("heading", name="Runs").first.wait_for()
     assert page.url.rstrip("/").endswith("/runs")
     labels = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
-    assert [label.split()[-1] for label in labels] == ["Home", "Ingest", "Retrieve", "Compare", "Chat", "Runs"]
+    assert [label.split()[-1] for label in labels] == ["Home", "Ingest", "Retrieve", "Compare", "Chat", "Questions", "Runs"]
     assert page.get_by_text("API keys").count() == 1

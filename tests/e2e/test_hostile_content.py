@@ -124,7 +124,7 @@ def test_hostile_content_is_shown_as_text_on_every_page(watched, server, tmp_pat
     _visible_text(page, "broken <img src=y onerror=window.__xss=6> **bold**.pdf")  # the preview's file-error line
     _assert_inert(page, dialogs, "ingest preview")
     page.get_by_role("button", name="Ingest", exact=True).click()
-    page.get_by_text("finished:").first.wait_for(timeout=180_000)
+    page.get_by_text(re.compile(r"finished( with errors)?:")).first.wait_for(timeout=180_000)
     _wait_idle(page)
     _visible_text(page, "broken <img src=y onerror=window.__xss=6> **bold**.pdf")  # "… was not ingested: …"
     _assert_inert(page, dialogs, "ingest")
