@@ -18,7 +18,8 @@ def _rows(start: int, count: int, rng: np.random.Generator) -> tuple[list[dict],
         {name: 0 for name in STORED_FIELDS}
         | {"chunk_id": f"c{i}", "document_id": f"d{i}", "source_kind": "file", "source_name": f"f{i}.txt", "title": "t",
            "content_hash": "h", "embedding_service": "s", "model_name": "m", "run_id": "r", "ingested_at": "now",
-           "text": f"row number {i} about topic {i % 7}", "question_ids": []}
+           "text": f"row number {i} about topic {i % 7}", "section": "", "indexed_text": f"row number {i} about topic {i % 7}",
+           "question_ids": []}
         for i in range(start, start + count)
     ]
     vectors = rng.standard_normal((count, DIMENSION)).astype(np.float32)
