@@ -202,6 +202,23 @@ def test_search_order_scores_and_lineage_round_trip(store):
     assert [hit["chunk_id"] for hit in dense] == [hit["chunk_id"] for hit in hits[:2]]
 
 
+def test_batched_dense_search_answers_each_query_as_dense_hits_does(store):
+    records, vectors = _records(LAYOUT), _vectors(len(LAYOUT))
+    _write(store, records, vectors)
+    queries = np.vstack([vectors[3], vectors[0], -vectors[5], vectors[1]])
+    batched = store.run(["dense_hits_batch"], query_vectors=queries, candidate_count=3)["dense_hits_batch"]
+    assert len(batched) == len(queries)
+    for query, hits in zip(queries, batched):
+        single = store.run(["dense_hits"], query_vector=query, candidate_count=3)["dense_hits"]
+        assert [hit["chunk_id"] for hit in hits] == [hit["chunk_id"] for hit in single]
+        assert [hit["score"] for hit in hits] == pytest.approx([hit["score"] for hit in single], abs=1e-5)
+        assert [{name: hit[name] for name in STORED_FIELDS} for hit in hits] == \
+            [{name: hit[name] for name in STORED_FIELDS} for hit in single]
+    assert batched[0][0]["chunk_id"] == records[3]["chunk_id"] and batched[1][0]["chunk_id"] == records[0]["chunk_id"]
+    empty = store.run(["dense_hits_batch"], query_vectors=np.zeros((0, DIM), dtype=np.float32), candidate_count=3)
+    assert empty["dense_hits_batch"] == []
+
+
 def test_counts_questions_run_chunks_state_and_upkeep(store):
     records = _records(LAYOUT) + _records([("doc-d", 0)], run_id="run-other")
     _write(store, records, _vectors(len(records)))

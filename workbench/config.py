@@ -86,6 +86,7 @@ DEFAULTS: dict[str, Any] = {
     "reranker": "none",  # a name of dataflows.rerankers.RERANKERS: "none", "cross_encoder" (local) or "cohere" (Cohere Rerank API)
     "reranker_model": "",  # "": rerank-v3.5 for Cohere; a local folder or model name for a cross-encoder
     "rerank_top_n": 20,  # candidates the reranker scores (the store returns this many, the reranker keeps top_k)
+    "batched_search": True,  # evaluation, dense without a reranker: every question in one batched store search (False: one by one)
     # scale (see dataflows/batching.py, workbench/executors.py, the store modules' index maintenance)
     "executor": "sync",  # how ingestion batches run: "sync", "threads", "processes" or "ray" (Hamilton task executors)
     "executor_workers": 0,  # parallel batches for threads/processes/ray; 0: one per CPU core
@@ -316,6 +317,7 @@ def _check_scale_settings(merged: dict[str, Any]) -> None:
     if min(merged["executor_workers"], merged["ann_index_threshold"], merged["compact_after_writes"]) < 0:
         raise ConfigError("executor_workers, ann_index_threshold and compact_after_writes must not be negative (0 = default / never).")
     merged["fts_at_ingest"] = bool(merged["fts_at_ingest"])
+    merged["batched_search"] = bool(merged["batched_search"])
     merged["ray_address"] = str(merged["ray_address"] or "").strip()
 
 

@@ -173,6 +173,7 @@ def evaluate(
             "k_values": k_values,
             "squad_path": question_set.origin.get("file", "") if question_set.origin.get("kind") == "squad" else "",
             "question_batch_size": batch_size,
+            "batched_search": config["batched_search"] and config["retrieval_mode"] == "dense" and not reranking,
             "subset": None if question_ids is None else len(set(question_ids)),
             "questions_digest": hashlib.sha256(
                 "\n".join(sorted(r.question.question_id for r in evaluated)).encode()).hexdigest()[:16],

@@ -16,6 +16,12 @@ Swapping stores is passing another module to the driver. Every store module defi
     deleted_document_count(vector_index, document_ids_to_delete) -> chunks removed for those documents
     search_hits(existing_index, query_vector, top_k)           -> [{**STORED_FIELDS, "score": cosine similarity}]
     dense_hits(existing_index, query_vector, candidate_count)  -> the same, `candidate_count` of them (retrieval flow)
+    dense_hits_batch(existing_index, query_vectors, candidate_count)
+                                                               -> [dense_hits of each row of query_vectors], in row order,
+                                                                  the same hits, order and scores (evaluation flow); in
+                                                                  as few store calls as the store allows (LanceDB: many
+                                                                  query vectors per search; Qdrant: query_batch_points;
+                                                                  Weaviate, Pinecone: single searches on a few threads)
     text_index(existing_index, [lexical settings])             -> handle with a current full-text (BM25) index;
                                                                   ConfigError where the store has none
     lexical_hits(text_index, question, candidate_count)        -> [{**STORED_FIELDS, "score": BM25}]
