@@ -16,6 +16,7 @@ from typing import Any
 from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
 from ragkit.errors import DiskFullError, StoreUnavailableError, WorkbenchError
+from ragkit.resource_use import ResourceMeter
 from ragkit.schema import Chunk, FileError, InputFile, Progress
 from ragkit.squad import read_squad_file
 from workbench import executors
@@ -134,6 +135,7 @@ def ingest(
     catalog.start_run(run_id, "ingest", key, public_config(config), _inputs_summary(config, files), code_version())
     prepared: dict[str, Any] = {}
     manifest: dict[str, Any] | None = None
+    meter = ResourceMeter.start()
     try:
         prepared = dr.execute(PREFLIGHT_TARGETS, inputs=inputs)
         check_manifest(catalog.manifest(key), config, prepared["embedding_dimension"])
@@ -185,14 +187,15 @@ def ingest(
             message += (f" Before it stopped, the run had finished {len(tracker.reports)} of {tracker.total_batches} "
                         f"batches ({written} chunk{'' if written == 1 else 's'} written); a re-run skips what is stored.")
             raised.args = (message,)
-        _quietly(lambda: catalog.finish_run(run_id, status, counts, {**timer.timings, **tracker.timings}, error=message, dag_dot=dot))
+        _quietly(lambda: catalog.finish_run(run_id, status, counts, {**timer.timings, **tracker.timings}, error=message, dag_dot=dot,
+                                                  resources=meter.reading()))
         if raised is not error:
             raise raised from error
         raise
     file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["run_file_errors"]]
     timings = {**timer.timings, **tracker.timings, **result["run_timings"]}
     catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
-    catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot)
+    catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot, resources=meter.reading())
     return catalog.run(run_id) or {}
 
 
