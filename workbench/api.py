@@ -44,11 +44,12 @@ from workbench.question_sets import (
     save_question_set,
 )
 from workbench.repairing import check_index, repair
+from workbench.scorecard import diff_scorecards, find_index, scorecard, scorecard_history, scorecard_rows
 from workbench.tuning import delete_retrieval_preset, retrieval_preset, retrieval_presets, tune_retrieval
 from workbench.visualize import ExecutionGraph, LiveDag, execution_graph, status_digraph
 
 __all__ = [
-    "check_index", "repair",
+    "check_index", "repair", "diff_scorecards", "find_index", "scorecard", "scorecard_history", "scorecard_rows",
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "PDF_PARSERS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "LiveDag", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "conversation", "new_conversation_id", "save_conversation", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",

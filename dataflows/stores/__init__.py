@@ -66,7 +66,7 @@ STORES.register(BackendSpec(
     capabilities=frozenset({EMBEDDED, OFFLINE, LEXICAL, HYBRID, INDEX_UPKEEP}),
     index_label="LanceDB table",
     description="embedded: files in the data folder, nothing to run",
-    packages=("lancedb", "pylance"),
+    packages=("lancedb",),
     service_licence="nothing runs outside this process",
 ))
 
