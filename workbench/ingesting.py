@@ -280,3 +280,26 @@ def preview_chunks(
 def index_state(config: Mapping[str, Any], api_keys: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The physical state of the index a config points at: rows, fragments, ANN vector index (type), full-text index."""
     return driver_for(config, "store").execute(["index_state"], inputs=runtime_inputs(resolve_api_keys(api_keys)))["index_state"]
+
+
+def ingest_estimate(
+    config: Mapping[str, Any], files: list[InputFile] | None = None, api_keys: Mapping[str, str] | None = None,
+    price_table: Any = None,
+) -> dict[str, Any]:
+    """Tokens and cost of embedding the selected documents, from their chunks (the preview path; nothing is embedded).
+
+    Counts the distinct indexed texts the way the run records them (`ragkit.token_counts`), so on a new index with an
+    empty embedding cache the run then records these tokens; texts already embedded are not sent again, so it is an upper bound."""
+    from ragkit.prices import load_price_table
+    from ragkit.token_counts import count_tokens
+
+    resolved = with_local_squad(resolve_config(config))
+    chunks, file_errors = preview_chunks(config, files=files, api_keys=api_keys)
+    texts = list(dict.fromkeys(chunk.indexed_text for chunk in chunks))
+    tally = count_tokens(resolved["embedding_service"], resolved["model_name"], texts)
+    prices = price_table or load_price_table()
+    price = prices.price("embedding", resolved["embedding_service"], resolved["model_name"])
+    return {"documents": len({chunk.document_id for chunk in chunks}), "chunks": len(chunks), "texts": len(texts),
+            **tally.to_json(), "cost": round(price.for_tokens(tally.tokens), 6) if price else None,
+            "price_per_1k_tokens": price.per_unit if price else None, "price_table_as_of": prices.as_of,
+            "currency": prices.currency, "failed_files": len(file_errors)}
