@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from hamilton.function_modifiers import ResolveAt, check_output_custom, resolve
@@ -18,6 +19,7 @@ from hamilton.function_modifiers import ResolveAt, check_output_custom, resolve
 from dataflows._quality import EmbeddingsAreUnitVectors
 from ragkit.embedding_cache import EmbeddingCache
 from ragkit.errors import ServiceError
+from ragkit.token_counts import count_tokens
 
 # --- the cache around the model -----------------------------------------------------------------
 
@@ -39,6 +41,14 @@ def cached_embeddings(
     keys = {text: EmbeddingCache.key(embedding_namespace, text) for text in texts_to_embed}
     found = embedding_cache.get_many(list(set(keys.values())), embedding_dimension)
     return {text: found[key] for text, key in keys.items() if key in found}
+
+
+def embedded_tokens(
+    texts_missing_from_cache: list[str], embedding_client: Any, embedding_service: str, model_name: str
+) -> dict[str, Any]:
+    """Tokens of the texts the model embeds now: the service's own tokenizer where there is one here, else an estimate that says so."""
+    tally = count_tokens(embedding_service, model_name, texts_missing_from_cache, getattr(embedding_client, "tokenizer", None))
+    return tally.to_json()
 
 
 def texts_missing_from_cache(texts_to_embed: list[str], cached_embeddings: dict[str, np.ndarray]) -> list[str]:

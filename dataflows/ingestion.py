@@ -7,6 +7,8 @@ then deletes the chunks its old version had, so a crash in between never loses a
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ragkit.schema import Chunk, Document, FileError
@@ -102,8 +104,11 @@ def ingestion_counts(
     written_chunk_ids: list[str],
     deleted_chunk_ids: list[str],
     replaced_documents: list[str],
+    embedded_tokens: dict[str, Any],
+    embedding_call_count: int,
 ) -> dict[str, int]:
-    """The run's counts: documents read (and of those, replaced), chunks made, embedded (by the model / from cache), written, skipped, deleted, files failed."""
+    """The run's counts: documents read (and replaced), chunks made, embedded (by the model / from cache), written, skipped,
+    deleted, files failed; the model's calls and the tokens it embedded (and of those, how many were estimated)."""
     return {
         "read": len(documents),
         "chunked": len(chunks),
@@ -114,4 +119,7 @@ def ingestion_counts(
         "deleted_stale": len(deleted_chunk_ids),
         "failed": len(file_errors),
         "replaced_documents": len(replaced_documents),
+        "model_calls": int(embedding_call_count),
+        "tokens_embedded": int(embedded_tokens["tokens"]),
+        "tokens_estimated": int(embedded_tokens["tokens"]) if embedded_tokens["estimated"] else 0,
     }

@@ -16,6 +16,7 @@ from ui.marking import mark_controls
 from ui.navigation import run_inside_app
 from ui.paired_comparison import show_paired_comparison
 from ui.retrieval_picker import retrieval_settings
+from ui.scorecard import scorecard_comparison
 from ui.tuning_panel import tune_panel
 from ui.wording import plural, score_note
 from workbench import api
@@ -81,6 +82,15 @@ if shown and shown["for"] == shown_for:
                 other_rank = ranks[1 if side == "a" else 0].get(_passage(hit))
                 result_card(rank, hit, question, marker=f"◆ #{other_rank} on the {other} · " if other_rank else "",
                             side=side, controls=controls)
+
+st.divider()
+st.subheader("Scorecard")
+try:
+    cards = [api.scorecard(manifest, data_dir(), save=False) for manifest in (manifest_a, manifest_b)]
+except Exception as error:
+    show_error(error, "The scorecards")
+else:
+    scorecard_comparison(*cards, f"left: {manifest_a['index_name']}", f"right: {manifest_b['index_name']}")
 
 st.divider()
 st.subheader("Benchmark on a question set")

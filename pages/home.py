@@ -7,6 +7,7 @@ import streamlit as st
 from ui.errors import show_error
 from ui.index_picker import data_dir
 from ui.navigation import run_inside_app
+from ui.scorecard import scorecard_table
 from ui.wording import plural
 from workbench import api
 
@@ -76,6 +77,11 @@ def home() -> None:
             )
             if api.STORES.get(manifest["vector_db"]).has("embedded"):  # a hosted store is not asked on every page load
                 name.caption(_index_state_line(manifest))
+            with name.expander("Scorecard"):
+                try:
+                    scorecard_table(api.scorecard(manifest, data_dir(), save=False))
+                except Exception as error:  # a scorecard that cannot be made: say why, keep the page
+                    show_error(error, "The scorecard")
             with links:
                 first, second = st.columns(2)
                 first.page_link("pages/retrieve.py", label="Query", icon=":material/search:", query_params={"index": manifest["index_key"]})

@@ -102,6 +102,20 @@ if preview_clicked:
             column_config={"text": st.column_config.TextColumn("text", width="large")},
         )
 
+if has_input and not api.EMBEDDERS.get(config["embedding_service"]).has("offline"):
+    if st.button("Estimate tokens and cost", help="Parses and chunks the selected documents (nothing is embedded) and "
+                 "counts their tokens the way the run records them."):
+        try:
+            with st.spinner("Parsing, chunking and counting tokens…"):
+                estimate = api.ingest_estimate(config, files=files, api_keys=api_keys())
+        except Exception as error:
+            show_error(error, "The estimate")
+        else:
+            cost = "not in the price table" if estimate["cost"] is None else f"${estimate['cost']:,.4f}"
+            st.info(f"Estimated before ingesting: {estimate['tokens']:,} tokens in {plural(estimate['texts'], 'chunk')} of "
+                    f"{plural(estimate['documents'], 'document')}, cost {cost} (prices as of {estimate['price_table_as_of']}); "
+                    f"counted by {estimate['method']}. Chunks already embedded are not sent again.")
+
 if ingest_clicked:
     # The run goes on in a worker thread; this script thread redraws the DAG and the bars from what it reports
     # (no st.* call from the worker), so a long node shows running, with its time ticking, while it runs.

@@ -78,6 +78,8 @@ class BackendSpec:
     default_model: str = ""
     index_label: str = "Index name"  # what the index is called in this store ("LanceDB table")
     description: str = ""  # what must run for it: "a Weaviate server", "a Pinecone account"
+    packages: tuple[str, ...] = ()  # the Python distributions its client is (licences are read from their metadata)
+    service_licence: str = ""  # the licence of what runs outside this process: "Weaviate server: BSD-3-Clause"
 
     def has(self, capability: str) -> bool:
         """Whether the backend declares a capability."""

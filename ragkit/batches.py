@@ -14,7 +14,7 @@ from typing import Any
 from ragkit.schema import NO_PROGRESS, FileError, InputFile, Progress, SquadParagraph
 
 COUNT_KEYS = ("read", "chunked", "embedded", "embedded_by_model", "written", "skipped_unchanged", "deleted_stale", "failed",
-              "replaced_documents")
+              "replaced_documents", "model_calls", "tokens_embedded", "tokens_estimated")
 
 
 @dataclass(frozen=True)

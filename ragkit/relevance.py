@@ -99,3 +99,15 @@ def sign_test(a: Sequence[float], b: Sequence[float]) -> dict[str, float]:
 def metrics_from_ranks(ranks: Sequence[int], k_values: Sequence[int]) -> dict[str, float]:
     """The figures of questions with one label each, from the rank at which it was found (0: not found)."""
     return mean_scores([question_scores([rank], [2], sorted(set(int(k) for k in k_values))) for rank in ranks])
+
+
+
+def bootstrap_interval(values: Sequence[float], resamples: int = 2_000, seed: int = 0) -> dict[str, float]:
+    """The mean of per-question values with its 95% percentile bootstrap interval (seeded: the same values, the same interval)."""
+    if not values:
+        return {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "questions": 0}
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
+    low, high = means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))]
+    return {"mean": round(sum(values) / n, 4), "ci_low": round(low, 4), "ci_high": round(high, 4), "questions": n}

@@ -41,9 +41,10 @@ def test_ingestion_counts():
     documents = [Document("d1", "file", "a", "a", "x", (Page(0, 0, 1),))]
     chunks = [_chunk("d1", 0, "a"), _chunk("d1", 1, "b")]
     counts = ingestion.ingestion_counts(documents, [FileError("b.pdf", "bad")], chunks, chunks[1:], 1, ["b"], ["id"], ["old1", "old2"],
-                                        ["a"])
+                                        ["a"], {"tokens": 7, "estimated": True, "method": "estimated"}, 1)
     assert counts == {"read": 1, "chunked": 2, "embedded": 1, "embedded_by_model": 1, "written": 1,
-                      "skipped_unchanged": 1, "deleted_stale": 2, "failed": 1, "replaced_documents": 1}
+                      "skipped_unchanged": 1, "deleted_stale": 2, "failed": 1, "replaced_documents": 1,
+                      "model_calls": 1, "tokens_embedded": 7, "tokens_estimated": 7}
 
 
 def test_texts_and_input_types_differ_between_ingestion_and_retrieval():

@@ -162,7 +162,10 @@ def test_index_lifecycle_in_local_mode(client, folder: Path) -> None:
     assert len(run1) == 3 and {r["run_id"] for r in run1} == {"run-1"}
     assert store.run_chunks(queried, "no-such-run") == []
 
-    assert store.index_state(queried) == {"rows": 8, "fragments": None, "ann_index": "", "fts_index": False, "mode": "local"}
+    state = store.index_state(queried)
+    disk = state.pop("disk")
+    assert state == {"rows": 8, "fragments": None, "ann_index": "", "fts_index": False, "mode": "local"}
+    assert disk["measured"] and disk["vectors_bytes"] == 8 * DIM * 4 and disk["total_bytes"] > disk["vectors_bytes"]
     upkeep = store.maintained_index(client, "docs", {"written": 2})
     assert upkeep["fts_index"] == "none" and upkeep["compacted"] is False and "exact" in upkeep["ann_index"]
 

@@ -22,7 +22,7 @@ from workbench.conversations import conversation, new_conversation_id, save_conv
 from workbench.evaluating import evaluate
 from workbench.flows import INGEST_TARGETS, QUERY_TARGETS, dag, driver_for, flow_modules
 from workbench.indexes import index_key_for, index_manifest, query_config
-from workbench.ingesting import execute, index_state, ingest, preview_chunks
+from workbench.ingesting import execute, index_state, ingest, ingest_estimate, preview_chunks
 from workbench.keys import api_key_env_vars, known_api_keys, required_api_keys, resolve_api_keys
 from workbench.lifecycle import NodeStatusListener
 from workbench.marking import hit_marks, mark_hit, marked_set_name, marks, unmark_hit
@@ -44,17 +44,18 @@ from workbench.question_sets import (
     save_question_set,
 )
 from workbench.repairing import check_index, repair
+from workbench.scorecard import diff_scorecards, find_index, scorecard, scorecard_history, scorecard_rows
 from workbench.tuning import delete_retrieval_preset, retrieval_preset, retrieval_presets, tune_retrieval
 from workbench.visualize import ExecutionGraph, LiveDag, execution_graph, status_digraph
 
 __all__ = [
-    "check_index", "repair",
+    "check_index", "repair", "diff_scorecards", "find_index", "scorecard", "scorecard_history", "scorecard_rows",
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "PDF_PARSERS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "LiveDag", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "conversation", "new_conversation_id", "save_conversation", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",
     "review_questions", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
     "import_question_upload", "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
-    "flow_graph", "flow_modules", "hit_marks", "mark_hit", "marked_set_name", "marks", "unmark_hit", "index_key_for", "index_manifest", "index_state", "indexes", "ingest",
+    "flow_graph", "flow_modules", "hit_marks", "mark_hit", "marked_set_name", "marks", "unmark_hit", "index_key_for", "index_manifest", "index_state", "indexes", "ingest", "ingest_estimate",
     "known_api_keys", "preview_chunks", "public_config", "query_config", "required_api_keys", "resolve_api_keys",
     "resolve_config", "run_chunks", "runs", "search", "status_digraph", "delete_retrieval_preset", "retrieval_preset",
     "retrieval_presets", "tune_retrieval",

@@ -155,6 +155,20 @@ CREATE TABLE IF NOT EXISTS run_batches (
 );
 """
 
+_SCORECARDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scorecards (
+    scorecard_id TEXT PRIMARY KEY,
+    index_key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    eval_id TEXT NOT NULL DEFAULT '',
+    scorecard_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scorecards_by_index ON scorecards (index_key, created_at);
+"""
+
+# Columns added after a table was first released: (table, column, its declaration), added to an older catalog on open.
+_ADDED_COLUMNS = (("runs", "resources_json", "TEXT NOT NULL DEFAULT '{}'"),)
+
 _JSON_COLUMNS = {
     "config_json": "config",
     "inputs_json": "inputs",
@@ -175,6 +189,8 @@ _JSON_COLUMNS = {
     "settings_json": "settings",
     "tuned_json": "tuned",
     "turns_json": "turns",
+    "resources_json": "resources",
+    "scorecard_json": "scorecard",
 }
 
 
@@ -190,7 +206,7 @@ def index_key(store_location: str, index_name: str) -> str:
 
 DATA_DIR_TOKEN = "$DATA_DIR"
 _KEYED_TABLES = ("runs", "manifests", "evaluations", "question_sets", "relevance_marks", "question_drafts", "retrieval_presets",
-                 "conversations")
+                 "conversations", "scorecards")
 
 
 def portable_location(store_location: str, data_dir: str | Path) -> str:
@@ -275,7 +291,11 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _CONVERSATIONS_SCHEMA + _BATCHES_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _CONVERSATIONS_SCHEMA + _BATCHES_SCHEMA + _SCORECARDS_SCHEMA)
+                    for table, column, declaration in _ADDED_COLUMNS:
+                        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})").fetchall()}
+                        if column not in present:
+                            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
@@ -321,14 +341,15 @@ class Catalog:
         file_errors: list | None = None,
         error: str = "",
         dag_dot: str = "",
+        resources: dict | None = None,
     ) -> None:
-        """Record how a run ended: succeeded, failed (with the error) or interrupted."""
+        """Record how a run ended: succeeded, failed (with the error) or interrupted; and what it used (wall, CPU, memory)."""
         with self._connect() as connection:
             connection.execute(
-                "UPDATE runs SET status=?, finished_at=?, counts_json=?, timings_json=?, file_errors_json=?, error=?, dag_dot=?"
-                " WHERE run_id=?",
+                "UPDATE runs SET status=?, finished_at=?, counts_json=?, timings_json=?, file_errors_json=?, error=?, dag_dot=?,"
+                " resources_json=? WHERE run_id=?",
                 (status, now_iso(), json.dumps(counts or {}), json.dumps(timings or {}), json.dumps(file_errors or []),
-                 error, dag_dot, run_id),
+                 error, dag_dot, json.dumps(resources or {}), run_id),
             )
 
     def record_batch(
@@ -457,6 +478,25 @@ class Catalog:
         record = self._decode(record)
         record["question_set"] = record.get("question_set") or "squad"  # evaluations from before question sets were SQuAD's
         return record
+
+    # --- scorecards -----------------------------------------------------------------------------
+
+    def save_scorecard(self, key: str, scorecard: dict[str, Any], eval_id: str = "") -> str:
+        """Store a scorecard of an index (`workbench.scorecard`), keeping the earlier ones; returns its id."""
+        scorecard_id = f"{scorecard.get('created_at') or now_iso()}-{os.urandom(4).hex()}"
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO scorecards (scorecard_id, index_key, created_at, eval_id, scorecard_json) VALUES (?, ?, ?, ?, ?)",
+                (scorecard_id, key, scorecard.get("created_at") or now_iso(), eval_id, json.dumps(scorecard)),
+            )
+        return scorecard_id
+
+    def scorecards(self, key: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The stored scorecards of an index, newest first: scorecard_id, index_key, created_at, eval_id, scorecard."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT * FROM scorecards WHERE index_key = ? ORDER BY created_at DESC, rowid DESC"
+                                      " LIMIT ?", (key, limit)).fetchall()
+        return [self._decode(row) for row in rows]
 
     # --- question sets -------------------------------------------------------------------------
 

@@ -217,6 +217,22 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--name", default="", help="the set's name (default generated-<index>)")
     _add_store_flags(generate)
 
+    card = commands.add_parser("scorecard", help="an index's scorecard: relevance, ingestion, cost, footprint, latency, "
+                               "infrastructure, licences (stored, history kept)")
+    card.add_argument("--index", dest="index_name", required=True, help="index name (or key, see `indexes`)")
+    card.add_argument("--vector-db", help="the store, when several indexes share the name")
+    card.add_argument("--questions", default="", help="relevance from the last evaluation on this question set (default: any)")
+    card.add_argument("--probe", action="store_true", help="time a few searches when there is no evaluation")
+    card.add_argument("--diff", action="store_true", help="this scorecard beside the previous stored one")
+    card.add_argument("--data-dir")
+    card.add_argument("--json", action="store_true")
+    compare = commands.add_parser("compare", help="two indexes' scorecards side by side, the better figure marked")
+    compare.add_argument("a", help="index name or key")
+    compare.add_argument("b", help="index name or key")
+    compare.add_argument("--questions", default="", help="relevance from the last evaluation on this question set")
+    compare.add_argument("--data-dir")
+    compare.add_argument("--json", action="store_true")
+
     evals = commands.add_parser("evals", help="list past evaluations, newest first")
     evals.add_argument("--index-key", help="only this index (the key shown by `indexes`)")
     evals.add_argument("--limit", type=int, default=20)
@@ -448,6 +464,64 @@ def _print_evaluation(record: dict[str, Any]) -> None:
               f"reference answers): {scores}; answer ms p50 {answers['answer_ms_p50']:.0f}")
 
 
+def _print_scorecard(card: dict[str, Any]) -> None:
+    from workbench import api
+
+    _out(f"scorecard of {card['index_key']} ({card['stack']['vector_db']}, {card['stack']['embedding_service']} / "
+         f"{card['stack']['model_name']}), {card['created_at']}; prices as of {card['cost']['price_table_as_of']}")
+    section = ""
+    for row in api.scorecard_rows(card):
+        if row["section"] != section:
+            section = row["section"]
+            _out(section)
+        _out(f"  {row['label']:<24} {row['value']}")
+    for part in card["licences"]["store_packages"] + card["licences"]["embedding_packages"]:
+        _out(f"  {part['package']} {part['version']}: {part['licence']}")
+    for note in card["cost"]["notes"]:
+        _out(f"  note: {note}")
+
+
+def _print_diff(a: dict[str, Any], b: dict[str, Any], label_a: str, label_b: str) -> None:
+    from workbench import api
+
+    _out(f"{'':<26} {label_a[:30]:<32} {label_b[:30]:<32}")
+    for row in api.diff_scorecards(a, b):
+        mark_a, mark_b = ("✓ " if row["better"] == "a" else "  "), ("✓ " if row["better"] == "b" else "  ")
+        _out(f"{row['section'][:10]:<10} {row['label']:<15} {mark_a}{row['a'][:30]:<30} {mark_b}{row['b'][:30]:<30}")
+    _out("✓ marks the better figure of a row (lower cost, size and latency; higher relevance and speed)")
+
+
+def _scorecards(args: argparse.Namespace) -> int:
+    """The `scorecard` and `compare` commands."""
+    from workbench import api
+
+    data_dir = args.data_dir or ""
+    if args.command == "compare":
+        cards = [api.scorecard(api.find_index(name, data_dir), data_dir, args.questions) for name in (args.a, args.b)]
+        if args.json:
+            _out(json.dumps({"a": cards[0], "b": cards[1], "diff": api.diff_scorecards(*cards)}, indent=2, default=str))
+        else:
+            _print_diff(cards[0], cards[1], args.a, args.b)
+        return 0
+    manifest = api.find_index(args.index_name, data_dir, args.vector_db or "")
+    card = api.scorecard(manifest, data_dir, args.questions, probe=args.probe)
+    if args.diff:
+        history = api.scorecard_history(manifest["index_key"], data_dir, limit=2)
+        if len(history) < 2:
+            raise ConfigError(f"Index {args.index_name!r} has one scorecard only: nothing earlier to diff it with.")
+        if args.json:
+            _out(json.dumps({"a": history[1], "b": history[0], "diff": api.diff_scorecards(history[1], history[0])},
+                            indent=2, default=str))
+        else:
+            _print_diff(history[1], history[0], f"earlier {history[1]['created_at']}", f"now {history[0]['created_at']}")
+        return 0
+    if args.json:
+        _out(json.dumps(card, indent=2, default=str))
+    else:
+        _print_scorecard(card)
+    return 0
+
+
 def _with_preset(args: argparse.Namespace) -> dict[str, Any]:
     """The config of the flags, on top of the retrieval preset named by --preset."""
     from workbench import api
@@ -638,6 +712,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             _print_evaluation(record)
         return 0
+    if args.command in ("scorecard", "compare"):
+        return _scorecards(args)
     if args.command == "evals":
         records = api.evaluations(args.data_dir or "", index_key=args.index_key, limit=args.limit)
         if args.json:

@@ -189,4 +189,7 @@ def evaluate(
         record["answer_quality"] = answer_scores["summary"]
     if save:
         catalog.save_evaluation(record)
+        from workbench.scorecard import scorecard
+
+        scorecard(manifest, config["data_dir"], question_set.name, api_keys=keys)  # the stack's scorecard, with this evaluation
     return record

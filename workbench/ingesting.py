@@ -16,6 +16,7 @@ from typing import Any
 from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
 from ragkit.errors import DiskFullError, StoreUnavailableError, WorkbenchError
+from ragkit.resource_use import ResourceMeter
 from ragkit.schema import Chunk, FileError, InputFile, Progress
 from ragkit.squad import read_squad_file
 from workbench import executors
@@ -134,6 +135,7 @@ def ingest(
     catalog.start_run(run_id, "ingest", key, public_config(config), _inputs_summary(config, files), code_version())
     prepared: dict[str, Any] = {}
     manifest: dict[str, Any] | None = None
+    meter = ResourceMeter.start()
     try:
         prepared = dr.execute(PREFLIGHT_TARGETS, inputs=inputs)
         check_manifest(catalog.manifest(key), config, prepared["embedding_dimension"])
@@ -185,14 +187,15 @@ def ingest(
             message += (f" Before it stopped, the run had finished {len(tracker.reports)} of {tracker.total_batches} "
                         f"batches ({written} chunk{'' if written == 1 else 's'} written); a re-run skips what is stored.")
             raised.args = (message,)
-        _quietly(lambda: catalog.finish_run(run_id, status, counts, {**timer.timings, **tracker.timings}, error=message, dag_dot=dot))
+        _quietly(lambda: catalog.finish_run(run_id, status, counts, {**timer.timings, **tracker.timings}, error=message, dag_dot=dot,
+                                                  resources=meter.reading()))
         if raised is not error:
             raise raised from error
         raise
     file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["run_file_errors"]]
     timings = {**timer.timings, **tracker.timings, **result["run_timings"]}
     catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
-    catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot)
+    catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot, resources=meter.reading())
     return catalog.run(run_id) or {}
 
 
@@ -277,3 +280,26 @@ def preview_chunks(
 def index_state(config: Mapping[str, Any], api_keys: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The physical state of the index a config points at: rows, fragments, ANN vector index (type), full-text index."""
     return driver_for(config, "store").execute(["index_state"], inputs=runtime_inputs(resolve_api_keys(api_keys)))["index_state"]
+
+
+def ingest_estimate(
+    config: Mapping[str, Any], files: list[InputFile] | None = None, api_keys: Mapping[str, str] | None = None,
+    price_table: Any = None,
+) -> dict[str, Any]:
+    """Tokens and cost of embedding the selected documents, from their chunks (the preview path; nothing is embedded).
+
+    Counts the distinct indexed texts the way the run records them (`ragkit.token_counts`), so on a new index with an
+    empty embedding cache the run then records these tokens; texts already embedded are not sent again, so it is an upper bound."""
+    from ragkit.prices import load_price_table
+    from ragkit.token_counts import count_tokens
+
+    resolved = with_local_squad(resolve_config(config))
+    chunks, file_errors = preview_chunks(config, files=files, api_keys=api_keys)
+    texts = list(dict.fromkeys(chunk.indexed_text for chunk in chunks))
+    tally = count_tokens(resolved["embedding_service"], resolved["model_name"], texts)
+    prices = price_table or load_price_table()
+    price = prices.price("embedding", resolved["embedding_service"], resolved["model_name"])
+    return {"documents": len({chunk.document_id for chunk in chunks}), "chunks": len(chunks), "texts": len(texts),
+            **tally.to_json(), "cost": round(price.for_tokens(tally.tokens), 6) if price else None,
+            "price_per_1k_tokens": price.per_unit if price else None, "price_table_as_of": prices.as_of,
+            "currency": prices.currency, "failed_files": len(file_errors)}

@@ -83,6 +83,12 @@ def embedding_namespace__cohere(model_name: str, embedding_input_type: str) -> s
 
 
 @config.when(embedding_service="cohere")
+def embedding_call_count__cohere(texts_missing_from_cache: list[str], embedding_batch_size: int = 0) -> int:
+    """API requests that embedding the texts missing from the cache takes (at most 96 texts each)."""
+    return -(-len(texts_missing_from_cache) // min(embedding_batch_size or _MAX_BATCH_SIZE, _MAX_BATCH_SIZE))
+
+
+@config.when(embedding_service="cohere")
 def fresh_embeddings__cohere(
     embedding_client: Any,
     texts_missing_from_cache: list[str],

@@ -71,6 +71,12 @@ def embedding_namespace__openai(model_name: str) -> str:
 
 
 @config.when(embedding_service="openai")
+def embedding_call_count__openai(texts_missing_from_cache: list[str], embedding_batch_size: int = 0) -> int:
+    """API requests that embedding the texts missing from the cache takes."""
+    return -(-len(texts_missing_from_cache) // (embedding_batch_size or _DEFAULT_BATCH_SIZE))
+
+
+@config.when(embedding_service="openai")
 def fresh_embeddings__openai(
     embedding_client: Any,
     texts_missing_from_cache: list[str],

@@ -56,6 +56,15 @@ def embedding_namespace__sentence_transformers(model_name: str) -> str:
 
 
 @config.when(embedding_service="sentence_transformers")
+def embedding_call_count__sentence_transformers(
+    embedding_client: Any, texts_missing_from_cache: list[str], embedding_batch_size: int = 0
+) -> int:
+    """Model calls (encode batches) that embedding the texts missing from the cache takes."""
+    batch_size = embedding_batch_size or getattr(embedding_client, "best_batch_size", 0) or _DEFAULT_BATCH_SIZE
+    return -(-len(texts_missing_from_cache) // batch_size)
+
+
+@config.when(embedding_service="sentence_transformers")
 def fresh_embeddings__sentence_transformers(
     embedding_client: Any,
     texts_missing_from_cache: list[str],

@@ -72,6 +72,8 @@ STORES.register(BackendSpec(
     capabilities=frozenset({EMBEDDED, OFFLINE, LEXICAL, HYBRID, INDEX_UPKEEP}),
     index_label="LanceDB table",
     description="embedded: files in the data folder, nothing to run",
+    packages=("lancedb",),
+    service_licence="nothing runs outside this process",
 ))
 
 STORES.register(BackendSpec(
@@ -85,6 +87,8 @@ STORES.register(BackendSpec(
     readiness=weaviate_problem,
     index_label="Weaviate collection",
     description="a Weaviate server (local or Weaviate Cloud)",
+    packages=("weaviate-client",),
+    service_licence="Weaviate server: BSD-3-Clause (open source); Weaviate Cloud: a hosted service on its terms",
 ))
 
 STORES.register(BackendSpec(
@@ -102,6 +106,8 @@ STORES.register(BackendSpec(
     capabilities=frozenset({NAMESPACES}),
     index_label="Pinecone index",
     description="a Pinecone account (serverless index) and its API key",
+    packages=("pinecone",),
+    service_licence="Pinecone: a proprietary hosted service (its terms of service)",
 ))
 
 
@@ -120,6 +126,8 @@ STORES.register(BackendSpec(
     capabilities=frozenset({EMBEDDED, OFFLINE}),
     index_label="Qdrant collection",
     description="embedded: a folder in the data folder (local mode), or a Qdrant server / Qdrant Cloud",
+    packages=("qdrant-client",),
+    service_licence="Qdrant server: Apache-2.0 (open source); Qdrant Cloud: a hosted service on its terms; local mode runs in this process",
 ))
 
 

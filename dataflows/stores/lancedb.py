@@ -28,6 +28,7 @@ from lancedb.index import FTS
 from lancedb.rerankers import Reranker
 
 from ragkit.errors import IndexMismatchError, IndexNotFoundError, StoreUnavailableError
+from ragkit.footprint import folder_bytes, raw_vector_bytes
 from ragkit.fusion import fts_index_settings, fuse
 from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
 
@@ -572,4 +573,29 @@ def index_state(existing_index: lancedb.table.Table) -> dict[str, Any]:
     }
     if ann is not None:
         state["ann_unindexed_rows"] = existing_index.index_stats(ann.name).num_unindexed_rows
+    state["disk"] = _disk_usage(existing_index, state["rows"])
     return state
+
+
+def _disk_usage(table: lancedb.table.Table, rows: int) -> dict[str, Any]:
+    """Bytes of the table's folder: data files (vectors, estimated as rows × dimension × 4, and the payload columns), the
+    full-text index, the ANN index, and the rest (versions, transactions, deletion files)."""
+    folder = Path(table.uri)
+    kinds = {str(index.index_uuid): index.index_type for index in table.list_indices()}
+    indices = folder / "_indices"
+    fts = ann = 0
+    for entry in indices.iterdir() if indices.is_dir() else ():
+        size = folder_bytes(entry)
+        if kinds.get(entry.name) == "FTS":
+            fts += size
+        else:
+            ann += size
+    data = folder_bytes(folder / "data")
+    vector_field = table.schema.field("vector")
+    dimension = getattr(vector_field.type, "list_size", 0) or 0
+    vectors = min(data, raw_vector_bytes(rows, dimension))
+    total = folder_bytes(folder)
+    return {"measured": True, "path": str(folder), "total_bytes": total, "vectors_bytes": vectors,
+            "fts_index_bytes": fts, "ann_index_bytes": ann, "payload_bytes": data - vectors,
+            "other_bytes": total - data - fts - ann,
+            "method": "the table folder; vectors = rows × dimension × 4 bytes of its data files, payload the rest of them"}

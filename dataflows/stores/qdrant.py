@@ -51,6 +51,7 @@ from ragkit.errors import (
     MissingApiKeyError,
     StoreUnavailableError,
 )
+from ragkit.footprint import folder_bytes, raw_vector_bytes
 from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
 
 _DEFAULT_PATH = "data/qdrant"
@@ -634,4 +635,24 @@ def index_state(existing_index: _Collection) -> dict[str, Any]:
         with _session(client, f"describing collection {existing_index.name!r}"):
             info = client.get_collection(existing_index.name)
         state.update(fragments=info.segments_count, indexed_vectors=info.indexed_vectors_count, status=str(info.status.value))
+        state["disk"] = {"measured": False, "reason": f"the collection lives on the Qdrant server at {endpoint.url}; "
+                         "its disk use is the server's (see its telemetry or cluster page)"}
+    else:
+        state["disk"] = _local_disk_usage(existing_index, endpoint.path, state["rows"])
     return state
+
+
+def _dimension_of(collection: _Collection) -> int:
+    params = collection.client.get_collection(collection.name).config.params.vectors
+    return int(params.size) if isinstance(params, models.VectorParams) else 0
+
+
+def _local_disk_usage(collection: _Collection, path: str, rows: int) -> dict[str, Any]:
+    """Bytes of a local-mode collection's folder (one SQLite file of points: vectors, estimated as rows × dimension × 4,
+    and payload); local mode builds no HNSW index and Qdrant has no full-text index here."""
+    folder = Path(path) / "collection" / collection.name
+    total = folder_bytes(folder)
+    vectors = min(total, raw_vector_bytes(rows, _dimension_of(collection)))
+    return {"measured": True, "path": str(folder), "total_bytes": total, "vectors_bytes": vectors, "fts_index_bytes": 0,
+            "ann_index_bytes": 0, "payload_bytes": total - vectors, "other_bytes": 0,
+            "method": "the collection folder; vectors = rows × dimension × 4 bytes of it, payload the rest"}

@@ -60,6 +60,12 @@ def embedding_namespace__hashing(model_name: str) -> str:
 
 
 @config.when(embedding_service="hashing")
+def embedding_call_count__hashing(texts_missing_from_cache: list[str]) -> int:
+    """One call for the whole batch (none when nothing is missing)."""
+    return int(bool(texts_missing_from_cache))
+
+
+@config.when(embedding_service="hashing")
 def fresh_embeddings__hashing(texts_missing_from_cache: list[str], progress: Progress) -> np.ndarray:
     """One bag-of-hashed-words vector per text, L2-normalised."""
     progress("fresh_embeddings", len(texts_missing_from_cache), len(texts_missing_from_cache))
