@@ -464,15 +464,16 @@ class Catalog:
             for document_id in document_ids or []:
                 connection.execute("DELETE FROM kept_sources WHERE index_key = ? AND document_id = ?", (key, document_id))
 
-    def forget_source_content(self, sha256: str) -> None:
+    def forget_source_content(self, sha256: str, suffix: str) -> None:
         """Forget every document's reference to one kept file (it was evicted)."""
         with self._connect() as connection:
-            connection.execute("DELETE FROM kept_sources WHERE sha256 = ?", (sha256,))
+            connection.execute("DELETE FROM kept_sources WHERE sha256 = ? AND suffix = ?", (sha256, suffix))
 
-    def source_references(self, sha256: str) -> int:
+    def source_references(self, sha256: str, suffix: str) -> int:
         """How many documents (of any index) refer to one kept file."""
         with self._connect() as connection:
-            return int(connection.execute("SELECT COUNT(*) FROM kept_sources WHERE sha256 = ?", (sha256,)).fetchone()[0])
+            return int(connection.execute("SELECT COUNT(*) FROM kept_sources WHERE sha256 = ? AND suffix = ?",
+                                          (sha256, suffix)).fetchone()[0])
 
     # --- evaluations --------------------------------------------------------------------------
 

@@ -84,13 +84,13 @@ def _evict(catalog: Catalog, data_dir: str | Path, cap: int) -> None:
     for record in list(files.values()):
         if total <= cap:
             return
-        catalog.forget_source_content(record["sha256"])
+        catalog.forget_source_content(record["sha256"], record["suffix"])
         kept_path(data_dir, record).unlink(missing_ok=True)
         total -= record["size"]
 
 
 def _remove_if_unreferenced(catalog: Catalog, data_dir: str | Path, record: dict[str, Any]) -> bool:
-    if catalog.source_references(record["sha256"]):
+    if catalog.source_references(record["sha256"], record["suffix"]):
         return False
     kept_path(data_dir, record).unlink(missing_ok=True)
     return True
