@@ -45,11 +45,12 @@ from workbench.question_sets import (
     save_question_set,
 )
 from workbench.repairing import check_index, repair
+from workbench.source_view import source_view
 from workbench.tuning import delete_retrieval_preset, retrieval_preset, retrieval_presets, tune_retrieval
 from workbench.visualize import ExecutionGraph, LiveDag, execution_graph, status_digraph
 
 __all__ = [
-    "check_index", "repair", "delete_documents", "delete_index", "documents", "resolve_documents",
+    "check_index", "repair", "delete_documents", "delete_index", "documents", "resolve_documents", "source_view",
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "PDF_PARSERS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "LiveDag", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "conversation", "new_conversation_id", "save_conversation", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",
