@@ -51,6 +51,10 @@ class IndexNotFoundError(WorkbenchError):
     """The index (table, collection) asked for does not exist, or has no manifest."""
 
 
+class DocumentNotFoundError(WorkbenchError):
+    """The document asked for (by id or source name) is not stored in the index."""
+
+
 class IndexMismatchError(WorkbenchError):
     """The index was built with another embedding service, model or dimension."""
 

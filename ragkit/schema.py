@@ -40,7 +40,8 @@ LINEAGE_FIELDS: tuple[str, ...] = (
 STORED_FIELDS: tuple[str, ...] = LINEAGE_FIELDS + ("text", "indexed_text", "question_ids")
 SECTION_SEPARATOR = " \u203a "
 # What every store's `chunk_rows` gives per chunk: what question labels resolve against.
-CHUNK_ROW_FIELDS: tuple[str, ...] = ("chunk_id", "document_id", "source_name", "title", "section", "page", "chunk_index", "text")
+CHUNK_ROW_FIELDS: tuple[str, ...] = ("chunk_id", "document_id", "source_name", "title", "section", "page", "chunk_index", "text",
+                                     "run_id")
 
 
 def sha256_hex(*parts: str) -> str:

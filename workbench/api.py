@@ -19,6 +19,7 @@ from workbench.catalog import Catalog
 from workbench.comparing import compare_evaluations, evaluation
 from workbench.config import DEFAULTS, PDF_PARSERS, REGISTRIES, ResolvedConfig, default_data_dir, public_config, resolve_config
 from workbench.conversations import conversation, new_conversation_id, save_conversation
+from workbench.documents import delete_documents, delete_index, documents, resolve_documents
 from workbench.evaluating import evaluate
 from workbench.flows import INGEST_TARGETS, QUERY_TARGETS, dag, driver_for, flow_modules
 from workbench.indexes import index_key_for, index_manifest, query_config
@@ -45,11 +46,13 @@ from workbench.question_sets import (
 )
 from workbench.repairing import check_index, repair
 from workbench.scorecard import diff_scorecards, find_index, scorecard, scorecard_history, scorecard_rows
+from workbench.source_view import source_view
 from workbench.tuning import delete_retrieval_preset, retrieval_preset, retrieval_presets, tune_retrieval
 from workbench.visualize import ExecutionGraph, LiveDag, execution_graph, status_digraph
 
 __all__ = [
     "check_index", "repair", "diff_scorecards", "find_index", "scorecard", "scorecard_history", "scorecard_rows",
+    "delete_documents", "delete_index", "documents", "resolve_documents", "source_view",
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "PDF_PARSERS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
     "ExecutionGraph", "InputFile", "LiveDag", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "conversation", "new_conversation_id", "save_conversation", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",

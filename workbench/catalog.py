@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sqlite3
 import time
@@ -169,6 +170,20 @@ CREATE INDEX IF NOT EXISTS scorecards_by_index ON scorecards (index_key, created
 # Columns added after a table was first released: (table, column, its declaration), added to an older catalog on open.
 _ADDED_COLUMNS = (("runs", "resources_json", "TEXT NOT NULL DEFAULT '{}'"),)
 
+_SOURCES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kept_sources (
+    index_key TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    suffix TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    kept_at TEXT NOT NULL,
+    PRIMARY KEY (index_key, document_id)
+);
+CREATE INDEX IF NOT EXISTS kept_sources_by_content ON kept_sources (sha256);
+"""
+
 _JSON_COLUMNS = {
     "config_json": "config",
     "inputs_json": "inputs",
@@ -199,6 +214,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC time plus random hex."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
 def index_key(store_location: str, index_name: str) -> str:
     """The catalog key of an index: where its store lives plus its name."""
     return f"{store_location}#{index_name}"
@@ -206,7 +226,7 @@ def index_key(store_location: str, index_name: str) -> str:
 
 DATA_DIR_TOKEN = "$DATA_DIR"
 _KEYED_TABLES = ("runs", "manifests", "evaluations", "question_sets", "relevance_marks", "question_drafts", "retrieval_presets",
-                 "conversations", "scorecards")
+                 "conversations", "scorecards", "kept_sources")
 
 
 def portable_location(store_location: str, data_dir: str | Path) -> str:
@@ -291,7 +311,7 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _CONVERSATIONS_SCHEMA + _BATCHES_SCHEMA + _SCORECARDS_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _CONVERSATIONS_SCHEMA + _BATCHES_SCHEMA + _SCORECARDS_SCHEMA + _SOURCES_SCHEMA)
                     for table, column, declaration in _ADDED_COLUMNS:
                         present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})").fetchall()}
                         if column not in present:
@@ -418,10 +438,63 @@ class Catalog:
                  int(manifest["dimension"]), json.dumps(manifest["chunking"]), now, now, run_id, chunk_count),
             )
 
+    def set_chunk_count(self, key: str, chunk_count: int) -> None:
+        """Set an index's chunk count after documents were deleted from it (its last ingestion run stays what it was)."""
+        with self._connect() as connection:
+            connection.execute("UPDATE manifests SET chunk_count = ?, updated_at = ? WHERE index_key = ?",
+                               (int(chunk_count), now_iso(), key))
+
     def delete_manifest(self, key: str) -> None:
         """Forget an index (after it was reset)."""
         with self._connect() as connection:
             connection.execute("DELETE FROM manifests WHERE index_key = ?", (key,))
+
+    # --- kept sources (the original files, content-addressed in <data_dir>/sources) ---------------
+
+    def save_source(self, key: str, document_id: str, source_name: str, sha256: str, suffix: str, size: int) -> None:
+        """Record that a document of an index was read from the kept file `<sha256><suffix>` (replacing an earlier one)."""
+        with self._connect() as connection:
+            connection.execute(
+                "INSERT INTO kept_sources (index_key, document_id, source_name, sha256, suffix, size, kept_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(index_key, document_id) DO UPDATE SET"
+                " source_name = excluded.source_name, sha256 = excluded.sha256, suffix = excluded.suffix,"
+                " size = excluded.size, kept_at = excluded.kept_at",
+                (key, document_id, source_name, sha256, suffix, int(size), now_iso()),
+            )
+
+    def source(self, key: str, document_id: str) -> dict[str, Any] | None:
+        """The kept file of one document of an index, or None."""
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM kept_sources WHERE index_key = ? AND document_id = ?",
+                                     (key, document_id)).fetchone()
+        return dict(row) if row else None
+
+    def sources(self, key: str | None = None) -> list[dict[str, Any]]:
+        """The kept files of an index's documents (of every index when no key), oldest kept first."""
+        query, params = "SELECT * FROM kept_sources", ()
+        if key is not None:
+            query, params = query + " WHERE index_key = ?", (key,)
+        with self._connect() as connection:
+            return [dict(row) for row in connection.execute(query + " ORDER BY kept_at, rowid", params)]
+
+    def delete_sources(self, key: str, document_ids: list[str] | None = None) -> None:
+        """Forget the kept files of some documents of an index (all of them when no ids)."""
+        with self._connect() as connection:
+            if document_ids is None:
+                connection.execute("DELETE FROM kept_sources WHERE index_key = ?", (key,))
+            for document_id in document_ids or []:
+                connection.execute("DELETE FROM kept_sources WHERE index_key = ? AND document_id = ?", (key, document_id))
+
+    def forget_source_content(self, sha256: str, suffix: str) -> None:
+        """Forget every document's reference to one kept file (it was evicted)."""
+        with self._connect() as connection:
+            connection.execute("DELETE FROM kept_sources WHERE sha256 = ? AND suffix = ?", (sha256, suffix))
+
+    def source_references(self, sha256: str, suffix: str) -> int:
+        """How many documents (of any index) refer to one kept file."""
+        with self._connect() as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM kept_sources WHERE sha256 = ? AND suffix = ?",
+                                          (sha256, suffix)).fetchone()[0])
 
     # --- evaluations --------------------------------------------------------------------------
 

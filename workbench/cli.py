@@ -1,4 +1,5 @@
-"""Command line: `python -m workbench ingest|query|ask|eval|tune|questions|evals|runs|indexes` (also `python -m dataflows ...`).
+"""Command line: `python -m workbench ingest|query|ask|eval|tune|questions|evals|runs|indexes|documents|delete-document|delete-index`
+(also `python -m dataflows ...`).
 
 Flags build the same plain config dict as the UI and hand it to the driver layer. API keys come
 from the environment (OPENAI_API_KEY, COHERE_API_KEY, PINECONE_API_KEY, WEAVIATE_API_KEY) or
@@ -86,11 +87,12 @@ def _store_settings_help() -> str:
     return f"store settings as JSON: {examples}"
 
 
-def _add_store_flags(parser: argparse.ArgumentParser) -> None:
+def _add_store_flags(parser: argparse.ArgumentParser, index_flag: bool = True) -> None:
     stores = REGISTRIES["vector_db"]
     parser.add_argument("--vector-db", choices=stores.names(), help=f"vector store (default {stores.names()[0]})")
     parser.add_argument("--vector-db-config", type=_json_object, help=_store_settings_help())
-    parser.add_argument("--index", dest="index_name", help="index name: " + ", ".join(spec.index_label for spec in stores))
+    if index_flag:
+        parser.add_argument("--index", dest="index_name", help="index name: " + ", ".join(spec.index_label for spec in stores))
     parser.add_argument("--data-dir", help="folder for run records, manifests, cache (default $WORKBENCH_DATA_DIR or ./data)")
     parser.add_argument("--config", dest="config_file", help="a JSON file with a config dict; flags override it")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -144,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         ingest.add_argument(f"--{flag}", dest=name, action=argparse.BooleanOptionalAction,
                             help=f"{what} (default {'on' if DEFAULTS[name] else 'off'})")
     ingest.add_argument("--display-dag", metavar="PATH", help="also write the DAG picture to PATH (.png, .svg or .dot)")
+    ingest.add_argument("--sync", action="store_true", help="the files given are the whole index: its documents not among "
+                        "them are deleted after the run (counted in the run record)")
     _add_store_flags(ingest)
 
     query = commands.add_parser("query", help="search an index")
@@ -247,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     indexes = commands.add_parser("indexes", help="list indexes and their manifests")
     indexes.add_argument("--data-dir")
     indexes.add_argument("--json", action="store_true")
+
+    listed = commands.add_parser("documents", help="list the documents of an index: name, title, pages, chunks, last run")
+    _add_store_flags(listed)
+    deleted = commands.add_parser("delete-document", help="delete documents (by id or source name) from an index, with "
+                                  "their chunks, full-text entries and kept source files")
+    deleted.add_argument("documents", nargs="+", metavar="DOC", help="a document id or source name (see `documents`)")
+    deleted.add_argument("--yes", action="store_true", help="really delete (without it, nothing is deleted)")
+    _add_store_flags(deleted)
+    dropped = commands.add_parser("delete-index", help="delete an index: the store drops it, its manifest and kept sources go")
+    dropped.add_argument("index_name", metavar="NAME", help="the index name")
+    dropped.add_argument("--yes", action="store_true", help="really delete (without it, nothing is deleted)")
+    _add_store_flags(dropped, index_flag=False)
 
     for name, text in (("check", "verify an index against its catalog manifest (counts, chunk ids, vector width, full-text index)"),
                        ("repair", "check an index, recount its manifest, rebuild its full-text index or rebuild it from the sources")):
@@ -643,6 +659,51 @@ def _questions(args: argparse.Namespace) -> int:
     return 0 if deleted else 2
 
 
+def _documents(args: argparse.Namespace) -> int:
+    """`documents`, `delete-document` and `delete-index`; a deletion without --yes is refused (exit 2), nothing deleted."""
+    from workbench import api
+
+    config = config_from_args(args)
+    index = config.get("index_name") or api.DEFAULTS["index_name"]
+    if args.command == "delete-index":
+        manifest = api.index_manifest(config)
+        if not args.yes:
+            _out(f"error: not deleting index {index!r} ({manifest['chunk_count']} chunks) without --yes; run again with --yes "
+                 "to delete it.", file=sys.stderr)
+            return 2
+        record = api.delete_index(config)
+        _print_deletion(record, args.json, f"index {index} deleted")
+        return 0
+    stored = api.documents(config)
+    if args.command == "documents":
+        if args.json:
+            _out(json.dumps(stored, indent=2, ensure_ascii=False))
+            return 0
+        for document in stored:
+            _out(f"{document['document_id']}  {document['source_name']}  {document['title']!r}  {document['pages']} pages, "
+                 f"{document['chunks']} chunks, last run {document['last_run']}{'' if document['source_kept'] else ', source not kept'}")
+        _out(f"{len(stored)} documents in index {index}", file=sys.stderr)
+        return 0
+    chosen = api.resolve_documents(stored, args.documents, index)
+    names = ", ".join(document["source_name"] for document in chosen)
+    if not args.yes:
+        chunks = sum(document["chunks"] for document in chosen)
+        _out(f"error: not deleting {len(chosen)} document(s) ({names}; {chunks} chunks) from index {index!r} without --yes; "
+             "run again with --yes to delete.", file=sys.stderr)
+        return 2
+    record = api.delete_documents(config, [document["document_id"] for document in chosen])
+    _print_deletion(record, args.json, f"deleted {names} from index {index}")
+    return 0
+
+
+def _print_deletion(record: dict[str, Any], as_json: bool, what: str) -> None:
+    if as_json:
+        _out(json.dumps(record, indent=2, default=str))
+        return
+    _out(f"{what}: " + ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in record["counts"].items())
+         + f" (run {record['run_id']})")
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code. The one error boundary of the command line: a `WorkbenchError` is
     one line and exit 2; anything else is one line naming its type (exit 1), never a traceback."""
@@ -678,7 +739,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         if args.display_dag:
             _out(write_dag(config, args.display_dag), file=sys.stderr)
-        record = api.ingest(config, progress=None if args.json else Progress(_Bars()))
+        record = api.ingest(config, progress=None if args.json else Progress(_Bars()), sync=args.sync)
         if args.json:
             _out(json.dumps(record, indent=2, default=str))
         else:
@@ -730,6 +791,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             _out(json.dumps(records, indent=2, default=str))
         for record in [] if args.json else records:
             counts = record["counts"]
+            if record["kind"] != "ingest":
+                done = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in counts.items())
+                _out(f"{record['started_at']}  {record['run_id']}  {record['status']:<11} {record['index_key']}  "
+                     f"{record['kind']}: {done or '-'}")
+                continue
             _out(f"{record['started_at']}  {record['run_id']}  {record['status']:<11} {record['index_key']}  "
                   f"written {counts.get('written', '-')}, failed {counts.get('failed', '-')}")
         return 0
@@ -742,6 +808,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             _print_check(report)
         return 0 if report["ok"] else 3
+    if args.command in ("documents", "delete-document", "delete-index"):
+        return _documents(args)
     if args.command == "indexes":
         manifests = api.indexes(args.data_dir or "")
         if args.json:

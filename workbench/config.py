@@ -39,7 +39,7 @@ _SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "credential", "
 # An index name every store accepts as a table / collection / index name, and as one path component (no "/", "..").
 INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 # The least value of each numeric setting (those with their own rule are checked beside it).
-_MINIMUMS = {"limit": 0, "embedding_batch_size": 0, "upsert_batch_size": 0, "max_context_chunks": 1}
+_MINIMUMS = {"limit": 0, "embedding_batch_size": 0, "upsert_batch_size": 0, "max_context_chunks": 1, "keep_sources_mb": 0}
 
 DEFAULTS: dict[str, Any] = {
     "source": "squad",
@@ -101,6 +101,8 @@ DEFAULTS: dict[str, Any] = {
     "max_pdf_pages": 5000,  # PDFs with more pages are refused (0: no limit)
     "parse_timeout_seconds": 120,  # each file is parsed in a worker process, stopped after this long (0: in this process, no time or memory limit)
     "parse_memory_mb": 2048,  # memory (address space) cap of that worker process
+    # "Open source": the ingested files are kept, content-addressed, in <data_dir>/sources (see workbench/kept_sources.py)
+    "keep_sources_mb": 500,  # total size cap of the kept files; the least recently kept go first past it (0: keep none)
 }
 
 CHUNK_SETTING_KEYS = ("chunk_size", "chunk_overlap", "split_squad_paragraphs", "pdf_parser", "clean_pdf_text",

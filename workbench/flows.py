@@ -21,7 +21,18 @@ import graphviz
 from hamilton import driver as hamilton_driver
 from hamilton.execution.executors import SynchronousLocalTaskExecutor
 
-from dataflows import batching, chunking, embeddings, evaluation, generation, ingestion, question_generation, retrieval, sources
+from dataflows import (
+    batching,
+    chunking,
+    documents,
+    embeddings,
+    evaluation,
+    generation,
+    ingestion,
+    question_generation,
+    retrieval,
+    sources,
+)
 from ragkit.backends import INDEX_EMBEDDINGS
 from ragkit.errors import ConfigError
 from workbench import executors
@@ -34,10 +45,13 @@ QUERY_TARGETS = ["ranked_hits"]
 EVALUATION_TARGETS = ["retrieval_metrics", "latency_percentiles"]
 ANSWER_TARGETS = ["context_chunks", "prompt_messages", "answer_stream"]
 QUESTION_GENERATION_TARGETS = ["generated_candidates"]
+DOCUMENT_TARGETS = ["index_documents"]
+DELETE_TARGETS = ["deletion_counts"]
 RETRIEVAL_QUESTION_TARGETS = ["retrieval_question"]  # run first: the answer flow makes a follow-up standalone, then retrieves
 TARGETS = {"ingest": INGEST_TARGETS, "query": QUERY_TARGETS, "evaluate": EVALUATION_TARGETS,
            "answer": RETRIEVAL_QUESTION_TARGETS + ANSWER_TARGETS,
-           "stream": STREAM_TARGETS, "store": ["index_state"], "generate_questions": QUESTION_GENERATION_TARGETS}
+           "stream": STREAM_TARGETS, "store": ["index_state"], "generate_questions": QUESTION_GENERATION_TARGETS,
+           "documents": DELETE_TARGETS}
 _REPO = Path(__file__).resolve().parent.parent
 _NODE_CODE = (_REPO / "dataflows", _REPO / "ragkit")  # what a run's results depend on
 
@@ -46,8 +60,8 @@ _DRIVERS_LOCK = threading.Lock()
 
 
 def flow_modules(purpose: str, config: ResolvedConfig) -> list[ModuleType]:
-    """The Hamilton modules of a flow — 'ingest', 'query', 'evaluate', 'answer', 'stream', 'store' or 'generate_questions' —
-    with the chosen backends'."""
+    """The Hamilton modules of a flow — 'ingest', 'query', 'evaluate', 'answer', 'stream', 'store', 'generate_questions' or
+    'documents' (list and delete an index's documents) — with the chosen backends'."""
     store = config.spec("vector_db").load()
     embedder = config.spec("embedding_service").load()
     if purpose == "ingest":
@@ -63,6 +77,8 @@ def flow_modules(purpose: str, config: ResolvedConfig) -> list[ModuleType]:
         return [sources, batching, store]
     if purpose == "store":
         return [store]
+    if purpose == "documents":
+        return [documents, store]
     if purpose == "generate_questions":
         return [question_generation, config.spec("llm_service").load(), store]
     raise ConfigError(f"Unknown flow {purpose!r}; use one of {', '.join(TARGETS)}.")

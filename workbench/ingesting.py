@@ -4,33 +4,28 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
-from ragkit.errors import DiskFullError, StoreUnavailableError, WorkbenchError
+from ragkit.errors import ConfigError, DiskFullError, StoreUnavailableError, WorkbenchError
 from ragkit.resource_use import ResourceMeter
-from ragkit.schema import Chunk, FileError, InputFile, Progress
+from ragkit.schema import Chunk, Document, FileError, InputFile, Progress
 from ragkit.squad import read_squad_file
 from workbench import executors
-from workbench.catalog import Catalog, now_iso
+from workbench.catalog import Catalog, new_run_id, now_iso
 from workbench.config import CHUNK_SETTING_KEYS, ResolvedConfig, public_config, resolve_config, with_local_squad
+from workbench.documents import deleted_from_store, stored_documents
 from workbench.flows import INGEST_TARGETS, PREFLIGHT_TARGETS, STREAM_TARGETS, code_version, dag_dot, driver_for, runtime_inputs
 from workbench.indexes import check_manifest, index_key_for
+from workbench.kept_sources import keep_sources, release_sources
 from workbench.keys import check_api_keys, resolve_api_keys
 from workbench.lifecycle import EventRelay, EventSink, NodeStatusListener, NodeTimer
-
-
-def new_run_id() -> str:
-    """A sortable, unique run id: UTC time plus random hex."""
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
 
 
 def _input_files(config: ResolvedConfig, files: list[InputFile] | None) -> list[InputFile]:
@@ -94,8 +89,13 @@ def ingest(
     api_keys: Mapping[str, str] | None = None,
     adapters: Iterable[Any] = (),
     progress: Progress | None = None,
+    sync: bool = False,
 ) -> dict[str, Any]:
     """Run the ingestion flow for a config and return its run record (also stored in the catalog).
+
+    With `sync`, the run's input files are the whole index: documents of the index not among them are deleted
+    after the run (counted in its record as deleted_documents, deleted_chunks). The files a run stored are kept
+    in the data folder (`keep_sources_mb`, see `workbench/kept_sources.py`) for "Open source".
 
     Before any document is read: API keys are checked, the model is loaded, the index is opened or
     created and checked against its manifest. Then the corpus streams through in batches of
@@ -113,6 +113,8 @@ def ingest(
     config = with_local_squad(resolve_config(config))
     keys = resolve_api_keys(api_keys)
     check_api_keys(config, keys, "ingest")
+    if sync and config["source"] != "files":
+        raise ConfigError("Sync makes this run's input files the whole index, so it needs files (--source files), not SQuAD.")
     if config["source"] == "squad" and config["squad_path"]:
         read_squad_file(config["squad_path"], limit=1)  # a file of the wrong shape is refused before any model loads
     catalog = Catalog(config["data_dir"])
@@ -132,7 +134,8 @@ def ingest(
         catalog.record_batch(run_id, report.number, report.documents, report.counts, total_counts(reports), report.worker)
 
     tracker = executors.RunTracker(on_batch, progress)
-    catalog.start_run(run_id, "ingest", key, public_config(config), _inputs_summary(config, files), code_version())
+    summary = {**_inputs_summary(config, files), **({"sync": True} if sync else {})}
+    catalog.start_run(run_id, "ingest", key, public_config(config), summary, code_version())
     prepared: dict[str, Any] = {}
     manifest: dict[str, Any] | None = None
     meter = ResourceMeter.start()
@@ -168,6 +171,7 @@ def ingest(
                 inputs=runtime_inputs(keys, progress, input_files=files, ingest_job=job),
                 overrides={"store_client": prepared["store_client"]},
             ))
+        synced = _synced(config, keys, manifest, files, catalog, key) if sync else {}
         total = dr.execute(["chunk_count"], inputs=inputs, overrides={"store_client": prepared["store_client"]})
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -195,8 +199,31 @@ def ingest(
     file_errors = [{"source_name": e.source_name, "reason": e.reason} for e in result["run_file_errors"]]
     timings = {**timer.timings, **tracker.timings, **result["run_timings"]}
     catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
-    catalog.finish_run(run_id, "succeeded", result["run_counts"], timings, file_errors, dag_dot=dot, resources=meter.reading())
+    if config["source"] == "files":
+        _keep_files(catalog, config, key, files, {error["source_name"] for error in file_errors})
+    catalog.finish_run(run_id, "succeeded", {**result["run_counts"], **synced}, timings, file_errors, dag_dot=dot,
+                       resources=meter.reading())
     return catalog.run(run_id) or {}
+
+
+def _synced(config: ResolvedConfig, keys: dict[str, str], manifest: dict[str, Any], files: list[InputFile], catalog: Catalog,
+            key: str) -> dict[str, int]:
+    """Delete the documents of the index that are not among this run's input files (a sync run); returns the counts."""
+    wanted = {Document.id_for("file", input_file.name) for input_file in files}
+    gone = [document["document_id"] for document in stored_documents(config, keys) if document["document_id"] not in wanted]
+    if not gone:
+        return {"deleted_documents": 0, "deleted_chunks": 0}
+    result = deleted_from_store(config, keys, manifest, gone)
+    release_sources(catalog, config["data_dir"], key, gone)
+    return {"deleted_documents": len(gone), "deleted_chunks": int(result["deleted_chunks"])}
+
+
+def _keep_files(catalog: Catalog, config: ResolvedConfig, key: str, files: list[InputFile], failed: set[str]) -> None:
+    """Keep the run's stored files for "Open source"; a file that cannot be kept (a full disk) never fails the run."""
+    try:
+        keep_sources(catalog, config["data_dir"], key, files, failed, config["keep_sources_mb"])
+    except (OSError, sqlite3.Error):
+        pass
 
 
 _RUN_ROWS_LIMIT = 10_000_000  # a failed run's rows are read back to count them; no run writes more
