@@ -6,6 +6,7 @@ import json
 
 import streamlit as st
 
+from ui.cards import source_panel
 from ui.errors import show_error
 from ui.index_picker import config_for_index, data_dir, index_picker, indexes_or_stop
 from ui.keys import api_keys
@@ -47,8 +48,8 @@ with st.sidebar:
         st.query_params.pop("chat", None)
 
 
-def show_sources(turn: dict) -> None:
-    """The numbered sources of an answer (each opens its text), and what was sent to the model."""
+def show_sources(turn: dict, position: int) -> None:
+    """The numbered sources of an answer (each opens its text, and its page in the kept source), and what was sent to the model."""
     for number, chunk in enumerate(turn.get("sources", []), start=1):
         page = f", page {chunk['page']}" if chunk.get("page") else ""
         section = f" › {markdown_literal(chunk['section'])}" if chunk.get("section") else ""
@@ -56,6 +57,8 @@ def show_sources(turn: dict) -> None:
                          f"(score {chunk['score']:.3f})"):
             st.markdown(escape_text(chunk["text"]), unsafe_allow_html=True)
             st.caption(f"chunk {chunk['chunk_id']} · run {chunk['run_id']} · {chunk['model_name']}")
+            if st.toggle("Open source", key=f"chat_source_{position}_{number}"):
+                source_panel(config_for_index(manifest), chunk)
     if turn.get("prompt"):
         with st.expander("Retrieval and prompt sent"):
             st.code(json.dumps(turn["prompt"], indent=2, ensure_ascii=False), language="json")
@@ -77,11 +80,11 @@ def show_searched(turn: dict) -> None:
         st.caption(f"Searched for: {markdown_literal(turn['retrieval_question'])}")
 
 
-for turn in history:
+for position, turn in enumerate(history):
     with st.chat_message(turn["role"]):
         if turn["role"] == "assistant":
             st.markdown(escape_text(turn["content"]), unsafe_allow_html=True)
-            show_sources(turn)
+            show_sources(turn, position)
         else:
             st.text(turn["content"])
             show_searched(turn)
@@ -106,7 +109,7 @@ if question:
         else:
             turn = {"role": "assistant", "content": text, "answer_kind": result["answer_kind"],
                     "sources": result["context_chunks"], "prompt": result["prompt_messages"]}
-            show_sources(turn)
+            show_sources(turn, len(history))
             history.extend([asked, turn])
             conversation_id = conversation_ids.setdefault(manifest["index_key"], api.new_conversation_id())
             try:

@@ -81,7 +81,7 @@ if shown and shown["for"] == shown_for:
             for rank, hit in enumerate(result["hits"], start=1):
                 other_rank = ranks[1 if side == "a" else 0].get(_passage(hit))
                 result_card(rank, hit, question, marker=f"◆ #{other_rank} on the {other} · " if other_rank else "",
-                            side=side, controls=controls)
+                            side=side, controls=controls, config=config)
 
 st.divider()
 st.subheader("Scorecard")

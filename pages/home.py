@@ -1,12 +1,15 @@
-"""Home: what the workbench does, the indexes that exist (with their state), and a one-click sample."""
+"""Home: what the workbench does, the indexes that exist (with their state and documents), and a one-click sample."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from ui.errors import show_error
 from ui.index_picker import data_dir
+from ui.keys import api_keys
 from ui.navigation import run_inside_app
+from ui.safe_text import markdown_literal
 from ui.scorecard import scorecard_table
 from ui.wording import plural
 from workbench import api
@@ -46,6 +49,46 @@ def _index_state_line(manifest: dict) -> str:
     return f"{ann} · full-text index {'yes' if state['fts_index'] else 'no'} · {stored}"
 
 
+def _config(manifest: dict) -> dict:
+    return {"vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
+            "index_name": manifest["index_name"], "data_dir": data_dir()}
+
+
+def _documents(manifest: dict) -> None:
+    """The index's documents, and deleting one of them or the index, each after a confirm step."""
+    key = manifest["index_key"]
+    try:
+        documents = api.documents(_config(manifest), api_keys=api_keys())
+    except Exception as error:
+        show_error(error, "Reading the index's documents")
+        return
+    st.dataframe(pd.DataFrame([{"name": d["source_name"], "title": d["title"], "pages": d["pages"], "chunks": d["chunks"],
+                                "last run": d["last_run"], "source kept": d["source_kept"]} for d in documents],
+                              columns=["name", "title", "pages", "chunks", "last run", "source kept"]),
+                 hide_index=True, width="stretch")
+    names = [d["source_name"] for d in documents]
+    chosen = st.selectbox("Document", names, key=f"home_doc_{key}", index=None, placeholder="Pick a document to delete")
+    if chosen and st.checkbox(f"Yes, delete {chosen} from {manifest['index_name']}", key=f"home_doc_confirm_{key}"):
+        if st.button("Delete the document", type="primary", key=f"home_doc_delete_{key}"):
+            try:
+                record = api.delete_documents(_config(manifest), [chosen], api_keys=api_keys())
+            except Exception as error:
+                show_error(error, "Deleting the document")
+            else:
+                st.session_state["home_done"] = (f"Deleted {markdown_literal(chosen)}: "
+                                                 f"{plural(record['counts']['deleted_chunks'], 'chunk')} (run {record['run_id']}).")
+                st.rerun()
+    if st.checkbox(f"Yes, delete the whole index {manifest['index_name']}", key=f"home_index_confirm_{key}"):
+        if st.button("Delete the index", type="primary", key=f"home_index_delete_{key}"):
+            try:
+                record = api.delete_index(_config(manifest), api_keys=api_keys())
+            except Exception as error:
+                show_error(error, "Deleting the index")
+            else:
+                st.session_state["home_done"] = f"Deleted index {manifest['index_name']} (run {record['run_id']})."
+                st.rerun()
+
+
 def home() -> None:
     """The three-line pitch, the indexes that exist, and a one-click sample."""
     st.title("RAG workbench")
@@ -57,6 +100,8 @@ def home() -> None:
     if st.button("Try it: ingest 200 SQuAD paragraphs with the embedded default", type="primary"):
         _try_it()
     st.subheader("Indexes")
+    if "home_done" in st.session_state:
+        st.success(st.session_state.pop("home_done"))
     try:
         manifests = api.indexes(data_dir())
     except Exception as error:
@@ -86,6 +131,9 @@ def home() -> None:
                 first, second = st.columns(2)
                 first.page_link("pages/retrieve.py", label="Query", icon=":material/search:", query_params={"index": manifest["index_key"]})
                 second.page_link("pages/compare.py", label="Compare", icon=":material/compare:", query_params={"a": manifest["index_key"]})
+            if st.toggle("Documents", key=f"home_docs_{manifest['index_key']}",
+                         help="List the index's documents (read from the store), delete one, or delete the index."):
+                _documents(manifest)
 
 
 home()

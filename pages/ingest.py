@@ -80,6 +80,9 @@ with st.expander("The DAG this configuration resolves to", expanded=True):
     dag_slot = st.empty()
     dag_slot.graphviz_chart(status_digraph(graph, {}), width="stretch")
 
+sync = source == "files" and st.checkbox(
+    "Sync: these files are the whole index", key="ingest_sync",
+    help="Documents of the index that are not among this run's files are deleted after the run (counted in its record).")
 has_input = source == "squad" or bool(files)
 preview_col, ingest_col = st.columns([1, 1])
 preview_clicked = preview_col.button("Preview chunks", disabled=not has_input, help="Runs only up to the chunking node.")
@@ -129,7 +132,7 @@ if ingest_clicked:
     def run_ingest() -> None:
         try:
             outcome["record"] = api.ingest(config, files=files, api_keys=run_keys, adapters=[listener],
-                                           progress=Progress(live.progress))
+                                           progress=Progress(live.progress), sync=sync)
         except Exception as error:  # shown by the script thread below
             outcome["error"] = error
 

@@ -56,4 +56,4 @@ if shown and shown["index_key"] == manifest["index_key"]:
     st.caption(score_note(shown["config"].get("retrieval_mode", "dense"), shown["config"].get("reranker", "none")))
     controls = mark_controls(shown["config"], question, api.hit_marks(shown["config"], question), "retrieve")
     for rank, hit in enumerate(result["hits"], start=1):
-        result_card(rank, hit, question, controls=controls)
+        result_card(rank, hit, question, controls=controls, config=shown["config"])

@@ -24,7 +24,7 @@ if not records:
     st.stop()
 
 st.dataframe(
-    pd.DataFrame([{"started": r["started_at"].replace("T", " ")[:19], "run": r["run_id"], "status": r["status"],
+    pd.DataFrame([{"started": r["started_at"].replace("T", " ")[:19], "run": r["run_id"], "kind": r["kind"], "status": r["status"],
                    "index": f"{r['config'].get('index_name', '?')} ({r['config'].get('vector_db', '?')})",
                    "source": r["inputs"].get("source", ""), "written": r["counts"].get("written"),
                    "unchanged": r["counts"].get("skipped_unchanged"), "failed files": r["counts"].get("failed"),
