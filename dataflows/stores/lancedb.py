@@ -291,7 +291,7 @@ def _nearest_many(existing_index: lancedb.table.Table, query_vectors: np.ndarray
     vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
     if top_k <= 0 or not len(vectors):
         return [[] for _ in range(len(vectors))]
-    columns = [name for name in existing_index.schema.names if name != "vector"]
+    columns = [name for name in existing_index.schema.names if name != "vector"] + ["_distance"]  # asked for: no deprecation warning
     answers: list[list[dict]] = []
     for start in range(0, len(vectors), _QUERIES_PER_SEARCH):
         part = vectors[start : start + _QUERIES_PER_SEARCH]
