@@ -39,7 +39,7 @@ def test_home_lists_documents_and_deletes_one_after_confirming(indexed):
     app = _app()
     key = api.indexes(indexed["data_dir"])[0]["index_key"]
     app.toggle(key=f"home_docs_{key}").set_value(True).run()
-    table = app.dataframe[0].value
+    table = next(frame.value for frame in app.dataframe if "name" in frame.value.columns)  # beside the scorecard's table
     assert sorted(table["name"]) == sorted(NOTES) and list(table["chunks"]) == [1, 1]
     app.selectbox(key=f"home_doc_{key}").set_value("garden.md").run()
     assert not any(b.label == "Delete the document" for b in app.button)  # not before the confirm step
