@@ -12,7 +12,7 @@ from workbench.config import resolve_config
 ANSWER_METRICS = ("answer_contains", "exact_match", "f1")
 
 
-def _per_question_values(record: dict[str, Any], metric: str) -> dict[str, float]:
+def per_question_values(record: dict[str, Any], metric: str) -> dict[str, float]:
     """metric per question id: recall@k and mrr@10 from the first rank, ndcg@10 as stored."""
     values = {}
     for row in record.get("per_question") or []:
@@ -46,7 +46,7 @@ def compare_evaluations(
     shared_answer_metrics = [metric for metric in ANSWER_METRICS
                              if all((record.get("answer_quality") or {}).get(metric) is not None for record in (a, b))]
     for metric in (*metrics, *shared_answer_metrics):
-        values_a, values_b = _per_question_values(a, metric), _per_question_values(b, metric)
+        values_a, values_b = per_question_values(a, metric), per_question_values(b, metric)
         both = [q for q in common if q in values_a and q in values_b]
         if not both:
             continue

@@ -19,7 +19,7 @@ from ragkit.prices import PriceTable, load_price_table
 from ragkit.relevance import RANK_METRIC_DEPTH, bootstrap_interval
 from ragkit.token_counts import count_tokens
 from workbench.catalog import Catalog, now_iso
-from workbench.comparing import _per_question_values
+from workbench.comparing import per_question_values
 from workbench.config import REGISTRIES, resolve_config
 
 SCHEMA_VERSION = 1
@@ -56,7 +56,7 @@ def _relevance(catalog: Catalog, key: str, question_set: str) -> dict[str, Any]:
     record = catalog.evaluation(records[0]["eval_id"]) or records[0]
     metrics = {}
     for metric in RELEVANCE_METRICS:
-        values = list(_per_question_values(record, metric).values()) if record.get("per_question") else []
+        values = list(per_question_values(record, metric).values()) if record.get("per_question") else []
         interval = bootstrap_interval(values) if values else {"mean": record["metrics"].get(metric, 0.0), "ci_low": None,
                                                               "ci_high": None, "questions": 0}
         metrics[metric] = {"value": interval["mean"], "ci_low": interval["ci_low"], "ci_high": interval["ci_high"]}
