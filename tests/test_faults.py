@@ -474,6 +474,28 @@ def test_many_processes_opening_a_new_catalog_at_the_same_moment_all_get_in(tmp_
         assert sorted(run["run_id"] for run in Catalog(data_dir / str(folder)).runs()) == [f"run-{n}" for n in range(8)]
 
 
+def test_many_processes_opening_an_older_catalog_at_once_all_get_in_and_it_gains_the_new_columns(tmp_path):
+    """An older catalog gains its new columns on open; processes adding one at the same moment must not fail."""
+    data_dir, go = tmp_path / "data", tmp_path / "go"
+    for folder in range(20):
+        Catalog(data_dir / str(folder))
+        with sqlite3.connect(data_dir / str(folder) / "catalog.sqlite") as connection:
+            connection.execute("ALTER TABLE runs DROP COLUMN resources_json")  # as a catalog from before it was added
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _OPEN_CATALOG, str(data_dir), str(go), f"run-{n}"],
+                         cwd=REPO, env=ENVIRONMENT, stderr=subprocess.PIPE, text=True)
+        for n in range(8)
+    ]
+    time.sleep(2)
+    go.touch()
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 8, [e[-800:] for e in errors if e]
+    for folder in range(20):
+        with sqlite3.connect(data_dir / str(folder) / "catalog.sqlite") as connection:
+            assert "resources_json" in {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+        assert len(Catalog(data_dir / str(folder)).runs()) == 8
+
+
 # --- wrong settings are refused before any work --------------------------------------------------------------
 
 

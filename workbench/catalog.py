@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     dag_dot TEXT NOT NULL DEFAULT '',
     code_version TEXT NOT NULL DEFAULT '',
     pid INTEGER NOT NULL,
-    host TEXT NOT NULL
+    host TEXT NOT NULL,
+    resources_json TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS manifests (
     index_key TEXT PRIMARY KEY,
@@ -239,6 +240,15 @@ def portable_location(store_location: str, data_dir: str | Path) -> str:
     return store_location
 
 
+def _add_column(connection: Any, table: str, column: str, declaration: str) -> None:
+    """Add a column to an older catalog's table; another process adding it at the same moment is not an error."""
+    try:
+        connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    except sqlite3.OperationalError as error:
+        if "duplicate column" not in str(error):
+            raise
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -315,7 +325,7 @@ class Catalog:
                     for table, column, declaration in _ADDED_COLUMNS:
                         present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})").fetchall()}
                         if column not in present:
-                            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                            _add_column(connection, table, column, declaration)
                 return
             except sqlite3.OperationalError as error:
                 if "locked" not in str(error) or time.monotonic() > deadline:
