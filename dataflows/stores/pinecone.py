@@ -29,7 +29,6 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +55,7 @@ from ragkit.errors import (
     StoreUnavailableError,
 )
 from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
+from ragkit.threaded_search import searched_in_threads
 
 _INT_FIELDS = ("page", "chunk_index", "char_start", "char_end", "dimension")
 _LIST_FIELDS = ("question_ids",)
@@ -455,16 +455,9 @@ def dense_hits(existing_index: _Target, query_vector: np.ndarray, candidate_coun
     return _nearest(existing_index, query_vector, candidate_count)
 
 
-_SEARCH_THREADS = 8  # single searches in flight at once for `dense_hits_batch` (Pinecone has no batch search)
-
-
 def dense_hits_batch(existing_index: _Target, query_vectors: np.ndarray, candidate_count: int) -> list[list[dict]]:
     """For each query vector, its `candidate_count` nearest chunks, as `dense_hits` gives them: single searches, 8 at a time in threads."""
-    vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
-    if len(vectors) <= 1:
-        return [_nearest(existing_index, vector, candidate_count) for vector in vectors]
-    with ThreadPoolExecutor(max_workers=min(_SEARCH_THREADS, len(vectors))) as pool:
-        return list(pool.map(lambda vector: _nearest(existing_index, vector, candidate_count), vectors))
+    return searched_in_threads(lambda vector: _nearest(existing_index, vector, candidate_count), query_vectors)  # Pinecone: no batch search
 
 
 def text_index(existing_index: _Target) -> _Target:

@@ -20,7 +20,6 @@ The client holds open HTTP and gRPC connections; whoever builds the DAG should `
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,6 +51,7 @@ from ragkit.errors import (
     StoreUnavailableError,
 )
 from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
+from ragkit.threaded_search import searched_in_threads
 
 _DEFAULT_URL = "http://localhost:8080"
 _DEFAULT_GRPC_PORT = 50051
@@ -389,16 +389,9 @@ def dense_hits(existing_index: Collection, query_vector: np.ndarray, candidate_c
     return _nearest(existing_index, query_vector, candidate_count)
 
 
-_SEARCH_THREADS = 8  # single searches in flight at once for `dense_hits_batch` (Weaviate has no batch search)
-
-
 def dense_hits_batch(existing_index: Collection, query_vectors: np.ndarray, candidate_count: int) -> list[list[dict]]:
     """For each query vector, its `candidate_count` nearest chunks, as `dense_hits` gives them: single searches, 8 at a time in threads."""
-    vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
-    if len(vectors) <= 1:
-        return [_nearest(existing_index, vector, candidate_count) for vector in vectors]
-    with ThreadPoolExecutor(max_workers=min(_SEARCH_THREADS, len(vectors))) as pool:
-        return list(pool.map(lambda vector: _nearest(existing_index, vector, candidate_count), vectors))
+    return searched_in_threads(lambda vector: _nearest(existing_index, vector, candidate_count), query_vectors)  # Weaviate: no batch search
 
 
 def text_index(existing_index: Collection) -> Collection:
