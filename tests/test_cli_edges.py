@@ -135,3 +135,17 @@ def test_document_text_and_file_names_reach_the_terminal_escaped(data_dir, tmp_p
     code, out, _ = _run(capsys, "query", "tomatoes", "--index", "hostile", "--data-dir", str(data_dir), "--json")
     assert json.loads(out)[0]["text"].startswith("Tomatoes \x1b[31mRED")  # escaped on screen, the same text once decoded
     assert "\x1b" not in out and "\u202e" not in out
+
+
+def test_a_model_loaded_during_a_command_draws_no_progress_bar(data_dir, tmp_path, capsys):
+    """transformers draws a "Loading weights" bar with carriage returns; a command that loads the model prints none."""
+    from ragkit import local_models
+
+    document = tmp_path / "notes.txt"
+    document.write_text("Tomatoes need sun and water.")
+    assert _run(capsys, "ingest", str(document), "--index", "bars", "--data-dir", str(data_dir))[0] == 0
+    local_models._load_sentence_transformer.cache_clear()  # the query below loads the model itself
+    code, out, err = _run(capsys, "query", "tomatoes", "--index", "bars", "--data-dir", str(data_dir))
+    assert code == 0, err
+    assert "Tomatoes need sun" in out
+    assert "\r" not in out + err and "Loading weights" not in err, err

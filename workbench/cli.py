@@ -335,15 +335,28 @@ def _config_file(path: str) -> dict[str, Any]:
 
 
 class _Bars:
-    """tqdm progress bars, one per batched step, on stderr."""
+    """tqdm progress bars, one per batched step, on stderr when it is a terminal; nothing when it is a file or a pipe.
+
+    A bar redraws itself with carriage returns and cursor moves, which belong on a terminal only; every bar is
+    closed when the command ends, so none is left to redraw into what the next command prints.
+    """
 
     def __init__(self) -> None:
         self._bars: dict[str, Any] = {}
+        self._drawn = sys.stderr.isatty()
+
+    def __enter__(self) -> _Bars:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
 
     def __call__(self, step: str, done: int, total: int) -> None:
         from tqdm import tqdm
 
-        if total <= 0:
+        if total <= 0 or not self._drawn:
             return
         bar = self._bars.get(step)
         if bar is None or bar.disable:
@@ -739,7 +752,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         if args.display_dag:
             _out(write_dag(config, args.display_dag), file=sys.stderr)
-        record = api.ingest(config, progress=None if args.json else Progress(_Bars()), sync=args.sync)
+        with _Bars() as bars:
+            record = api.ingest(config, progress=None if args.json else Progress(bars), sync=args.sync)
         if args.json:
             _out(json.dumps(record, indent=2, default=str))
         else:
