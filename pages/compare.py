@@ -85,8 +85,10 @@ if shown and shown["for"] == shown_for:
 
 st.divider()
 st.subheader("Scorecard")
+with st.expander("Chat cost for", icon=":material/payments:"):
+    chat_settings = llm_settings("compare_card", help="The LLM whose answers the chat cost per 1,000 questions prices.")
 try:
-    cards = [api.scorecard(manifest, data_dir(), save=False) for manifest in (manifest_a, manifest_b)]
+    cards = [api.scorecard(manifest, data_dir(), save=False, chat=chat_settings) for manifest in (manifest_a, manifest_b)]
 except Exception as error:
     show_error(error, "The scorecards")
 else:

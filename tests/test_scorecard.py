@@ -221,3 +221,41 @@ def test_scorecard_renders_on_home_and_compare(tmp_path, monkeypatch):
     assert len([c for c in frame.columns if c.startswith(("left:", "right:"))]) == 2
     assert frame.apply(lambda row: any(str(v).startswith("✓") for v in row), axis=1).any()
     assert not os.environ.get("OPENAI_API_KEY")
+
+
+def test_chat_cost_per_1000_questions_by_hand(tmp_path, prices):
+    """Prompt: the system rules, max_context_chunks sources of the index's mean chunk tokens and a mean question; output:
+    ANSWER_TOKENS; priced by the chat row of the table. Offline answers cost nothing; an unpriced model has no price."""
+    from dataflows.generation import SYSTEM_PROMPT
+    from workbench.scorecard import ANSWER_TOKENS, SAMPLE_QUESTIONS, build_scorecard
+
+    data_dir = str(tmp_path / "data")
+    _ingest(tmp_path / "data")
+    manifest = api.find_index("docs", data_dir)
+    record = api.runs(data_dir)[0]
+    tokens_per_chunk = round(record["counts"]["tokens_embedded"] / record["counts"]["embedded_by_model"], 1)
+    question_tokens = sum(estimate_tokens(q) for q in SAMPLE_QUESTIONS) / len(SAMPLE_QUESTIONS)
+    prompt = round(estimate_tokens(SYSTEM_PROMPT) + 3 * tokens_per_chunk + question_tokens)
+    card = build_scorecard(manifest, data_dir, price_table=prices,
+                           chat={"llm_service": "openai", "llm_model": "gpt-4o-mini", "max_context_chunks": 3})
+    chat = card["cost"]["chat"]
+    assert chat["prompt_tokens_per_question"] == prompt and chat["answer_tokens_per_question"] == ANSWER_TOKENS
+    assert chat["per_1000_questions"] == pytest.approx((prompt * 1.0 + ANSWER_TOKENS * 4.0), rel=1e-6)  # 1,000 × per 1k
+    assert card["cost"]["per_1000_questions_with_chat"] == pytest.approx(chat["per_1000_questions"])  # local embedder
+    assert "estimated" in chat["note"]
+    offline = build_scorecard(manifest, data_dir, price_table=prices)["cost"]["chat"]
+    assert offline["llm_service"] == "extractive" and offline["per_1000_questions"] == 0.0
+    unpriced = build_scorecard(manifest, data_dir, price_table=prices,
+                               chat={"llm_service": "openai", "llm_model": "gpt-9"})["cost"]
+    assert unpriced["chat"]["per_1000_questions"] is None and unpriced["per_1000_questions_with_chat"] is None
+    assert "not in the price table" in unpriced["chat"]["note"]
+
+
+def test_delete_runs_are_not_counted_as_ingestion(tmp_path):
+    data_dir = str(tmp_path / "data")
+    _ingest(tmp_path / "data")
+    before = api.scorecard(api.find_index("docs", data_dir), data_dir, save=False)["ingestion"]
+    api.delete_documents({"index_name": "docs", "data_dir": data_dir}, ["gull.txt"])
+    after = api.scorecard(api.find_index("docs", data_dir), data_dir, save=False)["ingestion"]
+    assert api.runs(data_dir)[0]["kind"] == "delete"
+    assert after["runs"] == before["runs"] == 1 and after["wall_s"] == before["wall_s"]

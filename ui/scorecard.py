@@ -15,7 +15,8 @@ def scorecard_table(card: dict[str, Any]) -> None:
     st.dataframe(pd.DataFrame(api.scorecard_rows(card)), hide_index=True, width="stretch")
     parts = card["licences"]["store_packages"] + card["licences"]["embedding_packages"]
     st.caption("Licences: " + "; ".join(f"{p['package']} {p['version']}: {p['licence']}" for p in parts)
-               + f". Prices as of {card['cost']['price_table_as_of']} (ragkit/prices.toml).")
+               + f". Prices as of {card['cost']['price_table_as_of']} (ragkit/prices.toml). Chat: {card['cost']['chat']['note']}"
+               + ("; price another LLM on Compare or with `scorecard --llm openai`." if card["cost"]["chat"]["llm_service"] == "extractive" else "."))
 
 
 def scorecard_comparison(a: dict[str, Any], b: dict[str, Any], label_a: str, label_b: str) -> None:

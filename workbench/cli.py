@@ -234,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("a", help="index name or key")
     compare.add_argument("b", help="index name or key")
     compare.add_argument("--questions", default="", help="relevance from the last evaluation on this question set")
+    for priced in (card, compare):
+        _add_backend_flags(priced, REGISTRIES["llm_service"], "--llm", "the LLM the chat cost is estimated for",
+                           aliases=_LLM_ALIASES)
+        priced.add_argument("--llm-model", help="the LLM's model (default: the service's default)")
+        priced.add_argument("--max-context-chunks", type=int, help="sources a chat prompt carries (default 5)")
     compare.add_argument("--data-dir")
     compare.add_argument("--json", action="store_true")
 
@@ -498,25 +503,28 @@ def _print_scorecard(card: dict[str, Any]) -> None:
 
     _out(f"scorecard of {card['index_key']} ({card['stack']['vector_db']}, {card['stack']['embedding_service']} / "
          f"{card['stack']['model_name']}), {card['created_at']}; prices as of {card['cost']['price_table_as_of']}")
-    section = ""
-    for row in api.scorecard_rows(card):
+    section, rows = "", api.scorecard_rows(card)
+    width = max(len(row["label"]) for row in rows)
+    for row in rows:
         if row["section"] != section:
             section = row["section"]
             _out(section)
-        _out(f"  {row['label']:<24} {row['value']}")
+        _out(f"  {row['label']:<{width}} {row['value']}")
     for part in card["licences"]["store_packages"] + card["licences"]["embedding_packages"]:
         _out(f"  {part['package']} {part['version']}: {part['licence']}")
-    for note in card["cost"]["notes"]:
+    for note in [*card["cost"]["notes"], f"chat: {card['cost']['chat']['note']}"]:
         _out(f"  note: {note}")
 
 
 def _print_diff(a: dict[str, Any], b: dict[str, Any], label_a: str, label_b: str) -> None:
     from workbench import api
 
-    _out(f"{'':<26} {label_a[:30]:<32} {label_b[:30]:<32}")
-    for row in api.diff_scorecards(a, b):
+    rows = api.diff_scorecards(a, b)
+    width = max(len(row["label"]) for row in rows)
+    _out(f"{'':<{width + 11}} {label_a[:30]:<32} {label_b[:30]:<32}")
+    for row in rows:
         mark_a, mark_b = ("✓ " if row["better"] == "a" else "  "), ("✓ " if row["better"] == "b" else "  ")
-        _out(f"{row['section'][:10]:<10} {row['label']:<15} {mark_a}{row['a'][:30]:<30} {mark_b}{row['b'][:30]:<30}")
+        _out(f"{row['section'][:10]:<10} {row['label']:<{width}} {mark_a}{row['a'][:30]:<30} {mark_b}{row['b'][:30]:<30}")
     _out("✓ marks the better figure of a row (lower cost, size and latency; higher relevance and speed)")
 
 
@@ -525,15 +533,17 @@ def _scorecards(args: argparse.Namespace) -> int:
     from workbench import api
 
     data_dir = args.data_dir or ""
+    chat = {"llm_service": args.llm_service, "llm_model": args.llm_model, "max_context_chunks": args.max_context_chunks,
+            "llm_base_url": args.llm_base_url}
     if args.command == "compare":
-        cards = [api.scorecard(api.find_index(name, data_dir), data_dir, args.questions) for name in (args.a, args.b)]
+        cards = [api.scorecard(api.find_index(name, data_dir), data_dir, args.questions, chat=chat) for name in (args.a, args.b)]
         if args.json:
             _out(json.dumps({"a": cards[0], "b": cards[1], "diff": api.diff_scorecards(*cards)}, indent=2, default=str))
         else:
             _print_diff(cards[0], cards[1], args.a, args.b)
         return 0
     manifest = api.find_index(args.index_name, data_dir, args.vector_db or "")
-    card = api.scorecard(manifest, data_dir, args.questions, probe=args.probe)
+    card = api.scorecard(manifest, data_dir, args.questions, probe=args.probe, chat=chat)
     if args.diff:
         history = api.scorecard_history(manifest["index_key"], data_dir, limit=2)
         if len(history) < 2:

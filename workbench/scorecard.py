@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from dataflows.generation import SYSTEM_PROMPT
 from ragkit.backends import EMBEDDED, OFFLINE
 from ragkit.errors import ConfigError
 from ragkit.footprint import folder_bytes
@@ -22,7 +23,8 @@ from workbench.catalog import Catalog, now_iso
 from workbench.comparing import per_question_values
 from workbench.config import REGISTRIES, resolve_config
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: cost.chat and cost.per_1000_questions_with_chat
+ANSWER_TOKENS = 300  # output tokens a cited answer of a few sentences takes; the chat cost assumes this many
 RELEVANCE_METRICS = ("recall@5", f"mrr@{RANK_METRIC_DEPTH}", f"ndcg@{RANK_METRIC_DEPTH}")
 # Typical short questions: their tokens price a question when the question set's own texts are not stored here.
 SAMPLE_QUESTIONS = ("What is this document about?", "Who founded the organisation and when?",
@@ -43,8 +45,9 @@ def find_index(name: str, data_dir: str = "", vector_db: str = "") -> dict[str, 
     return found[0]
 
 
-def _config_of(manifest: Mapping[str, Any], data_dir: str) -> Any:
-    return resolve_config({"vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
+def _config_of(manifest: Mapping[str, Any], data_dir: str, chat: Mapping[str, Any]) -> Any:
+    """The index's stack from its manifest, with the chat settings (`llm_service`, `llm_model`, ...) the cost assumes."""
+    return resolve_config({**chat, "vector_db": manifest["vector_db"], "vector_db_config": manifest["vector_db_config"],
                            "index_name": manifest["index_name"], "data_dir": data_dir,
                            "embedding_service": manifest["embedding_service"], "model_name": manifest["model_name"]})
 
@@ -67,7 +70,7 @@ def _relevance(catalog: Catalog, key: str, question_set: str) -> dict[str, Any]:
 
 
 def _ingestion(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    done = [r for r in runs if r["status"] == "succeeded"]
+    done = [r for r in runs if r["status"] == "succeeded" and r.get("kind", "ingest") == "ingest"]  # not deletes
     working = [r for r in done if r["counts"].get("embedded_by_model", 0) > 0 and "tokens_embedded" in r["counts"]]
     wall = sum(float((r.get("resources") or {}).get("wall_s", 0.0)) for r in done)
     embedded = sum(int(r["counts"].get("embedded_by_model", 0)) for r in done)
@@ -86,7 +89,35 @@ def _ingestion(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "peak_rss_bytes": int((last or {}).get("resources", {}).get("peak_rss_bytes", 0)) or None,
         "peak_rss_method": (last or {}).get("resources", {}).get("peak_rss_method", ""),
         "last_run_id": done[0]["run_id"] if done else "",
+        "tokens_per_chunk": (round(sum(int(r["counts"].get("tokens_embedded", 0)) for r in working)
+                                       / max(1, sum(int(r["counts"].get("embedded_by_model", 0)) for r in working)), 1)
+                                 if working else None),
     }
+
+
+def _chat_cost(config: Any, ingestion: dict[str, Any], prices: PriceTable, question_texts: list[str]) -> dict[str, Any]:
+    """What answering 1,000 questions with the configured LLM costs: an estimate, and it says what it assumed.
+
+    Input per question: the system rules, `max_context_chunks` sources of this index's mean chunk size (tokens the
+    ingestion counted per embedded chunk) and a question of the set's mean size; output: `ANSWER_TOKENS`."""
+    service, model = config["llm_service"], config["llm_model"]
+    chat: dict[str, Any] = {"llm_service": service, "llm_model": model, "llm": f"{service} {model}".strip()}
+    if config.spec("llm_service").has(OFFLINE):
+        return chat | {"per_1000_questions": 0.0, "note": f"{service}: runs here, no fee"}
+    price = prices.price("chat", service, model)
+    chunk_tokens = ingestion.get("tokens_per_chunk")
+    if price is None or chunk_tokens is None:
+        reason = (f"{service} {model} is not in the price table" if price is None
+                  else "no run of this index counted its chunks' tokens")
+        return chat | {"per_1000_questions": None, "note": reason}
+    rules = count_tokens(service, model, [SYSTEM_PROMPT]).tokens
+    questions = count_tokens(service, model, question_texts)
+    prompt = rules + config["max_context_chunks"] * chunk_tokens + questions.tokens / max(1, len(question_texts))
+    chat |= {"prompt_tokens_per_question": round(prompt), "answer_tokens_per_question": ANSWER_TOKENS,
+             "per_1000_questions": round(price.for_tokens(round(prompt), ANSWER_TOKENS) * 1000, 6),
+             "note": f"estimated: {config['max_context_chunks']} sources of {chunk_tokens:g} tokens, "
+                     f"{ANSWER_TOKENS}-token answers, {questions.method}"}
+    return chat
 
 
 def _cost(config: Any, ingestion: dict[str, Any], relevance: dict[str, Any], prices: PriceTable,
@@ -94,15 +125,17 @@ def _cost(config: Any, ingestion: dict[str, Any], relevance: dict[str, Any], pri
     service, model = config["embedding_service"], config["model_name"]
     hosted = not config.spec("embedding_service").has(OFFLINE)
     documents = ingestion["documents_embedded"]
-    cost: dict[str, Any] = {"hosted": hosted, "price_table_as_of": prices.as_of, "currency": prices.currency, "notes": []}
+    cost: dict[str, Any] = {"hosted": hosted, "price_table_as_of": prices.as_of, "currency": prices.currency, "notes": [],
+                            "chat": _chat_cost(config, ingestion, prices, question_texts)}
     if not hosted:
         cost.update(per_1000_documents=0.0, per_1000_questions=0.0, cpu_s=ingestion["cpu_s"],
                     cpu_s_per_1000_documents=round(ingestion["cpu_s"] / documents * 1000, 2) if documents else None)
+        cost["per_1000_questions_with_chat"] = cost["chat"]["per_1000_questions"]
         cost["notes"].append("a local model: no fee; CPU seconds instead")
         return cost
     price = prices.price("embedding", service, model)
     if price is None:
-        cost.update(per_1000_documents=None, per_1000_questions=None)
+        cost.update(per_1000_documents=None, per_1000_questions=None, per_1000_questions_with_chat=None)
         cost["notes"].append(f"{service} {model} is not in the price table ({prices.path})")
         return cost
     cost["embedding_price_per_1k_tokens"] = price.per_unit
@@ -117,7 +150,8 @@ def _cost(config: Any, ingestion: dict[str, Any], relevance: dict[str, Any], pri
             per_question += rerank_price.for_searches(1)
     cost["per_1000_questions"] = round(per_question * 1000, 6)
     cost["question_tokens"] = tally.to_json() | {"questions": len(question_texts)}
-    cost["notes"].append("chat (answering) is not included: its tokens depend on the prompt and the answer")
+    chat = cost["chat"]["per_1000_questions"]
+    cost["per_1000_questions_with_chat"] = None if chat is None else round(cost["per_1000_questions"] + chat, 6)
     return cost
 
 
@@ -181,12 +215,14 @@ def _licences(config: Any) -> dict[str, Any]:
 
 
 def build_scorecard(manifest: Mapping[str, Any], data_dir: str = "", question_set: str = "", probe: bool = False,
-                    api_keys: Mapping[str, str] | None = None, price_table: PriceTable | None = None) -> dict[str, Any]:
+                    api_keys: Mapping[str, str] | None = None, price_table: PriceTable | None = None,
+                    chat: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The scorecard of an index (its manifest), from the catalog, the store's files, the price table and package metadata.
 
     `question_set` picks the evaluation relevance and latency come from (default: the latest of any set); `probe` times a
-    few searches when there is no evaluation (a hosted embedding service is then paid for them)."""
-    config = _config_of(manifest, data_dir)
+    few searches when there is no evaluation (a hosted embedding service is then paid for them); `chat` holds the LLM
+    settings (`llm_service`, `llm_model`, `max_context_chunks`) the chat cost is estimated for (default: offline)."""
+    config = _config_of(manifest, data_dir, _chat_settings(chat))
     catalog = Catalog(config["data_dir"])
     key = manifest["index_key"]
     keys = dict(api_keys or {})
@@ -212,10 +248,17 @@ def build_scorecard(manifest: Mapping[str, Any], data_dir: str = "", question_se
     }
 
 
+def _chat_settings(chat: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The LLM settings of a config that the chat cost depends on (others are not the scorecard's business)."""
+    return {name: value for name, value in (chat or {}).items()
+            if name in ("llm_service", "llm_model", "llm_base_url", "max_context_chunks") and value not in ("", None)}
+
+
 def scorecard(manifest: Mapping[str, Any], data_dir: str = "", question_set: str = "", probe: bool = False,
-              api_keys: Mapping[str, str] | None = None, save: bool = True) -> dict[str, Any]:
+              api_keys: Mapping[str, str] | None = None, save: bool = True,
+              chat: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`build_scorecard`, stored in the catalog's history of the index (unless `save=False`)."""
-    card = build_scorecard(manifest, data_dir, question_set, probe, api_keys)
+    card = build_scorecard(manifest, data_dir, question_set, probe, api_keys, chat=chat)
     if save:
         Catalog(resolve_config({"data_dir": data_dir})["data_dir"]).save_scorecard(
             card["index_key"], card, (card["relevance"] or {}).get("eval_id", ""))
@@ -265,7 +308,10 @@ ROWS: tuple[tuple[str, str, str, str, Any], ...] = (
     ("Ingestion", "Model calls", "ingestion.model_calls", "lower", _number(0)),
     ("Ingestion", "Tokens embedded", "ingestion.tokens_embedded", "", _number(0)),
     ("Cost", "Per 1,000 documents", "cost.per_1000_documents", "lower", _money),
-    ("Cost", "Per 1,000 questions", "cost.per_1000_questions", "lower", _money),
+    ("Cost", "Per 1,000 questions (retrieval)", "cost.per_1000_questions", "lower", _money),
+    ("Cost", "Chat LLM priced", "cost.chat.llm", "", None),
+    ("Cost", "Chat per 1,000 questions", "cost.chat.per_1000_questions", "lower", _money),
+    ("Cost", "Per 1,000 questions with chat", "cost.per_1000_questions_with_chat", "lower", _money),
     ("Cost", "CPU s (ingestion)", "cost.cpu_s", "lower", _number(1)),
     ("Footprint", "Index on disk", "footprint.index.total_bytes", "lower", _bytes),
     ("Footprint", "  vectors", "footprint.index.vectors_bytes", "lower", _bytes),
