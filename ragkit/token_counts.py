@@ -12,13 +12,17 @@ chunks' texts the same way, so the two agree.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 BYTES_PER_TOKEN = 4
+_COUNTING_COPIES: dict[int, tuple[Any, Any, threading.Lock]] = {}
+_COUNTING_COPIES_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,32 @@ class TokenTally:
 def estimate_tokens(text: str) -> int:
     """An estimate of a text's tokens: one per 4 UTF-8 bytes, rounded up (0 for an empty text)."""
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
+
+
+def _counting_copy(tokenizer: Any) -> tuple[Any, threading.Lock]:
+    """A copy of a model's tokenizer kept for counting, and the lock its calls take.
+
+    A Hugging Face fast tokenizer holds its truncation and padding settings in the tokenizer itself and sets them
+    on every call; counting (no truncation) on the model's own tokenizer while another thread encodes with it
+    (truncation and padding) changes the settings under that encode, which then fails on rows of unequal length.
+    The copy is never used to encode, and its lock keeps two counters from doing the same to each other."""
+    with _COUNTING_COPIES_LOCK:
+        entry = _COUNTING_COPIES.get(id(tokenizer))
+        if entry is None or entry[0] is not tokenizer:  # the original is kept in the entry, so its id is not reused
+            entry = (tokenizer, copy.deepcopy(tokenizer), threading.Lock())
+            _COUNTING_COPIES[id(tokenizer)] = entry
+    return entry[1], entry[2]
+
+
+def tokens_of_each(tokenizer: Any, texts: Sequence[str]) -> list[int]:
+    """Each text's tokens in a Hugging Face tokenizer, special tokens included, without truncation; safe beside
+    threads that encode with the same model (see `_counting_copy`)."""
+    if not texts:
+        return []
+    counter, lock = _counting_copy(tokenizer)
+    with lock:
+        ids = counter(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+    return [len(row) for row in ids]
 
 
 @functools.lru_cache(maxsize=8)
@@ -58,12 +88,7 @@ def tokenizer_counter(embedding_service: str, model_name: str,
 
     `tokenizer` is the local model's Hugging Face tokenizer (sentence-transformers)."""
     if embedding_service == "sentence_transformers" and tokenizer is not None:
-        def count(texts: Sequence[str]) -> list[int]:
-            if not texts:
-                return []
-            ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
-            return [len(row) for row in ids]
-        return count, False, f"{model_name}'s own tokenizer"
+        return (lambda texts: tokens_of_each(tokenizer, texts)), False, f"{model_name}'s own tokenizer"
     if embedding_service == "openai":
         encoding = _tiktoken_encoding(model_name)
         if encoding is not None:

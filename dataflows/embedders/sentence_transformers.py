@@ -13,6 +13,7 @@ from hamilton.function_modifiers import config
 
 from ragkit.local_models import load_sentence_transformer
 from ragkit.schema import Progress
+from ragkit.token_counts import tokens_of_each
 from ragkit.vectors import TokenCounts, normalised
 
 _DEFAULT_BATCH_SIZE = 16  # the best measured on this 2-core machine (bench/embedder_backends.py); int8 ONNX sets its own
@@ -40,13 +41,7 @@ def max_input_tokens__sentence_transformers(embedding_client: Any) -> int:
 def token_counts__sentence_transformers(embedding_client: Any) -> TokenCounts:
     """Token counts from the model's own tokenizer, special tokens included."""
     tokenizer = embedding_client.tokenizer
-
-    def count(texts: list[str]) -> list[int]:
-        if not texts:
-            return []
-        return [len(ids) for ids in tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]]
-
-    return count
+    return lambda texts: tokens_of_each(tokenizer, texts)
 
 
 @config.when(embedding_service="sentence_transformers")
