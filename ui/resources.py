@@ -42,6 +42,6 @@ def model_status_line() -> None:
     """A line in the sidebar while the model loads (or if it failed); nothing once it is ready."""
     thread = _STATE.get("thread")
     if isinstance(thread, threading.Thread) and thread.is_alive():
-        st.sidebar.caption(f"⏳ Loading the embedded model ({DEFAULT_MODEL}) in the background…")
+        st.sidebar.caption(f":material/hourglass_top: Loading the embedded model ({DEFAULT_MODEL}) in the background…")
     elif _STATE.get("error"):
         st.sidebar.caption(f"The embedded model could not be loaded: {_STATE['error']}")
