@@ -1,17 +1,34 @@
 """Relevance on real documents: four technical PDFs from Debian packages, questions written by reading them.
 
     python bench/eval_real_docs.py [--questions bench/real_docs/questions.jsonl] [--modes dense,lexical,hybrid]
-                                   [--chunk-size 800] [--chunk-overlap 100] [--data-dir DIR] [--index-name NAME]
-                                   [--pdf-parser pypdf|pypdfium2] [--[no-]clean-pdf-text] [--[no-]chunk-by-sections]
-                                   [--[no-]keep-slides] [--[no-]contextual-headers]
+                                   [--rows A,E] [--data-dir DIR] [--index-name NAME]
+                                   [--chunk-size 800] [--chunk-overlap 100] [--pdf-parser pypdf|pypdfium2]
+                                   [--[no-]clean-pdf-text] [--[no-]chunk-by-sections] [--[no-]keep-slides]
+                                   [--[no-]contextual-headers]
 
-The extraction and chunking flags default to the product's defaults (workbench/config.py). With --data-dir the
-embedding cache is kept between runs (chunks whose indexed text is unchanged are not embedded again).
+Rows (configurations), each ingested into its own index (NAME_a, NAME_e, NAME_custom) of one data folder:
+
+- A, today's default before extraction, structure and headers: pdf_parser pypdf, clean_pdf_text off,
+  chunk_by_sections off, contextual_headers off, 800-character chunks with 100 overlap (keep_slides as the
+  product's default: it changes nothing on these PDFs, none is a slide deck);
+- E, the product's defaults (workbench/config.py);
+- custom: the product's defaults with the extraction and chunking flags above over them.
+
+By default A and E are measured side by side in one run. Any extraction or chunking flag without --rows
+measures that one custom configuration alone (as the script did before); `--rows A,custom` compares it with A.
 
 Fetches the PDFs (bench/fetch_real_docs.py: apt-get download + dpkg-deb -x, cached), ingests them with the
-default stack (all-MiniLM-L6-v2, LanceDB) into a fresh data folder, imports the question set, and
-evaluates every retrieval mode on all its questions. Prints recall@1/5/10, MRR@10 and nDCG@10 per mode,
-the label coverage (labels whose page and answer string match no chunk), and the load average.
+default stack (all-MiniLM-L6-v2, LanceDB) into a fresh data folder (or --data-dir, whose embedding cache is kept
+between runs: chunks whose indexed text is unchanged are not embedded again), imports the question set, and
+evaluates every retrieval mode on all its questions, for every row. Prints:
+
+- per row and document, what the index stored: its title against the PDF's /Title metadata (counting file-stem
+  titles where the PDF has a title) and the letter-spaced runs ("m y _ d a t a") left in the stored chunk texts;
+- one table, per mode: each row's recall@1/5/10, MRR@10, nDCG@10 and label coverage (labels whose page and answer
+  string match no chunk), and each row's difference from A in R@5 and MRR@10;
+- the best setting measured (highest MRR@10, then R@5; every row is offline: a local model, no reranker) and
+  whether it meets issue 12's targets: R@5 >= 0.85, MRR@10 >= 0.70, and R@5 at least 0.15 over A's dense row;
+- the load average before, between the steps and after.
 """
 
 from __future__ import annotations
@@ -32,65 +49,204 @@ sys.path.insert(0, str(REPO / "bench"))
 from fetch_real_docs import real_doc_paths  # noqa: E402
 
 from ragkit.parsers import PDF_PARSERS  # noqa: E402
+from ragkit.pdf_text import letter_spaced_runs  # noqa: E402
 from ragkit.schema import InputFile  # noqa: E402
 from workbench import api  # noqa: E402
 from workbench.config import DEFAULTS  # noqa: E402
 
 QUESTIONS = REPO / "bench" / "real_docs" / "questions.jsonl"
+SETTINGS = ("chunk_size", "chunk_overlap", "pdf_parser", "clean_pdf_text", "chunk_by_sections", "keep_slides",
+            "contextual_headers")
+ROWS = {
+    "A": {"chunk_size": 800, "chunk_overlap": 100, "pdf_parser": "pypdf", "clean_pdf_text": False,
+          "chunk_by_sections": False, "keep_slides": DEFAULTS["keep_slides"], "contextual_headers": False},
+    "E": {name: DEFAULTS[name] for name in SETTINGS},
+}
+ROW_NAMES = {"A": "A: today's default (before)", "E": "E: the product's defaults", "custom": "custom (the flags)"}
+TARGETS = {"recall@5": 0.85, "mrr@10": 0.70}
+GAIN_OVER_A_DENSE = 0.15
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
 
 def _load() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-SETTINGS = ("pdf_parser", "clean_pdf_text", "chunk_by_sections", "keep_slides", "contextual_headers")
+# --- extraction counts -----------------------------------------------------------------------------------
 
 
-def run(questions: Path, modes: list[str], chunk_size: int, chunk_overlap: int, data_dir: str, index_name: str = "real_docs",
-        settings: dict | None = None) -> list[dict]:
-    """Ingest the PDFs, import the set, evaluate each mode; one row of figures per mode."""
-    paths = real_doc_paths()
-    config = {"source": "files", "data_dir": data_dir, "index_name": index_name, "chunk_size": chunk_size,
-              "chunk_overlap": chunk_overlap, **(settings or {})}
+def pdf_metadata_title(path: Path) -> str:
+    """The PDF's /Title (else its XMP dc:title), as the file states it ("" when it names none)."""
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    title = (reader.metadata.title if reader.metadata else "") or ""
+    if not title.strip() and reader.xmp_metadata is not None:
+        titles = reader.xmp_metadata.dc_title or {}
+        title = next(iter(titles.values()), "") if isinstance(titles, dict) else ""
+    return " ".join(str(title).split())
+
+
+def stored_chunks(config: dict) -> list[dict]:
+    """Every chunk the index stores: the chunks of each of its ingestion runs that are still stored (a chunk belongs to
+    the run that wrote it, so a data folder reused over runs gives each chunk once)."""
+    key = api.index_key_for(config)
+    run_ids = {run["run_id"] for run in api.runs(config["data_dir"], limit=100_000)
+               if run["index_key"] == key and run["kind"] == "ingest"}
+    manifest = next(m for m in api.indexes(config["data_dir"]) if m["index_key"] == key)
+    limit = int(manifest["chunk_count"]) + 1
+    return [chunk for run_id in sorted(run_ids) for chunk in api.run_chunks(config, run_id, limit=limit)]
+
+
+def extraction_counts(config: dict, paths: dict[str, Path]) -> dict:
+    """Per document of the index: the stored title, the PDF's metadata title, whether the stored title is the file
+    stem while the PDF has a title, and the letter-spaced runs in its stored chunk texts; and their totals."""
+    chunks = stored_chunks(config)
+    rows = []
+    for document in sorted(api.documents(config), key=lambda d: d["source_name"]):
+        name = document["source_name"]
+        metadata_title = pdf_metadata_title(paths[name]) if name in paths else ""
+        texts = [chunk["text"] for chunk in chunks if chunk["document_id"] == document["document_id"]]
+        rows.append({"document": name, "title": document["title"], "pdf_title": metadata_title,
+                     "file_stem_title": bool(metadata_title) and document["title"] == Path(name).stem,
+                     "chunks": len(texts), "letter_spaced_runs": sum(letter_spaced_runs(text) for text in texts)})
+    return {"documents": rows, "file_stem_titles": sum(row["file_stem_title"] for row in rows),
+            "pdfs_with_a_title": sum(bool(row["pdf_title"]) for row in rows),
+            "letter_spaced_runs": sum(row["letter_spaced_runs"] for row in rows), "chunks": len(chunks)}
+
+
+# --- ingestion and evaluation ------------------------------------------------------------------------------
+
+
+def ingest(data_dir: str, index_name: str, settings: dict, paths: dict[str, Path]) -> dict:
+    """Ingest the PDFs into one index of the data folder with these settings; its config and how the run went."""
+    config = {"source": "files", "data_dir": data_dir, "index_name": index_name, **settings}
     started = time.perf_counter()
     record = api.ingest(config, files=[InputFile(name, path=str(path)) for name, path in sorted(paths.items())])
-    print(f"ingested {len(paths)} PDFs: {record['counts']['written']} chunks written in {time.perf_counter() - started:.1f} s "
-          f"(load {_load()})")
+    seconds = time.perf_counter() - started
+    chunks = next(m["chunk_count"] for m in api.indexes(data_dir) if m["index_key"] == api.index_key_for(config))
+    print(f"{index_name}: ingested {len(paths)} PDFs, {record['counts']['written']} chunks written ({chunks} in the "
+          f"index) in {seconds:.1f} s (load {_load()})")
+    return {"config": config, "seconds": seconds, "chunks": chunks}
+
+
+def evaluate(config: dict, question_set: str, modes: list[str]) -> dict[str, dict]:
+    """Each retrieval mode on all the set's questions: {mode: figures}."""
+    figures = {}
+    for mode in modes:
+        evaluation = api.evaluate({**config, "retrieval_mode": mode}, sample_size=0, questions=question_set)
+        figures[mode] = {**evaluation["metrics"], "questions": evaluation["questions"],
+                         "unresolved": evaluation["labels"]["unresolved_labels"], "seconds": evaluation["duration_s"]}
+    return figures
+
+
+def run(questions: Path, modes: list[str], data_dir: str, index_name: str, rows: dict[str, dict]) -> dict[str, dict]:
+    """Ingest every row's index into the data folder, import the set once, evaluate each mode on each row."""
+    paths = real_doc_paths()
+    built = {row: ingest(data_dir, f"{index_name}_{row.lower()}", settings, paths) for row, settings in rows.items()}
     imported = api.import_questions(str(questions), name=questions.stem, data_dir=data_dir)
     print(f"question set {imported['name']}: {imported['questions']} questions, {imported['labels']} labels"
           + (f", {len(imported['errors'])} rows skipped" if imported["errors"] else ""))
-    rows = []
+    for row, result in built.items():
+        result["extraction"] = extraction_counts(result["config"], paths)
+        result["figures"] = evaluate(result["config"], imported["name"], modes)
+        print(f"row {row} evaluated ({', '.join(modes)}; load {_load()})")
+    return built
+
+
+# --- report ------------------------------------------------------------------------------------------------
+
+
+def best_setting(results: dict[str, dict]) -> tuple[str, str, dict]:
+    """The (row, mode, figures) with the highest MRR@10, then R@5."""
+    return max(((row, mode, figures) for row, result in results.items() for mode, figures in result["figures"].items()),
+               key=lambda item: (item[2]["mrr@10"], item[2]["recall@5"]))
+
+
+def target_lines(results: dict[str, dict]) -> list[str]:
+    """The best setting and, for each of the issue's targets, whether it is met."""
+    row, mode, best = best_setting(results)
+    lines = [f"best offline setting (highest MRR@10, then R@5): row {row}, {mode}: R@5 {best['recall@5']:.3f}, "
+             f"MRR@10 {best['mrr@10']:.3f}"]
+    for metric, target in TARGETS.items():
+        verdict = "met" if best[metric] >= target else "NOT met"
+        lines.append(f"- {metric.replace('recall', 'R').replace('mrr', 'MRR')} >= {target:.2f}: {verdict} ({best[metric]:.3f})")
+    baseline = results.get("A", {}).get("figures", {}).get("dense")
+    if baseline is None:
+        lines.append(f"- R@5 at least +{GAIN_OVER_A_DENSE:.2f} over A's dense row: not measured (run with row A and mode dense)")
+    else:
+        gain = best["recall@5"] - baseline["recall@5"]
+        verdict = "met" if gain >= GAIN_OVER_A_DENSE - 1e-9 else "NOT met"
+        lines.append(f"- R@5 at least +{GAIN_OVER_A_DENSE:.2f} over A's dense row ({baseline['recall@5']:.3f}): {verdict} "
+                     f"({gain:+.3f})")
+    return lines
+
+
+def report(results: dict[str, dict], modes: list[str]) -> None:
+    print("\nRows (all-MiniLM-L6-v2, LanceDB):")
+    for row, result in results.items():
+        settings = ", ".join(f"{name} {result['config'][name]}" for name in SETTINGS)
+        print(f"- {ROW_NAMES[row]}: {settings}; {result['chunks']} chunks, ingested in {result['seconds']:.1f} s")
+
+    print("\nExtraction, per document of each row's index (stored title against the PDF's /Title; letter-spaced runs "
+          "in the stored chunk texts):\n")
+    print("| row | document | stored title | PDF /Title | file-stem title where the PDF has a title | chunks | letter-spaced runs |")
+    print("| --- | --- | --- | --- | --- | ---: | ---: |")
+    for row, result in results.items():
+        for document in result["extraction"]["documents"]:
+            print(f"| {row} | {document['document']} | {document['title']} | {document['pdf_title'] or '(none)'} | "
+                  f"{'yes' if document['file_stem_title'] else 'no'} | {document['chunks']} | {document['letter_spaced_runs']} |")
+    for row, result in results.items():
+        counts = result["extraction"]
+        print(f"row {row}: {counts['file_stem_titles']} file-stem titles where the PDF has a title "
+              f"({counts['pdfs_with_a_title']} of {len(counts['documents'])} PDFs have one); "
+              f"{counts['letter_spaced_runs']} letter-spaced runs in {counts['chunks']} stored chunks")
+
+    print("\n| mode | row | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | questions | labels not found in the index |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for mode in modes:
-        evaluation = api.evaluate({**config, "retrieval_mode": mode}, sample_size=0, questions=imported["name"])
-        rows.append({"mode": mode, **evaluation["metrics"], "questions": evaluation["questions"],
-                     "unresolved": evaluation["labels"]["unresolved_labels"], "seconds": evaluation["duration_s"]})
-    return rows
+        for row, result in results.items():
+            figures = result["figures"][mode]
+            print(f"| {mode} | {row} | " + " | ".join(f"{figures[m]:.3f}" for m in METRICS)
+                  + f" | {figures['questions']} | {figures['unresolved']} |")
+        if "A" in results:
+            baseline = results["A"]["figures"][mode]
+            for row, result in results.items():
+                if row != "A":
+                    figures = result["figures"][mode]
+                    print(f"| {mode} | {row} − A |  | {figures['recall@5'] - baseline['recall@5']:+.3f} |  | "
+                          f"{figures['mrr@10'] - baseline['mrr@10']:+.3f} |  |  |  |")
+    print()
+    print("\n".join(target_lines(results)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--modes", default="dense,lexical,hybrid")
-    parser.add_argument("--chunk-size", type=int, default=800)
-    parser.add_argument("--chunk-overlap", type=int, default=100)
+    parser.add_argument("--rows", default="", help="A, E and/or custom, comma-separated (default A,E; custom alone "
+                                                   "when an extraction or chunking flag is given)")
     parser.add_argument("--data-dir", default="")
-    parser.add_argument("--index-name", default="real_docs")
-    parser.add_argument("--pdf-parser", choices=PDF_PARSERS, default=DEFAULTS["pdf_parser"])
-    for name in SETTINGS[1:]:
-        parser.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=DEFAULTS[name])
+    parser.add_argument("--index-name", default="real_docs", help="the rows' indexes are NAME_a, NAME_e, NAME_custom")
+    parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--chunk-overlap", type=int, default=None)
+    parser.add_argument("--pdf-parser", choices=PDF_PARSERS, default=None)
+    for name in SETTINGS[3:]:
+        parser.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args()
-    settings = {name: getattr(args, name) for name in SETTINGS}
+    flags = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
+    wanted = [row.strip() for row in (args.rows or ("custom" if flags else "A,E")).split(",") if row.strip()]
+    unknown = [row for row in wanted if row not in ROW_NAMES]
+    if unknown:
+        parser.error(f"unknown rows {', '.join(unknown)}: choose from {', '.join(ROW_NAMES)}")
+    if flags and "custom" not in wanted:
+        parser.error("extraction and chunking flags describe the custom row: add it to --rows (e.g. --rows A,custom)")
+    rows = {row: ROWS[row] if row != "custom" else {**ROWS["E"], **flags} for row in wanted}
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     print(f"load average before: {_load()}")
     with tempfile.TemporaryDirectory() as scratch:
-        rows = run(args.questions, args.modes.split(","), args.chunk_size, args.chunk_overlap, args.data_dir or scratch,
-                   args.index_name, settings)
-    described = ", ".join(f"{name} {value}" for name, value in settings.items())
-    print(f"\nchunks of {args.chunk_size} characters (overlap {args.chunk_overlap}), {described}, all-MiniLM-L6-v2, LanceDB\n")
-    print("| mode | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | questions | labels not found in the index |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for row in rows:
-        print(f"| {row['mode']} | {row['recall@1']:.3f} | {row['recall@5']:.3f} | {row['recall@10']:.3f} | "
-              f"{row['mrr@10']:.3f} | {row['ndcg@10']:.3f} | {row['questions']} | {row['unresolved']} |")
+        results = run(args.questions, modes, args.data_dir or scratch, args.index_name, rows)
+    report(results, modes)
     print(f"\nload average after: {_load()}")
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ragkit.errors import ConfigError, FileParseError
 from ragkit.parsers import PDF_PARSERS, extract_file, parse_file
-from ragkit.pdf_text import drop_running_lines, join_letter_spaced, rejoin_hyphenated
+from ragkit.pdf_text import drop_running_lines, join_letter_spaced, letter_spaced_runs, rejoin_hyphenated
 from tests.pdfs import make_pdf, make_structured_pdf
 from workbench.config import resolve_config
 
@@ -42,6 +42,15 @@ def test_letter_spaced_runs_are_joined_but_single_letter_words_are_not():
     assert join_letter_spaced("m y  d a t a f l o w") == "my dataflow"  # a short run on a letter-spaced line
     for normal in ("Is it a I or a you?", "let x = a + b * c", "Section 3 a b", "A B C"):
         assert join_letter_spaced(normal) == normal
+
+
+def test_letter_spaced_runs_are_counted_as_the_real_document_bench_counts_them():
+    text = ("Call m y _ d a t a f l o w _ f u n c t i o n s from the driver.\n"  # one run, underscores and all
+            "C H A P T E R  O N E\n"  # a run of seven; "O N E" is three letters, not a run
+            "Is it a I or a you? let x = a + b * c; Section 3 a b; A B C")  # none
+    assert letter_spaced_runs(text) == 2
+    assert letter_spaced_runs("w o r d s and m o r e then s p a c e d") == 3
+    assert letter_spaced_runs(join_letter_spaced(text)) == 0
 
 
 @pytest.mark.parametrize("parser", PDF_PARSERS)

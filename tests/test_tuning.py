@@ -11,7 +11,7 @@ from ragkit.schema import InputFile
 from tests.apptest import open_page
 from tests.fakes.cohere_rerank_fake import FakeCohereRerank
 from tests.small_corpora import VOLCANOES
-from workbench import api
+from workbench import api, tuning
 from workbench.tuning import retrieval_grid
 
 DOCS = {
@@ -63,6 +63,48 @@ def test_tune_scores_the_grid_on_one_half_and_checks_the_best_on_the_other(tuned
                       top_k=1, api_keys={})["hits"]
     assert hits[0]["source_name"] == "danube.txt"
     assert api.delete_retrieval_preset(tuned_index, "best-mrr") and api.retrieval_presets(tuned_index) == []
+
+
+# Part numbers that are permutations of the same digits, on parts described in words no question uses: the questions
+# ("What is KT-4471?") say nothing a sentence embedding can match beyond the code, whose word pieces every part
+# shares, while BM25 matches the one exact number. By construction lexical finds every part first; dense does not.
+PARTS = {
+    "hinge.txt": "KT-4471: brass hinge, 40 mm, for oak cabinet doors.",
+    "gasket.txt": "KT-4417: rubber gasket for the model 12 pump housing.",
+    "bolt.txt": "KT-4741: stainless bolt, M8 by 60, hex head.",
+    "fuse.txt": "KT-7441: glass fuse, 5 amperes, slow blow.",
+    "valve.txt": "KT-1447: brass ball valve, half inch thread.",
+    "spring.txt": "KT-1474: steel compression spring for garage doors.",
+    "belt.txt": "KT-7144: drive belt for the 900 series lawn mower.",
+    "filter.txt": "KT-4714: paper air filter for compact car engines.",
+    "tags.txt": "Every component in our range carries an identifier printed on its tag.",
+    "counter.txt": "Ask at the counter which product matches the reference you were given.",
+}
+
+
+def test_tuning_picks_the_setting_that_is_better_by_construction_and_it_wins_on_the_held_out_half(tmp_path, monkeypatch):
+    config = {"source": "files", "data_dir": str(tmp_path / "data"), "index_name": "parts"}
+    api.ingest(config, files=[InputFile(name, data=text.encode()) for name, text in PARTS.items()], api_keys={})
+    questions = ["question,document,page,answer"] + [f"What is {text.split(':')[0]}?,{name},,"
+                                                    for name, text in PARTS.items() if text.startswith("KT-")]
+    (tmp_path / "parts.csv").write_text("\n".join(questions) + "\n", encoding="utf-8")
+    api.import_questions(str(tmp_path / "parts.csv"), data_dir=config["data_dir"])
+    small_grid = [{"retrieval_mode": "dense", "reranker": "none"}, {"retrieval_mode": "lexical", "reranker": "none"},
+                  {"retrieval_mode": "hybrid", "hybrid_fusion": "rrf", "rrf_k": 60, "hybrid_alpha": 0.5,
+                   "hybrid_candidates": 50, "reranker": "none"}]
+    monkeypatch.setattr(tuning, "retrieval_grid", lambda config: small_grid)
+
+    result = api.tune_retrieval(config, "parts", preset_name="codes", api_keys={})
+
+    assert [row["settings"]["retrieval_mode"] for row in result["tuning"]][0] == "lexical"
+    assert result["tuning"][0]["metrics"]["mrr@10"] == 1.0 > result["tuning"][1]["metrics"]["mrr@10"]
+    (preset,) = api.retrieval_presets(config)
+    assert preset["name"] == "codes" and preset["settings"]["retrieval_mode"] == "lexical"
+    best, default = result["held_out"]["best"], result["held_out"]["default"]
+    assert best["config"]["retrieval_mode"] == "lexical" and default["config"]["retrieval_mode"] == "dense"
+    assert best["questions"] == default["questions"] == 4  # the other half, questions the preset was not chosen on
+    assert best["metrics"]["mrr@10"] == 1.0 > default["metrics"]["mrr@10"]
+    assert preset["tuned"]["held_out_metrics"]["mrr@10"] > preset["tuned"]["held_out_default_metrics"]["mrr@10"]
 
 
 def test_a_configured_reranker_is_tried_on_the_best_first_stages(tuned_index):
