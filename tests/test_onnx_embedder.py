@@ -4,13 +4,16 @@ and recorded in the index manifest like any other model."""
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 
 import numpy as np
 import pytest
 
-from ragkit.errors import IndexMismatchError
+from ragkit import onnx_embedder
+from ragkit.errors import ConfigError, IndexMismatchError
 from ragkit.local_models import load_sentence_transformer
-from ragkit.onnx_embedder import OnnxEmbedder, _packaged_model_dir, int8_model_path
+from ragkit.onnx_embedder import ONNX_INT8_MODELS, OnnxEmbedder, _packaged_model_dir, int8_model_path, load_onnx_int8
 from ragkit.schema import InputFile
 from tests.conftest import SQUAD_SAMPLE
 from workbench import api
@@ -30,7 +33,27 @@ def squad_sample() -> tuple[list[str], list[tuple[str, int]]]:
     return paragraphs, questions
 
 
-def test_the_int8_model_is_exported_and_quantised_once_into_the_cache(tmp_path):
+SENTENCE = "Mount Etna is an active volcano on the east coast of Sicily."
+
+
+@pytest.fixture(scope="module")
+def exported_cache(tmp_path_factory):
+    """A model cache holding one export (about a minute): the tests copy it rather than export again."""
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    int8_model_path(cache_dir=cache)
+    return cache
+
+
+def _copied_cache(exported_cache, tmp_path):
+    """A copy of the exported cache and the model file in it."""
+    cache = tmp_path / "cache"
+    shutil.copytree(exported_cache, cache)
+    (model,) = cache.glob("*/model-int8.onnx")
+    return cache, model
+
+
+def test_the_int8_model_is_exported_and_quantised_once_into_the_cache(exported_cache):
+    tmp_path = exported_cache
     path = int8_model_path(cache_dir=tmp_path)
     fp32_bytes = (_packaged_model_dir() / "model.safetensors").stat().st_size
     assert path.exists() and path.parent.parent == tmp_path
@@ -73,3 +96,39 @@ def test_an_index_built_with_the_onnx_backend_records_it_and_refuses_the_torch_m
     assert hits[0]["source_name"] == "etna.md" and hits[0]["model_name"] == ONNX_MODEL
     with pytest.raises(IndexMismatchError):
         api.ingest(files_config, files=files)  # the float32 torch model may not write into it
+
+
+def test_a_truncated_cached_model_is_exported_again_and_embeds_the_same(exported_cache, tmp_path, monkeypatch, caplog):
+    model_dir = _packaged_model_dir()
+    expected = OnnxEmbedder(int8_model_path(cache_dir=exported_cache), model_dir).encode(SENTENCE, normalize_embeddings=True)
+    cache, model = _copied_cache(exported_cache, tmp_path)
+    whole = model.stat().st_size
+    with open(model, "r+b") as file:
+        file.truncate(whole // 3)  # an interrupted copy, a full disk, a killed writer
+    monkeypatch.setenv("WORKBENCH_MODEL_CACHE", str(cache))
+    with caplog.at_level(logging.WARNING, logger="ragkit.onnx_embedder"):
+        embedder = load_onnx_int8(next(iter(ONNX_INT8_MODELS)))
+    assert embedder.onnx_path == model and model.stat().st_size == whole
+    assert np.allclose(embedder.encode(SENTENCE, normalize_embeddings=True), expected, atol=1e-6)
+    warnings = [record.getMessage() for record in caplog.records if record.name == "ragkit.onnx_embedder"]
+    assert len(warnings) == 1 and "damaged" in warnings[0] and "exporting it again" in warnings[0], warnings
+    built_at = model.stat().st_mtime_ns
+    load_onnx_int8(next(iter(ONNX_INT8_MODELS)))
+    assert model.stat().st_mtime_ns == built_at  # whole again: reused, not exported a second time
+
+
+def test_a_model_from_before_completion_records_is_adopted_if_it_loads(exported_cache, tmp_path, monkeypatch):
+    cache, model = _copied_cache(exported_cache, tmp_path)
+    model.with_name("model-int8.json").unlink()
+    monkeypatch.setattr(onnx_embedder, "_export", lambda *_: pytest.fail("a whole model was exported again"))
+    assert int8_model_path(cache_dir=cache) == model and model.with_name("model-int8.json").exists()
+
+
+def test_a_damaged_model_whose_export_fails_is_one_error_not_a_loop(exported_cache, tmp_path, monkeypatch):
+    cache, model = _copied_cache(exported_cache, tmp_path)
+    model.write_bytes(b"not an onnx model")
+    calls = []
+    monkeypatch.setattr(onnx_embedder, "_export", lambda *_: calls.append(1) or (_ for _ in ()).throw(OSError("No space left on device")))
+    with pytest.raises(ConfigError, match="Could not build the int8 ONNX model.*No space left"):
+        int8_model_path(cache_dir=cache)
+    assert calls == [1]
