@@ -28,10 +28,11 @@ navigation = st.navigation([
 ])
 
 from ui.keys import api_key_fields  # noqa: E402  (after the navigation: importing the workbench takes a moment)
-from ui.navigation import run_page  # noqa: E402
+from ui.navigation import error_boundary, run_page  # noqa: E402
 from ui.resources import model_status_line, warm_default_model  # noqa: E402
 
-warm_default_model()  # in the background: the page does not wait for it
-api_key_fields()
-model_status_line()
+with error_boundary("The sidebar"):  # one line, never a traceback; the page still runs
+    warm_default_model()  # in the background: the page does not wait for it
+    api_key_fields()
+    model_status_line()
 run_page(navigation)

@@ -3,7 +3,9 @@
 The LLM is chosen like the embedder, by passing its module (`dataflows/llms/`, picked by `llm_service`):
 OpenAI, Cohere, any OpenAI-compatible endpoint (Ollama, vLLM) by base URL, a local llama.cpp model
 (opt-in), or "extractive" — no LLM at all: the best-matching sentences of the sources, labelled as
-extracted. Each defines `answer_stream`, `question_rewrite` (and `llm_client` where there is one).
+extracted. Each defines `llm_answer_stream`, `question_rewrite` (and `llm_client` where there is one); the
+flow's `answer_stream` is that stream through `ragkit.redaction.redact_stream`, so a key the LLM echoes is
+redacted even when it arrives split across pieces.
 Retrieved text is untrusted: the prompt delimits it as quoted data the model must not obey.
 
 A follow-up ("And who maintains it now?") is searched as a standalone `retrieval_question`: the LLM's rewrite
@@ -15,7 +17,9 @@ opening "and" or "what about"). The prompt carries the earlier turns themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+from ragkit.redaction import redact_stream
 from ragkit.terms import content_words, is_follow_up, stem
 
 SYSTEM_PROMPT = (
@@ -106,3 +110,8 @@ def prompt_messages(question: str, sources_block: str, chat_history: list[dict])
         f"{sources_block}\n\n<question>\n{_quoted(question.strip())}\n</question>"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, *history, {"role": "user", "content": user}]
+
+
+def answer_stream(llm_answer_stream: Iterator[str]) -> Iterator[str]:
+    """The LLM's answer pieces, redacted as their joined text (every consumer — `ask`, Chat, evaluation — reads this)."""
+    return redact_stream(llm_answer_stream)

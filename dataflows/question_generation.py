@@ -2,7 +2,7 @@
 
     generation_chunks    a seeded sample of the index's chunks long enough to ask about, spread over documents
     generation_chunk     Parallelizable: each sampled chunk, one task
-    prompt_messages      the instruction and the quoted chunk (the LLM module's `answer_stream` consumes it)
+    prompt_messages      the instruction and the quoted chunk (the LLM module's `llm_answer_stream` consumes it)
     question_candidate   the reply parsed: a question, the answer phrase it found in the chunk, the chunk
     generated_candidates Collect: every candidate, in sample order
 
@@ -22,6 +22,7 @@ from hamilton.htypes import Collect, Parallelizable
 
 from ragkit.errors import WorkbenchError
 from ragkit.questions import normalised
+from ragkit.redaction import redact_stream
 
 PROMPT_VERSION = "one-question-per-chunk/1"
 SYSTEM_PROMPT = (
@@ -80,6 +81,11 @@ def _parsed(reply: str) -> tuple[str, str]:
             return str(value.get("question") or "").strip(), str(value.get("answer") or "").strip()
     line = next((line.strip() for line in reply.splitlines() if line.strip().endswith("?")), "")
     return line, ""
+
+
+def answer_stream(llm_answer_stream: Iterator[str]) -> Iterator[str]:
+    """The LLM's reply pieces, redacted as their joined text (`ragkit.redaction.redact_stream`, as Chat's answers are)."""
+    return redact_stream(llm_answer_stream)
 
 
 def question_candidate(generation_chunk: dict, answer_stream: Iterator[str]) -> dict:

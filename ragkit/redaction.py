@@ -7,6 +7,9 @@ process passes through it: `WorkbenchError` messages (`ragkit.errors`), every te
 the CLI's output writer, the page's error boxes, and every log record of every logger (a log-record factory,
 installed with the first secret, so a record is clean before any handler sees it).
 
+Text that arrives in pieces (an LLM's streamed answer) goes through `redact_stream`: a key split across two
+pieces is in neither, so each piece is redacted only once no secret can still be completing at its end.
+
 Only known values are replaced: guessing at key-shaped strings would mangle documents that merely look like
 keys, and a key the process never saw cannot be in its messages except by echo of one it did.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -85,6 +88,53 @@ def redact(text: str) -> str:
         position = end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def redact_stream(pieces: Iterable[str]) -> Iterator[str]:
+    """The pieces of a streamed text, redacted as their joined text would be (`redact`), with nothing lost or reordered.
+
+    A secret split across pieces ("sk-abc" + "def…") is redacted whole: the text is let out only up to a point
+    where no secret can be completing, so the last token (a run of key characters) and any tail that could be
+    the start of a registered secret are held back until the next piece, or the end, decides them. Each piece
+    let out ends at a token boundary outside every match, so redacting it alone gives what redacting the whole
+    text would. Without registered secrets the pieces pass through as they come.
+    """
+    held = ""
+    for piece in pieces:
+        if not piece:
+            continue
+        if _pattern is None and not held:
+            yield piece
+            continue
+        held += piece
+        cut = _safe_cut(held)
+        if cut:
+            yield redact(held[:cut])
+            held = held[cut:]
+    if held:
+        yield redact(held)
+
+
+def _safe_cut(text: str) -> int:
+    """The longest prefix of a streamed text that can be redacted and let out now (0: hold it all)."""
+    secrets = tuple(_secrets)
+    cut = len(text)
+    for length in range(min(len(text), max(map(len, secrets), default=0)), 0, -1):
+        if any(text[-length:] in secret for secret in secrets):  # the tail could be a secret (or a piece) still arriving
+            cut = len(text) - length
+            break
+    pattern = _pattern
+    while True:
+        start = cut
+        while start > 0 and _KEY_CHARACTER.match(text, start - 1) and (start == len(text) or _KEY_CHARACTER.match(text, start)):
+            start -= 1  # never inside a token: `redact` widens a match over the token around it
+        if pattern is not None:
+            for match in pattern.finditer(text):
+                if match.start() < start < match.end():  # a whole secret straddling the cut (one holding non-key characters)
+                    start = match.start()
+        if start == cut:
+            return cut
+        cut = start
 
 
 def redact_value(value: Any) -> Any:

@@ -12,6 +12,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ragkit.redaction import register_secret
 from tests.conftest import REPO, SQUAD_SAMPLE, free_port
 from workbench import api
 
@@ -339,3 +340,64 @@ def test_the_runs_dag_is_the_ingest_style_picture_with_the_settings_beside_it(ap
     assert not config_node.search(ours) and config_node.search(recorded)  # in the table beside the picture instead
     settings = next(d.value for d in app.dataframe if list(d.value.columns) == ["setting", "value"])
     assert "chunk_size" in set(settings["setting"])
+
+
+PAGE_SECRET = "sk-wbtest-PAGEBOOM-4f1e9a7c2b5d8e30"
+TITLED_PAGES = [page for page in PAGES if page != "pages/home.py"]
+
+
+def _boom(*_: object, **__: object) -> None:
+    raise RuntimeError(f"boom {PAGE_SECRET} while drawing")
+
+
+def _shown_text(app: AppTest) -> str:
+    """Every text the page shows (errors, markdown, captions, titles, exceptions)."""
+    elements = [*app.error, *app.markdown, *app.caption, *app.title, *app.text, *app.exception, *app.info, *app.warning]
+    return "\n".join(str(getattr(element, "value", "")) for element in elements)
+
+
+def _assert_one_redacted_line(app: AppTest, page_title: str) -> None:
+    assert not app.exception, [e.value for e in app.exception]  # no Streamlit traceback box
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"The {page_title} page failed unexpectedly (RuntimeError: boom \\[redacted\\]"), errors[0]
+    assert "\n" not in errors[0] and "Traceback" not in errors[0]
+    assert "PAGEBOOM" not in _shown_text(app)
+
+
+@pytest.mark.parametrize("page", TITLED_PAGES)
+def test_an_unexpected_error_in_any_page_is_one_redacted_line(app_env, monkeypatch, page):
+    """The pages' one boundary (`ui.navigation.run_page`): an error no page foresaw — here in the first thing each page
+    draws — is one line with the secret redacted, not a traceback; the app stays usable."""
+    import streamlit
+
+    register_secret(PAGE_SECRET)
+    app = _app()
+    monkeypatch.setattr(streamlit, "title", _boom)
+    app.switch_page(page)
+    app.run()
+    _assert_one_redacted_line(app, page.removeprefix("pages/").removesuffix(".py").capitalize())
+    monkeypatch.undo()
+    app.switch_page(page)
+    app.run()
+    assert not app.exception and not app.error  # the same page draws again once the cause is gone
+
+
+def test_an_api_call_a_page_does_not_guard_is_one_redacted_line(app_env, monkeypatch):
+    register_secret(PAGE_SECRET)
+    app = _app()
+    monkeypatch.setattr(api, "default_data_dir", _boom)  # the Ingest page reads it outside any try
+    app.switch_page("pages/ingest.py")
+    app.run()
+    _assert_one_redacted_line(app, "Ingest")
+
+
+def test_an_unexpected_error_in_the_sidebar_is_one_redacted_line_and_the_page_still_runs(app_env, monkeypatch):
+    register_secret(PAGE_SECRET)
+    monkeypatch.setattr(api, "resolve_api_keys", _boom)  # the sidebar's key fields read the environment's keys
+    app = _open(_app(), "pages/runs.py")
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and errors[0].startswith("The sidebar failed unexpectedly (RuntimeError: boom \\[redacted\\]"), errors
+    assert "PAGEBOOM" not in _shown_text(app)
+    assert [t.value for t in app.title] == ["Runs"]  # the page itself still drew

@@ -160,3 +160,59 @@ def test_redaction_replaces_a_key_its_pieces_and_a_truncated_copy():
     assert redact("an ordinary sentence about keys, sk-other-0000") == "an ordinary sentence about keys, sk-other-0000"
     register_secret("short")  # too short to be a key: never replaced
     assert redact("a short word") == "a short word"
+
+
+STREAMED_KEY = "sk-wbtest-STREAMED-5e8c2a71d09f4b36"
+CLEAN_TEXT = "The answer is 42 [1]. Keys like sk-other-0000 are not ours; see https://example.org/a_b?x=1.\n"
+
+
+def _streamed_leaks(text: str) -> list[str]:
+    """The key, or any 12-character piece of it, found in a text."""
+    return [STREAMED_KEY[start:start + 12] for start in range(len(STREAMED_KEY) - 11) if STREAMED_KEY[start:start + 12] in text]
+
+
+def _splits(text: str) -> list[list[str]]:
+    """The text as two pieces cut at every offset, as three pieces around the key at every pair of offsets, and one
+    character a piece."""
+    cuts = [[text[:at], text[at:]] for at in range(len(text) + 1)]
+    start = text.find(STREAMED_KEY)
+    if start >= 0:
+        cuts += [[text[:first], text[first:second], text[second:]]
+                 for first in range(start - 2, start + len(STREAMED_KEY) + 2)
+                 for second in range(first, start + len(STREAMED_KEY) + 3)]
+    return [*cuts, list(text)]
+
+
+def test_a_key_split_across_streamed_pieces_is_redacted_at_every_offset():
+    from ragkit.redaction import redact_stream
+
+    register_secret(STREAMED_KEY)
+    answer = f"Sure. Your request carried Authorization: Bearer {STREAMED_KEY} and then {STREAMED_KEY}, twice. Done."
+    for pieces in _splits(answer):
+        out = list(redact_stream(iter(pieces)))
+        assert _streamed_leaks("".join(out)) == [], pieces
+        assert all(not _streamed_leaks(piece) for piece in out), pieces
+        assert "".join(out) == redact(answer), pieces  # as the whole text would be redacted: nothing lost or reordered
+    for pieces in _splits(CLEAN_TEXT):  # text without secrets comes out unchanged and complete
+        assert "".join(redact_stream(iter(pieces))) == CLEAN_TEXT, pieces
+    assert len(list(redact_stream(iter(["Paris ", "is ", "the ", "capital."])))) >= 3  # still streamed, not one lump
+
+
+def test_an_answer_streaming_a_key_in_pieces_reaches_no_output(no_keys, data_dir, monkeypatch):  # noqa: F811
+    """End to end through the flow every consumer reads (`api.answer`: `ask`, Chat, evaluation): an LLM streaming the
+    key cut mid-token, at several offsets."""
+    from tests.fakes import chat_fakes
+
+    register_secret(STREAMED_KEY)
+    answer = f"The gateway saw Bearer {STREAMED_KEY} [1]."
+    offsets = iter(range(answer.find("sk-") + 1, answer.find("sk-") + len(STREAMED_KEY), 5))
+    monkeypatch.setattr(chat_fakes, "split_answer", lambda text, pieces: [text[:(cut := next(offsets))], text[cut:]])
+    index = _local_index(data_dir)
+    with chat_fakes.FakeOpenAIChat.without_auth(answer=answer) as fake:
+        config = {**index, "llm_service": "openai_compatible", "llm_base_url": fake.base_url}
+        for _ in range(3):
+            text = "".join(api.answer(config, QUESTION)["stream"])
+            assert text == "The gateway saw Bearer [redacted] [1].", text
+        assert len(fake.sent_deltas) == 3, fake.sent_deltas
+        assert all(len(deltas) == 2 and not any(STREAMED_KEY in delta for delta in deltas)
+                   for deltas in fake.sent_deltas), fake.sent_deltas  # the key really was split

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.errors import CatalogError
+from ragkit.processes import process_alive
 from ragkit.redaction import redact
 
 _SCHEMA = """
@@ -249,16 +250,6 @@ def _add_column(connection: Any, table: str, column: str, declaration: str) -> N
             raise
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class _RedactingConnection:
     """The catalog's only way to SQLite: every text parameter (JSON columns included) passes `redact` on its way in."""
 
@@ -412,7 +403,7 @@ class Catalog:
             rows = [self._decode(row) for row in connection.execute(query, params + (limit,))]
         host = socket.gethostname()
         for record in rows:
-            if record["status"] == "running" and record["host"] == host and not _pid_alive(record["pid"]):
+            if record["status"] == "running" and record["host"] == host and not process_alive(record["pid"]):
                 record["status"] = "interrupted"
         return rows
 

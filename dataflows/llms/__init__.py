@@ -1,4 +1,5 @@
-"""LLMs that answer in Chat: one Hamilton module per service (`answer_stream`, and `llm_client` where there is one),
+"""LLMs that answer in Chat: one Hamilton module per service (`llm_answer_stream`, redacted
+into the flow's `answer_stream` by `dataflows/generation.py`, and `llm_client` where there is one),
 and their registry (`LLMS`). `dataflows/generation.py` holds the prompt nodes they share. Registering an LLM is its
 module plus one entry below.
 """

@@ -45,7 +45,7 @@ def question_rewrite__cohere(llm_client: Any, rewrite_messages: list[dict], llm_
 
 
 @config.when(llm_service="cohere")
-def answer_stream__cohere(llm_client: Any, prompt_messages: list[dict], llm_model: str) -> Iterator[str]:
+def llm_answer_stream__cohere(llm_client: Any, prompt_messages: list[dict], llm_model: str) -> Iterator[str]:
     """The answer from a Cohere chat model, streamed as text pieces."""
 
     def stream() -> Iterator[str]:

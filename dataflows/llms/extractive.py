@@ -128,7 +128,7 @@ def question_rewrite__extractive() -> str:
 
 
 @config.when(llm_service="extractive")
-def answer_stream__extractive(supporting_sentences: list[tuple[str, int]]) -> Iterator[str]:
+def llm_answer_stream__extractive(supporting_sentences: list[tuple[str, int]]) -> Iterator[str]:
     """No LLM: the best-supporting sentences of the top chunks, each with its citation, labelled as extracted."""
 
     def stream() -> Iterator[str]:

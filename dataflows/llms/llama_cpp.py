@@ -37,7 +37,7 @@ def llm_client__llama_cpp(llm_model_path: str = "") -> Any:
 
 
 @config.when(llm_service="llama_cpp")
-def answer_stream__llama_cpp(llm_client: Any, prompt_messages: list[dict]) -> Iterator[str]:
+def llm_answer_stream__llama_cpp(llm_client: Any, prompt_messages: list[dict]) -> Iterator[str]:
     """The answer from the local llama.cpp model, streamed as text pieces."""
 
     def stream() -> Iterator[str]:

@@ -22,7 +22,7 @@ def llm_client__openai(openai_api_key: str, llm_base_url: str = "") -> Any:
 
 
 @config.when(llm_service="openai")
-def answer_stream__openai(llm_client: Any, prompt_messages: list[dict], llm_model: str) -> Iterator[str]:
+def llm_answer_stream__openai(llm_client: Any, prompt_messages: list[dict], llm_model: str) -> Iterator[str]:
     """The answer from an OpenAI chat model, streamed as text pieces."""
     return openai_chat_stream(llm_client, llm_model, prompt_messages, "OPENAI_API_KEY")
 

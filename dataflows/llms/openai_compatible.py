@@ -19,7 +19,7 @@ def llm_client__openai_compatible(llm_base_url: str, llm_api_key: str = "") -> A
 
 
 @config.when(llm_service="openai_compatible")
-def answer_stream__openai_compatible(llm_client: Any, prompt_messages: list[dict], llm_model: str) -> Iterator[str]:
+def llm_answer_stream__openai_compatible(llm_client: Any, prompt_messages: list[dict], llm_model: str) -> Iterator[str]:
     """The answer from the endpoint's chat model, streamed as text pieces."""
     return openai_chat_stream(llm_client, llm_model, prompt_messages, "LLM_API_KEY")
 
