@@ -27,6 +27,13 @@ navigation = st.navigation([
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
 ])
 
+# The picked page's title paints now: importing the workbench below takes a second or two on a fresh server, and
+# until the page itself runs this placeholder is what a person sees. It is emptied just before the page draws its own.
+_first_paint = st.empty()
+with _first_paint.container():
+    st.markdown("# " + ("RAG workbench" if navigation.title == "Home" else navigation.title))  # as the page's own st.title
+    st.caption("Loading the workbench…")
+
 from ui.keys import api_key_fields  # noqa: E402  (after the navigation: importing the workbench takes a moment)
 from ui.navigation import error_boundary, run_page  # noqa: E402
 from ui.resources import model_status_line, warm_default_model  # noqa: E402
@@ -35,4 +42,5 @@ with error_boundary("The sidebar"):  # one line, never a traceback; the page sti
     warm_default_model()  # in the background: the page does not wait for it
     api_key_fields()
     model_status_line()
+_first_paint.empty()
 run_page(navigation)

@@ -12,51 +12,21 @@ load average.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _load() -> str:
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
-def _server(data_dir: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "WORKBENCH_DATA_DIR": data_dir, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-                                "--server.port", str(port), "--server.headless", "true"], cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("streamlit did not start")
+from _server import CHROMIUM, CHROMIUM_ARGS, load_text, start_app, stop_app  # noqa: E402
 
 
 def measure(path: str, browser) -> tuple[float, float, int]:
     """Seconds to the title and to the sidebar's page titles on a fresh server, and outside requests seen."""
     with tempfile.TemporaryDirectory() as data_dir:
-        process, url = _server(data_dir)
+        process, url = start_app(data_dir)
         try:
             page = browser.new_page()
             outside: list[str] = []
@@ -71,8 +41,7 @@ def measure(path: str, browser) -> tuple[float, float, int]:
             page.close()
             return title, navigation, len(outside)
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            stop_app(process)
 
 
 def main() -> None:
@@ -82,9 +51,9 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    print(f"load average before: {_load()}")
+    print(f"load average before: {load_text()}")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         print("| page | runs | title p50 s | title max s | page titles in the sidebar p50 s | requests off 127.0.0.1 |")
         print("| --- | --- | --- | --- | --- | --- |")
         for path in args.pages.split(","):
@@ -93,7 +62,7 @@ def main() -> None:
             print(f"| {path} | {args.runs} | {statistics.median(titles):.2f} | {max(titles):.2f} | "
                   f"{statistics.median(navigation):.2f} | {sum(outside)} |")
         browser.close()
-    print(f"load average after: {_load()}")
+    print(f"load average after: {load_text()}")
 
 
 if __name__ == "__main__":

@@ -6,17 +6,18 @@ import json
 
 import streamlit as st
 
-from ui.cards import source_panel
-from ui.errors import show_error
-from ui.index_picker import config_for_index, data_dir, index_picker, indexes_or_stop
-from ui.keys import api_keys
-from ui.llm_picker import llm_settings
 from ui.navigation import run_inside_app
-from ui.retrieval_picker import retrieval_settings
-from ui.safe_text import escape_text, markdown_literal
-from workbench import api
 
-run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
+run_inside_app()  # first: a page URL opened first on a fresh server goes through app.py
+
+from ui.cards import source_panel  # noqa: E402
+from ui.errors import show_error  # noqa: E402
+from ui.index_picker import config_for_index, data_dir, index_picker, indexes_or_stop  # noqa: E402
+from ui.keys import api_keys  # noqa: E402
+from ui.llm_picker import llm_settings  # noqa: E402
+from ui.retrieval_picker import retrieval_settings  # noqa: E402
+from ui.safe_text import escape_text, markdown_literal  # noqa: E402
+from workbench import api  # noqa: E402
 
 st.title("Chat")
 manifest = index_picker(indexes_or_stop(), key="chat_index")

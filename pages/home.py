@@ -5,16 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.errors import show_error
-from ui.index_picker import data_dir
-from ui.keys import api_keys
 from ui.navigation import run_inside_app
-from ui.safe_text import markdown_literal
-from ui.scorecard import scorecard_table
-from ui.wording import plural
-from workbench import api
 
-run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
+run_inside_app()  # first: a page URL opened first on a fresh server goes through app.py
+
+from ui.errors import show_error  # noqa: E402
+from ui.index_picker import data_dir  # noqa: E402
+from ui.keys import api_keys  # noqa: E402
+from ui.safe_text import markdown_literal  # noqa: E402
+from ui.scorecard import scorecard_table  # noqa: E402
+from ui.wording import plural  # noqa: E402
+from workbench import api  # noqa: E402
 
 TRY_IT_PARAGRAPHS = 200
 

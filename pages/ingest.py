@@ -8,17 +8,18 @@ import threading
 import pandas as pd
 import streamlit as st
 
-from ui.errors import show_error
-from ui.keys import api_keys
 from ui.navigation import run_inside_app
-from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings
-from ui.safe_text import markdown_literal
-from ui.stack_picker import stack_picker
-from ui.wording import plural
-from workbench import api
-from workbench.api import InputFile, LiveDag, NodeStatusListener, Progress, status_digraph
 
-run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
+run_inside_app()  # first: a page URL opened first on a fresh server goes through app.py
+
+from ui.errors import show_error  # noqa: E402
+from ui.keys import api_keys  # noqa: E402
+from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings  # noqa: E402
+from ui.safe_text import markdown_literal  # noqa: E402
+from ui.stack_picker import stack_picker  # noqa: E402
+from ui.wording import plural  # noqa: E402
+from workbench import api  # noqa: E402
+from workbench.api import InputFile, LiveDag, NodeStatusListener, Progress, status_digraph  # noqa: E402
 
 UPLOAD_TYPES = ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
 STEP_LABELS = {"batches": "Batches", "fresh_embeddings": "Embedding (batches begun so far)",

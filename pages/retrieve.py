@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.cards import result_card
-from ui.errors import show_error
-from ui.index_picker import config_for_index, index_picker, indexes_or_stop
-from ui.keys import api_keys
-from ui.marking import mark_controls
 from ui.navigation import run_inside_app
-from ui.retrieval_picker import retrieval_settings
-from ui.wording import plural, score_note
-from workbench import api
 
-run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
+run_inside_app()  # first: a page URL opened first on a fresh server goes through app.py
+
+from ui.cards import result_card  # noqa: E402
+from ui.errors import show_error  # noqa: E402
+from ui.index_picker import config_for_index, index_picker, indexes_or_stop  # noqa: E402
+from ui.keys import api_keys  # noqa: E402
+from ui.marking import mark_controls  # noqa: E402
+from ui.retrieval_picker import retrieval_settings  # noqa: E402
+from ui.wording import plural, score_note  # noqa: E402
+from workbench import api  # noqa: E402
 
 st.title("Retrieve")
 manifest = index_picker(indexes_or_stop())

@@ -5,17 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.errors import show_error
-from ui.index_picker import runs_or_stop, url_choice
-from ui.keys import api_keys
 from ui.navigation import run_inside_app
-from ui.run_dag import show_run_dag
-from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings
-from ui.safe_text import markdown_literal
-from ui.wording import plural
-from workbench import api
 
-run_inside_app()  # a page URL opened first on a fresh server still goes through app.py
+run_inside_app()  # first: a page URL opened first on a fresh server goes through app.py
+
+from ui.errors import show_error  # noqa: E402
+from ui.index_picker import runs_or_stop, url_choice  # noqa: E402
+from ui.keys import api_keys  # noqa: E402
+from ui.run_dag import show_run_dag  # noqa: E402
+from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings  # noqa: E402
+from ui.safe_text import markdown_literal  # noqa: E402
+from ui.wording import plural  # noqa: E402
+from workbench import api  # noqa: E402
 
 st.title("Runs")
 records = runs_or_stop()
