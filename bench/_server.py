@@ -28,8 +28,11 @@ def load_text() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def start_app(data_dir: Path | str, log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """Start the app serving `data_dir` (no API keys, hub look-ups off) and return it once /_stcore/health answers."""
+def start_app(data_dir: Path | str, log_path: Path | None = None, nice: int = 0) -> tuple[subprocess.Popen, str]:
+    """Start the app serving `data_dir` (no API keys, hub look-ups off) and return it once /_stcore/health answers.
+
+    `nice` lowers the server's CPU priority: on a small machine that also runs the browser, the model's threads
+    would otherwise starve the browser's renderer, which a server on its own machine does not do."""
     port = free_port()
     env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir), "WORKBENCH_SECRETS_TOML": str(Path(data_dir) / "none.toml"),
            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
@@ -37,7 +40,7 @@ def start_app(data_dir: Path | str, log_path: Path | None = None) -> tuple[subpr
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=(lambda: os.nice(nice)) if nice else None,
     )
     url = f"http://127.0.0.1:{port}"
     where = f"; see {log_path}" if log_path else ""
