@@ -108,6 +108,20 @@ def _shot(page, name: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+def _search(page, server: str, question: str, mode: str = "") -> None:
+    """Ask Retrieve a question (in the retrieval mode labelled `mode`, else the default) and wait for its hits."""
+    page.goto(server + "/retrieve")
+    _wait_idle(page)
+    if mode:
+        page.get_by_role("combobox", name="Retrieval mode").first.click()
+        page.get_by_role("option", name=mode).click()
+        _wait_idle(page)
+    page.get_by_placeholder("e.g. Who won Super Bowl 50?").fill(question)
+    page.get_by_role("button", name="Search").click()
+    page.get_by_text(re.compile(r"\d+ hits? in \d+ ms")).first.wait_for()
+    _wait_idle(page)
+
+
 @needs_chromium
 def test_upload_ingest_watch_dag_query_and_screenshot_every_page(page, server, tmp_path):
     pdf = tmp_path / "guild.pdf"
@@ -133,12 +147,7 @@ def test_upload_ingest_watch_dag_query_and_screenshot_every_page(page, server, t
     assert dag_text.count("done") >= 25
     _shot(page, "ingest")
 
-    page.goto(server + "/retrieve")
-    _wait_idle(page)
-    page.get_by_placeholder("e.g. Who won Super Bowl 50?").fill("Who was the first keeper of the lighthouse?")
-    page.get_by_role("button", name="Search").click()
-    page.get_by_text(re.compile(r"\d+ hits? in \d+ ms")).first.wait_for()
-    _wait_idle(page)
+    _search(page, server, "Who was the first keeper of the lighthouse?")
     first_card = page.locator(".st-key-hit_1")
     first_card.get_by_text("Ada Fenwick", exact=False).first.wait_for()
     assert "guild.pdf" in first_card.inner_text()

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.e2e.test_browser import (  # noqa: F401  (fixtures)
+    _search,
     _shot,
     _wait_idle,
     needs_chromium,
@@ -31,6 +32,7 @@ GUILD_PAGES = [
     "The guild's emblem is a silver gull holding a brass key.\n"
     "Members meet every October in the old rope works by the quay.",
 ]
+QUESTION = "Who was the first keeper of the lighthouse guild?"
 _LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 
 
@@ -146,13 +148,9 @@ def test_the_live_dag_follows_ray_workers(page, server, tmp_path, outside_reques
 
 @needs_chromium
 def test_a_hit_opens_its_pdf_page_highlighted(page, server, outside_requests):  # noqa: F811
-    page.goto(server + "/retrieve")
-    _wait_idle(page)
-    page.get_by_placeholder("e.g. Who won Super Bowl 50?").fill("Who was the first keeper of the lighthouse guild?")
-    page.get_by_role("button", name="Search").click()
-    page.get_by_text(re.compile(r"\d+ hits? in \d+ ms")).first.wait_for()
-    _wait_idle(page)
+    _search(page, server, QUESTION)
     card = page.locator(".st-key-hit_1")
+    card.get_by_text("Ada Fenwick", exact=False).first.wait_for()  # the card's text draws after its widgets
     assert "guild.pdf" in card.inner_text()
     card.get_by_text("Open source").click()
     card.locator("[data-testid='stImage'] img").first.wait_for()
@@ -201,14 +199,6 @@ def test_a_deleted_document_is_listed_no_more_and_found_by_no_search(page, serve
     _wait_idle(page)
     _shot(page, "home_documents")
     for mode in ("Dense (vectors)", "Lexical (BM25 / full text)", "Hybrid (fused)"):
-        page.goto(server + "/retrieve")
-        _wait_idle(page)
-        page.get_by_role("combobox", name="Retrieval mode").first.click()
-        page.get_by_role("option", name=mode).click()
-        _wait_idle(page)
-        page.get_by_placeholder("e.g. Who won Super Bowl 50?").fill("Who was the first keeper of the lighthouse guild?")
-        page.get_by_role("button", name="Search").click()
-        page.get_by_text(re.compile(r"\d+ hits? in \d+ ms")).first.wait_for()
-        _wait_idle(page)
+        _search(page, server, QUESTION, mode)
         main = page.locator("[data-testid='stMain']").inner_text()
         assert "guild.pdf" not in main and "Ada Fenwick" not in main, mode
