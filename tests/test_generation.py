@@ -279,6 +279,18 @@ def test_extractive_stream_says_so_when_no_sentence_shares_a_term() -> None:
 # --- OpenAI and OpenAI-compatible ---------------------------------------------------------------
 
 
+def _assert_streamed(pieces: list[str], sent: list[str]) -> None:
+    """Piece by piece as the server sent them (empty deltas skipped), not gathered into one answer.
+
+    Redaction (`ragkit.redaction.redact_stream`) may hold a piece's last token back until the next piece
+    decides whether a key is being spelled out, so a held token comes out at the front of the next piece
+    (or alone at the end): the pieces are the deltas with their boundaries moved back by at most one token.
+    """
+    assert pieces[0] == sent[0]
+    assert len(sent) - 1 <= len(pieces) <= len(sent) + 1
+    assert all(piece for piece in pieces)
+
+
 def test_openai_streams_the_answer_and_sends_the_exact_prompt(openai_chat: FakeOpenAIChat) -> None:
     history = [{"role": "user", "content": "Where is the tower?"}, {"role": "assistant", "content": "In Paris [1]."}]
     result = generate("openai", EIFFEL_HITS, history=history, openai_api_key=SECRET_KEY,
@@ -287,7 +299,7 @@ def test_openai_streams_the_answer_and_sends_the_exact_prompt(openai_chat: FakeO
 
     pieces = list(result["answer_stream"])
     assert "".join(pieces) == ANSWER
-    assert pieces == openai_chat.sent_deltas[0] and len(pieces) == 5  # streamed piece by piece, empty deltas skipped
+    _assert_streamed(pieces, openai_chat.sent_deltas[0])
 
     [request] = openai_chat.chat_requests
     assert request.body["model"] == "gpt-4o-mini"
@@ -370,7 +382,7 @@ def test_cohere_streams_the_answer_and_sends_the_exact_prompt(cohere_chat: FakeC
                       cohere_base_url=cohere_chat.base_url, llm_model="command-r-08-2024")
     pieces = list(result["answer_stream"])
     assert "".join(pieces) == ANSWER
-    assert pieces == cohere_chat.sent_deltas[0] and len(pieces) == 5
+    _assert_streamed(pieces, cohere_chat.sent_deltas[0])
 
     [request] = cohere_chat.chat_requests
     assert request.body["model"] == "command-r-08-2024"
