@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import multiprocessing
 import os
 import queue
 import threading
@@ -37,6 +36,7 @@ from hamilton.lifecycle import NodeExecutionHook, TaskGroupingHook, TaskReturnHo
 
 from ragkit.errors import ConfigError
 from ragkit.schema import NO_PROGRESS, Progress
+from workbench.spawn_context import worker_context
 
 IN_PROCESS_EXECUTORS = ("sync", "threads")
 _POLL_SECONDS = 0.05
@@ -82,11 +82,12 @@ def _one_compute_thread() -> None:
 
 
 class _ProcessExecutor(hamilton_executors.MultiProcessingExecutor):
-    """Worker processes started with 'spawn' (a fork after torch has started its thread pool can hang)."""
+    """Worker processes started with 'spawn' (a fork after torch has started its thread pool can hang), without
+    re-running the page script that is `__main__` inside Streamlit (`workbench.spawn_context`)."""
 
     def create_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.max_tasks, mp_context=multiprocessing.get_context("spawn"), initializer=_one_compute_thread
+            max_workers=self.max_tasks, mp_context=worker_context(), initializer=_one_compute_thread
         )
 
     def submit_task(self, task: TaskImplementation) -> _PatientFuture:
@@ -204,7 +205,7 @@ def event_queue(config: dict[str, Any]) -> Iterator[Any]:
     if executor == "threads":
         yield queue.Queue()
     elif executor == "processes":
-        with multiprocessing.get_context("spawn").Manager() as manager:
+        with worker_context().Manager() as manager:
             yield manager.Queue()
     elif executor == "ray":
         ensure_ray(config)
