@@ -12,7 +12,8 @@ states the DAG went through, the run's length and the load average. The screensh
 from __future__ import annotations
 
 import argparse
-import os
+import base64
+import html
 import re
 import sys
 import tempfile
@@ -26,13 +27,24 @@ from fetch_real_docs import real_doc_paths  # noqa: E402
 
 EXECUTOR_LABELS = {"sync": "Synchronous", "threads": "Threads", "processes": "Processes", "ray": "Ray"}
 DEFAULT_DOCUMENTS = ("standards.pdf", "maintain.pdf")
-# The DAG's text and where it is on the page, read in one step (the same chart, not two redraws apart).
+# The DAG and where it is on the page, read in one step (the same picture, not two redraws apart): the SVG image
+# the page shows (its text is in the image's data URL), or the browser-drawn chart where `dot` is not installed.
 DAG_NOW = """() => {
-  const chart = document.querySelector("[data-testid='stGraphVizChart']");
+  const image = document.querySelector("[data-testid='stImage'] img[src^='data:image/svg+xml']");
+  const chart = image || document.querySelector("[data-testid='stGraphVizChart']");
   if (!chart) return ["", null];
   const r = chart.getBoundingClientRect();
-  return [chart.innerText, r.width && r.height ? {x: r.x, y: r.y, width: r.width, height: r.height} : null];
+  return [image ? image.src : chart.innerText, r.width && r.height ? {x: r.x, y: r.y, width: r.width, height: r.height} : null];
 }"""
+_SVG_URL = "data:image/svg+xml;base64,"
+
+
+def _dag_text(shown: str) -> str:
+    """The DAG's words: the text elements of the SVG image, or the chart's own text."""
+    if not shown.startswith(_SVG_URL):
+        return shown
+    svg = base64.b64decode(shown[len(_SVG_URL):]).decode("utf-8")
+    return "\n".join(html.unescape(text) for text in re.findall(r"<text[^>]*>([^<]*)</text>", svg))
 
 
 def _idle(page) -> None:
@@ -65,17 +77,13 @@ def watch(url: str, files: list[str], executor: str, out: Path) -> list[tuple[fl
         while not finished.count() and time.perf_counter() - started < 3600:
             tick = time.perf_counter()
             try:  # read in the page (a locator waits for animation frames, which a redrawing chart holds up)
-                text, box = page.evaluate(DAG_NOW)
+                shown, box = page.evaluate(DAG_NOW)
+                text = _dag_text(shown)
                 if box:
                     page.screenshot(path=str(out / f"dag_{len(samples):04d}.png"), clip=box, timeout=10_000)
-            except Exception as error:  # the chart was being replaced by a redraw: count the second as not showing it
+            except Exception:  # the chart was being replaced by a redraw: count the second as not showing it
                 text = ""
-                if os.environ.get("LIVE_DAG_DEBUG"):
-                    print(f"{tick - started:.1f}s: {type(error).__name__}: {str(error)[:200]}")
             state = re.sub(r"\d+(\.\d+)?\s*s\b", "", text)
-            if os.environ.get("LIVE_DAG_DEBUG") and text:
-                print(f"{tick - started:.1f}s: read {len(text)} characters, running {'running' in text}, "
-                      f"done {text.count('done')}, pending {text.count('pending')}")
             samples.append((tick - started, "running" in text, state))
             page.wait_for_timeout(max(0.0, 1.0 - (time.perf_counter() - tick)) * 1000)
         browser.close()

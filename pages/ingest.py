@@ -12,6 +12,7 @@ from ui.navigation import run_inside_app
 
 run_inside_app()  # first: a page URL opened first on a fresh server goes through app.py
 
+from ui.dag_view import show_dag  # noqa: E402
 from ui.errors import show_error  # noqa: E402
 from ui.keys import api_keys  # noqa: E402
 from ui.run_summary import STATUS_ICONS, run_counts, run_file_errors, run_timings  # noqa: E402
@@ -79,7 +80,7 @@ except Exception as error:
 with st.expander("The DAG this configuration resolves to", expanded=True):
     st.caption("Each box is a Python function; its module (and the @config.when variant) is under its name.")
     dag_slot = st.empty()
-    dag_slot.graphviz_chart(status_digraph(graph, {}), width="stretch")
+    show_dag(dag_slot, status_digraph(graph, {}))
 
 sync = source == "files" and st.checkbox(
     "Sync: these files are the whole index", key="ingest_sync",
@@ -138,7 +139,7 @@ if ingest_clicked:
             outcome["error"] = error
 
     def redraw() -> None:
-        dag_slot.graphviz_chart(status_digraph(graph, live.status(), live.details()), width="stretch")
+        show_dag(dag_slot, status_digraph(graph, live.status(), live.details()))
         for step, (done, total) in dict(live.steps).items():
             if step not in bars:
                 bars[step] = progress_area.progress(0.0, text=STEP_LABELS.get(step, step))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import graphviz
 import pandas as pd
 import streamlit as st
 
+from ui.dag_view import show_dag
 from workbench import api
 
 
@@ -37,7 +39,7 @@ def show_run_dag(record: dict[str, Any]) -> None:
         graph = None
     with picture:
         if graph is not None:
-            st.graphviz_chart(api.status_digraph(graph, _statuses(graph, record)), width="stretch")
+            show_dag(st, api.status_digraph(graph, _statuses(graph, record)))
             st.caption("Green: done (seconds in the node); orange: done, but some files failed in it; red: failed; "
                        "grey: not reached. The nodes in the batches are timed over every batch.")
         else:
@@ -48,4 +50,4 @@ def show_run_dag(record: dict[str, Any]) -> None:
     dot = record["dag_dot"]
     if dot.lstrip().startswith(("digraph", "//")) and "digraph" in dot:
         with st.expander("Hamilton's own picture of the run, with every config input (as recorded)"):
-            st.graphviz_chart(dot, width="stretch")
+            show_dag(st, graphviz.Source(dot))

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.pdfs import make_pdf
+from tests.svg_pictures import svg_text
 
 pytestmark = pytest.mark.e2e
 
@@ -108,6 +109,21 @@ def _shot(page, name: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 1000})
 
 
+DAG_IMAGE = "[data-testid='stImage'] img[src^='data:image/svg+xml']"
+
+
+def _dag_text(page, nth: int = 0) -> str:
+    """The words of the page's nth DAG picture (an SVG image drawn on the server), read in one step in the page
+    (a redraw replaces the image: between the two, there is none for a moment)."""
+    deadline = time.monotonic() + 30
+    while True:
+        src = page.evaluate("([selector, nth]) => document.querySelectorAll(selector)[nth]?.src ?? null", [DAG_IMAGE, nth])
+        if src or time.monotonic() > deadline:
+            assert src, f"no DAG picture {nth} on the page"
+            return svg_text(src)
+        page.wait_for_timeout(100)
+
+
 def _search(page, server: str, question: str, mode: str = "") -> None:
     """Ask Retrieve a question (in the retrieval mode labelled `mode`, else the default) and wait for its hits."""
     page.goto(server + "/retrieve")
@@ -140,7 +156,7 @@ def test_upload_ingest_watch_dag_query_and_screenshot_every_page(page, server, t
     page.get_by_role("button", name="Ingest", exact=True).click()
     page.get_by_text("finished:").first.wait_for(timeout=180_000)
     _wait_idle(page)
-    dag_text = page.locator("[data-testid='stGraphVizChart']").first.inner_text()
+    dag_text = _dag_text(page)
     assert "pending" not in dag_text and "running" not in dag_text and "failed" not in dag_text
     for node in ("parsed_files", "chunks", "fresh_embeddings", "written_chunk_ids", "ingestion_counts"):
         assert node in dag_text

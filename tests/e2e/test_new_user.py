@@ -13,6 +13,8 @@ import time
 import pytest
 
 from tests.e2e.test_browser import (  # noqa: F401  (fixtures)
+    DAG_IMAGE,
+    _dag_text,
     _search,
     _shot,
     _wait_idle,
@@ -68,7 +70,7 @@ def _corpus(folder, documents: int, paragraphs: int) -> list[str]:
 
 def _dag_state(page) -> str:  # noqa: F811
     """The live DAG's text with the ticking seconds taken out: two snapshots differ only when a node's state changed."""
-    text = page.locator("[data-testid='stGraphVizChart']").first.inner_text()
+    text = _dag_text(page)
     return re.sub(r"\d+(\.\d+)?\s*s\b", "", text)
 
 
@@ -168,14 +170,12 @@ def test_the_runs_dag_is_the_function_nodes_beside_a_settings_table(page, server
     _wait_idle(page)
     page.get_by_role("tab", name="DAG").click()
     _wait_idle(page)
-    chart = page.locator("[data-testid='stGraphVizChart']").first
-    chart.wait_for()
-    text = chart.inner_text()
+    text = _dag_text(page)
     for node in ("parsed_files", "chunks", "fresh_embeddings", "written_chunk_ids"):
         assert node in text
     for config_input in ("chunk_overlap", "embedding_batch_size", "upsert_batch_size"):
         assert config_input not in text  # config inputs are in the table, not stacked in the picture
-    box = chart.locator("svg").first.bounding_box()
+    box = page.locator(DAG_IMAGE).first.bounding_box()
     assert box and box["width"] > 500, box  # wide enough to read
     assert page.get_by_text("chunk_overlap").count() >= 1  # the settings table
     _shot(page, "runs_dag")
