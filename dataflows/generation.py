@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ragkit.redaction import redact_stream
+from ragkit.redaction import redact, redact_stream
 from ragkit.terms import content_words, is_follow_up, stem
 
 SYSTEM_PROMPT = (
@@ -73,8 +73,9 @@ def rewrite_messages(question: str, chat_history: list[dict]) -> list[dict]:
 
 
 def retrieval_question(question: str, conversation_terms: list[str], question_rewrite: str) -> str:
-    """The standalone question retrieval searches with: the LLM's rewrite of a follow-up, else the question and the earlier question's words."""
-    rewrite = " ".join(question_rewrite.split())
+    """The standalone question retrieval searches with: the LLM's rewrite of a follow-up (redacted: it is shown, stored
+    and searched for, and an LLM can echo a key), else the question and the earlier question's words."""
+    rewrite = " ".join(redact(question_rewrite).split())
     if rewrite and len(rewrite) <= _LONGEST_REWRITE:
         return rewrite
     return " ".join([question.strip(), *conversation_terms])

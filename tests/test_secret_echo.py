@@ -216,3 +216,26 @@ def test_an_answer_streaming_a_key_in_pieces_reaches_no_output(no_keys, data_dir
         assert len(fake.sent_deltas) == 3, fake.sent_deltas
         assert all(len(deltas) == 2 and not any(STREAMED_KEY in delta for delta in deltas)
                    for deltas in fake.sent_deltas), fake.sent_deltas  # the key really was split
+
+
+def test_a_follow_up_rewrite_echoing_a_key_is_redacted_before_it_is_shown_stored_or_searched(no_keys, data_dir):  # noqa: F811
+    """The LLM's standalone rewrite of a follow-up ("Searched for: …" in Chat, the conversation record, the search)
+    comes back from the service like the answer does, so it passes the same redaction point."""
+    from tests.fakes import chat_fakes
+
+    register_secret(STREAMED_KEY)
+    index = _local_index(data_dir)
+
+    def echo_in_the_rewrite(messages: list[dict]) -> str:
+        asked_to_rewrite = "Standalone question:" in messages[-1]["content"]
+        return f"Who keeps the lighthouse for {STREAMED_KEY} now?" if asked_to_rewrite else "Someone [1]."
+
+    with chat_fakes.FakeOpenAIChat.without_auth() as fake:
+        fake.reply_with(echo_in_the_rewrite)
+        config = {**index, "llm_service": "openai_compatible", "llm_base_url": fake.base_url}
+        history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": "A keeper [1]."}]
+        result = api.answer(config, "And who keeps it now?", history=history)
+        "".join(result["stream"])
+        assert any(STREAMED_KEY in "".join(deltas) for deltas in fake.sent_deltas)  # the service did echo it
+    assert result["retrieval_question"] == "Who keeps the lighthouse for [redacted] now?"
+    assert STREAMED_KEY not in json.dumps(result["prompt_messages"])
