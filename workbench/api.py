@@ -3,10 +3,14 @@
 Each function resolves the config once (`workbench.config.resolve_config`, a frozen value) and hands
 that to the flow builder (`workbench.flows`), which picks the node modules and the chosen backends'
 modules from the registries. API keys travel beside the config and are never stored.
+
+Every public function is behind one error boundary (`workbench.facade_boundary`): what it raises carries no
+secret; expected failures are `WorkbenchError`s with one-line messages.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +25,7 @@ from workbench.config import DEFAULTS, PDF_PARSERS, REGISTRIES, ResolvedConfig, 
 from workbench.conversations import conversation, new_conversation_id, save_conversation
 from workbench.documents import delete_documents, delete_index, documents, resolve_documents
 from workbench.evaluating import evaluate
+from workbench.facade_boundary import facade_boundary
 from workbench.flows import INGEST_TARGETS, QUERY_TARGETS, dag, driver_for, flow_modules
 from workbench.indexes import index_key_for, index_manifest, query_config
 from workbench.ingesting import execute, index_state, ingest, ingest_estimate, preview_chunks
@@ -89,3 +94,14 @@ def runs(data_dir: str = "", limit: int = 100) -> list[dict[str, Any]]:
 def indexes(data_dir: str = "") -> list[dict[str, Any]]:
     """Manifests of every index built from a data folder."""
     return _catalog(data_dir).manifests()
+
+
+def _behind_the_boundary() -> None:
+    """Every public function of the facade, behind its error boundary (`workbench.facade_boundary`)."""
+    for name in __all__:
+        value = globals()[name]
+        if inspect.isfunction(value) and not getattr(value, "__facade_boundary__", False):
+            globals()[name] = facade_boundary(value)
+
+
+_behind_the_boundary()
