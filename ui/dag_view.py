@@ -10,7 +10,7 @@ from typing import Any
 
 import graphviz
 
-from workbench.visualize import dag_svg
+from workbench.api import dag_svg
 
 
 def show_dag(place: Any, digraph: graphviz.Digraph | graphviz.Source) -> None:

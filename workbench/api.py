@@ -53,13 +53,13 @@ from workbench.repairing import check_index, repair
 from workbench.scorecard import diff_scorecards, find_index, scorecard, scorecard_history, scorecard_rows
 from workbench.source_view import source_view
 from workbench.tuning import delete_retrieval_preset, retrieval_preset, retrieval_presets, tune_retrieval
-from workbench.visualize import ExecutionGraph, LiveDag, execution_graph, status_digraph
+from workbench.visualize import ExecutionGraph, LiveDag, dag_svg, execution_graph, status_digraph
 
 __all__ = [
     "check_index", "repair", "diff_scorecards", "find_index", "scorecard", "scorecard_history", "scorecard_rows",
     "delete_documents", "delete_index", "documents", "resolve_documents", "source_view",
     "DEFAULTS", "EMBEDDERS", "INGEST_TARGETS", "LLMS", "PDF_PARSERS", "QUERY_TARGETS", "REGISTRIES", "RERANKERS", "STORES",
-    "ExecutionGraph", "InputFile", "LiveDag", "NodeStatusListener", "Progress", "ResolvedConfig",
+    "ExecutionGraph", "InputFile", "LiveDag", "dag_svg", "NodeStatusListener", "Progress", "ResolvedConfig",
     "answer", "api_key_env_vars", "conversation", "new_conversation_id", "save_conversation", "delete_question_draft", "generate_questions", "question_draft", "question_drafts",
     "review_questions", "compare_evaluations", "dag", "delete_question_set", "evaluation", "export_questions",
     "import_question_upload", "import_questions", "question_set", "question_sets", "save_question_set", "default_data_dir", "driver_for", "evaluate", "evaluations", "execute",
