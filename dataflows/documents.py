@@ -12,7 +12,8 @@ from typing import Any
 
 
 def index_documents(chunk_rows: list[dict]) -> list[dict]:
-    """One row per stored document, by source name: id, source name, title, pages, chunks, the last run that wrote one of its chunks."""
+    """One row per stored document, by source name: id, source name, title, pages (the last page a chunk is on; None
+    for a document without pages), chunks, the last run that wrote one of its chunks."""
     documents: dict[str, dict[str, Any]] = {}
     for row in chunk_rows:
         found = documents.setdefault(row["document_id"], {
@@ -22,6 +23,8 @@ def index_documents(chunk_rows: list[dict]) -> list[dict]:
         found["chunks"] += 1
         found["pages"] = max(found["pages"], int(row.get("page") or 0))
         found["last_run"] = max(found["last_run"], str(row.get("run_id") or ""))  # run ids sort by time
+    for document in documents.values():
+        document["pages"] = document["pages"] or None  # chunks on page 0: a document without pages (text, Markdown, HTML)
     return sorted(documents.values(), key=lambda document: (document["source_name"], document["document_id"]))
 
 

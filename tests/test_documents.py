@@ -202,3 +202,18 @@ def test_cli_lists_refuses_without_yes_and_deletes(data_dir, tmp_path):
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert _cli("delete-index", "cli", "--yes", data_dir=data_dir, cwd=tmp_path).returncode == 0
     assert api.indexes(str(data_dir)) == []
+
+
+def test_the_listing_counts_a_pdfs_pages_and_says_a_text_file_has_none(data_dir, tmp_path):
+    from tests.pdfs import make_pdf
+
+    config = {"source": "files", "data_dir": str(data_dir), "index_name": "paged"}
+    paragraph = "The keeper of the north light wrote the weather into the ledger every evening. "
+    api.ingest(config, files=[InputFile(name="ledger.pdf", data=make_pdf([paragraph * 3, paragraph * 3, paragraph * 3])),
+                              InputFile(name="notes.txt", data=(paragraph * 2).encode())])
+    pages = {document["source_name"]: document["pages"] for document in api.documents(config)}
+    assert pages == {"ledger.pdf": 3, "notes.txt": None}
+    listed = _cli("documents", "--index", "paged", data_dir=data_dir, cwd=tmp_path)
+    lines = {line.split("  ")[1]: line for line in listed.stdout.strip().splitlines()}
+    assert "3 pages, " in lines["ledger.pdf"] and "no pages, 1 chunk," in lines["notes.txt"], listed.stdout
+    assert listed.stderr.strip().endswith("2 documents in index paged")

@@ -1,11 +1,10 @@
-"""Counts in words."""
+"""Counts in words, and what the scores of each retrieval mode mean."""
 
 from __future__ import annotations
 
+from ragkit.wording import page_count, plural
 
-def plural(count: int, noun: str) -> str:
-    """'1 chunk', '2 chunks', '1,200 chunks'."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+__all__ = ["page_count", "plural", "score_note"]
 
 
 _SCORES = {

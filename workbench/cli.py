@@ -24,6 +24,7 @@ from ragkit.parsers import PDF_PARSERS
 from ragkit.redaction import redact
 from ragkit.schema import Progress
 from ragkit.terminal_text import terminal_safe
+from ragkit.wording import page_count, plural
 from workbench.config import DEFAULTS, EXECUTORS, HYBRID_FUSIONS, LEXICAL_TOKENIZERS, REGISTRIES, RETRIEVAL_MODES, SOURCES
 
 
@@ -703,9 +704,9 @@ def _documents(args: argparse.Namespace) -> int:
             _out(json.dumps(stored, indent=2, ensure_ascii=False))
             return 0
         for document in stored:
-            _out(f"{document['document_id']}  {document['source_name']}  {document['title']!r}  {document['pages']} pages, "
-                 f"{document['chunks']} chunks, last run {document['last_run']}{'' if document['source_kept'] else ', source not kept'}")
-        _out(f"{len(stored)} documents in index {index}", file=sys.stderr)
+            _out(f"{document['document_id']}  {document['source_name']}  {document['title']!r}  {page_count(document['pages'])}, "
+                 f"{plural(document['chunks'], 'chunk')}, last run {document['last_run']}{'' if document['source_kept'] else ', source not kept'}")
+        _out(f"{plural(len(stored), 'document')} in index {index}", file=sys.stderr)
         return 0
     chosen = api.resolve_documents(stored, args.documents, index)
     names = ", ".join(document["source_name"] for document in chosen)
