@@ -54,3 +54,27 @@ def test_an_ingested_pdf_and_text_open_at_the_hit(files_config, tmp_path: Path):
     assert shown["kind"] == "text" and "milk" in shown["match"]
     api.delete_documents(config, ["note.md"])
     assert api.source_view(config, hit)["kind"] == "missing"
+
+
+def test_the_boxes_land_on_the_text_of_a_page_with_a_cropped_margin(tmp_path: Path):
+    """A page whose crop box does not start at the origin (a cropped scan, a trimmed slide): the picture shows the crop
+    box, text positions are in page space, so a box must be moved by the crop box's corner to cover its text."""
+    import io
+
+    import pypdf
+    from PIL import ImageOps
+
+    reader = pypdf.PdfReader(io.BytesIO(make_pdf(PAGES)))
+    writer = pypdf.PdfWriter()
+    for page in reader.pages:
+        page.cropbox = pypdf.generic.RectangleObject([40, 60, float(page.mediabox.right) - 20, float(page.mediabox.top) - 20])
+        writer.add_page(page)
+    path = tmp_path / "cropped.pdf"
+    with path.open("wb") as handle:
+        writer.write(handle)
+    shown = pdf_page_image(path, 2, "Mount Etna erupts often on Sicily.")
+    plain = ImageOps.grayscale(pdf_page_image(path, 2, "not on this page")["image"])
+    assert shown["boxes"]
+    for left, top, right, bottom in shown["boxes"]:
+        inked = [plain.getpixel((x, y)) < 128 for x in range(int(left), int(right)) for y in range(int(top), int(bottom))]
+        assert sum(inked) > 0.05 * len(inked), (left, top, right, bottom)  # the box covers the words, not the margin

@@ -66,7 +66,7 @@ def pdf_page_image(path: str | Path, page_number: int, chunk_text: str, scale: f
         pages = len(pdf)
         page = pdf[max(0, min(pages - 1, page_number - 1))]
         image = page.render(scale=scale).to_pil().convert("RGBA")
-        height = page.get_height()
+        crop_left, _, _, crop_top = page.get_cropbox()  # the rendered area; text positions are in page space
         textpage = page.get_textpage()
         count = textpage.count_chars()
         page_text = textpage.get_text_range(0, count) if count else ""
@@ -76,7 +76,8 @@ def pdf_page_image(path: str | Path, page_number: int, chunk_text: str, scale: f
             start, end = span
             for index in range(textpage.count_rects(start, end - start)):
                 left, bottom, right, top = textpage.get_rect(index)
-                boxes.append((left * scale, (height - top) * scale, right * scale, (height - bottom) * scale))
+                boxes.append(((left - crop_left) * scale, (crop_top - top) * scale,
+                              (right - crop_left) * scale, (crop_top - bottom) * scale))
         overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
         draw = ImageDraw.Draw(overlay)
         for box in boxes:
