@@ -46,3 +46,46 @@ def test_every_node_of_the_drawn_graph_reports_done_during_an_ingest(data_dir):
     api.ingest(config, files=[InputFile("owls.txt", b"Owls hunt at night. They have silent feathers.")],
                   adapters=[NodeStatusListener(lambda name, state, elapsed, error: events.__setitem__(name, state))])
     assert {name: events.get(name) for name in graph.nodes} == {name: "done" for name in graph.nodes}
+
+
+class _Place:
+    """Stands in for a Streamlit slot: records what was drawn in it."""
+
+    def __init__(self) -> None:
+        self.drawn: list[tuple[str, object]] = []
+
+    def image(self, image: object, **_: object) -> None:
+        self.drawn.append(("image", image))
+
+    def graphviz_chart(self, chart: object, **_: object) -> None:
+        self.drawn.append(("graphviz_chart", chart))
+
+
+def test_the_dag_is_an_svg_image_drawn_here_and_a_browser_chart_without_dot(monkeypatch):
+    import base64
+
+    import graphviz
+
+    from tests.svg_pictures import SVG_DATA_URL, svg_text
+    from ui.dag_view import show_dag
+    from workbench.visualize import dag_svg
+
+    digraph = graphviz.Digraph()
+    digraph.node("chunks", label="chunks running 2.0s")
+    digraph.node("embeddings", label="embeddings & more")
+    digraph.edge("chunks", "embeddings")
+    svg = dag_svg(digraph)
+    assert svg.startswith("<svg") and "<?xml" not in svg
+    words = svg_text(SVG_DATA_URL + base64.b64encode(svg.encode()).decode())
+    assert words.split("\n") == ["chunks running 2.0s", "embeddings & more"]
+    place = _Place()
+    show_dag(place, digraph)
+    assert place.drawn == [("image", svg)]
+
+    def no_dot(*_: object, **__: object) -> str:
+        raise graphviz.ExecutableNotFound(["dot"])
+
+    monkeypatch.setattr(graphviz.Digraph, "pipe", no_dot)
+    fallback = _Place()
+    show_dag(fallback, digraph)
+    assert fallback.drawn == [("graphviz_chart", digraph)]

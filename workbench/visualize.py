@@ -3,7 +3,7 @@
 Pure graphviz, no Streamlit: the UI shows the picture as SVG that `dot` draws here on the server (`dag_svg`,
 about 50 ms), falling back to `st.graphviz_chart` (drawn in the browser) where `dot` is not installed; tests
 inspect its DOT source. The browser's own drawing costs chromium's main thread about 3 s per picture, so a
-DAG redrawn every half second during a run froze the page; inline SVG is only painted.
+DAG redrawn every half second during a run froze the page; an SVG image is only painted.
 """
 
 from __future__ import annotations
