@@ -21,4 +21,7 @@ def test_a_page_url_opened_first_has_the_navigation_and_the_key_fields(server, p
     assert page.url.rstrip("/").endswith("/runs")
     labels = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
     assert [label.split()[-1] for label in labels] == ["Home", "Ingest", "Retrieve", "Compare", "Chat", "Questions", "Runs"]
+    # The title and navigation paint before the workbench is imported (first paint); the key fields come after it.
+    page.get_by_text("API keys").first.wait_for(timeout=60_000)
+    _wait_idle(page)
     assert page.get_by_text("API keys").count() == 1
