@@ -12,8 +12,6 @@ states the DAG went through, the run's length and the load average. The screensh
 from __future__ import annotations
 
 import argparse
-import base64
-import html
 import re
 import sys
 import tempfile
@@ -21,9 +19,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _server import CHROMIUM, CHROMIUM_ARGS, load_text, start_app, stop_app  # noqa: E402
 from fetch_real_docs import real_doc_paths  # noqa: E402
+
+from tests.svg_pictures import SVG_DATA_URL, svg_text  # noqa: E402  (how the browser tests read the picture too)
 
 EXECUTOR_LABELS = {"sync": "Synchronous", "threads": "Threads", "processes": "Processes", "ray": "Ray"}
 DEFAULT_DOCUMENTS = ("standards.pdf", "maintain.pdf")
@@ -36,15 +37,11 @@ DAG_NOW = """() => {
   const r = chart.getBoundingClientRect();
   return [image ? image.src : chart.innerText, r.width && r.height ? {x: r.x, y: r.y, width: r.width, height: r.height} : null];
 }"""
-_SVG_URL = "data:image/svg+xml;base64,"
 
 
 def _dag_text(shown: str) -> str:
     """The DAG's words: the text elements of the SVG image, or the chart's own text."""
-    if not shown.startswith(_SVG_URL):
-        return shown
-    svg = base64.b64decode(shown[len(_SVG_URL):]).decode("utf-8")
-    return "\n".join(html.unescape(text) for text in re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+    return svg_text(shown) if shown.startswith(SVG_DATA_URL) else shown
 
 
 def _idle(page) -> None:
