@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--squad-path", default=os.environ.get("WORKBENCH_SQUAD_PATH", str(DEFAULT_SQUAD)))
     parser.add_argument("--documents", type=int, default=0, help="only the first N paragraphs (0: all 2,067)")
     args = parser.parse_args()
+    if args.documents < 0 or args.documents == 1:
+        parser.error("--documents must be 0 (all) or at least 2 (one of them is changed)")
     paragraphs = [p for p in read_squad_file(args.squad_path) if p.context.strip()]
     paragraphs = paragraphs[: args.documents or None]
     print(f"load average before: {load_text()}")
@@ -73,7 +75,7 @@ def main() -> None:
 
         first, record_a = _timed_ingest(config, folder)
         same, record_b = _timed_ingest(config, folder)
-        changed = folder / "paragraph_0007.txt"
+        changed = folder / f"paragraph_{min(7, len(paragraphs) - 1):04d}.txt"
         old_text = changed.read_text(encoding="utf-8")
         old_sentence = old_text.split(". ")[0]
         old_chunks = _chunks_of(config, changed.name)
