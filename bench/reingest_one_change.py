@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import load_text  # noqa: E402
 
+from ragkit.errors import WorkbenchError  # noqa: E402
 from ragkit.schema import InputFile  # noqa: E402
 from ragkit.squad import read_squad_file  # noqa: E402
 from workbench import api  # noqa: E402
@@ -58,7 +59,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.documents < 0 or args.documents == 1:
         parser.error("--documents must be 0 (all) or at least 2 (one of them is changed)")
-    paragraphs = [p for p in read_squad_file(args.squad_path) if p.context.strip()]
+    try:
+        paragraphs = [p for p in read_squad_file(args.squad_path) if p.context.strip()]
+    except WorkbenchError as error:
+        parser.error(str(error))
     paragraphs = paragraphs[: args.documents or None]
     print(f"load average before: {load_text()}")
     with tempfile.TemporaryDirectory() as scratch:
