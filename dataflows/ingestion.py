@@ -11,12 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ragkit.schema import Chunk, Document, FileError
-
-
-def document_ids(documents: list[Document]) -> list[str]:
-    """Ids of the documents in this run."""
-    return [document.document_id for document in documents]
+from ragkit.schema import Chunk, Document, FileError, FileRecord
 
 
 def new_chunks(chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) -> list[Chunk]:
@@ -29,10 +24,12 @@ def unchanged_chunk_count(chunks: list[Chunk], new_chunks: list[Chunk]) -> int:
     return len(chunks) - len(new_chunks)
 
 
-def stale_chunk_ids(chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) -> list[str]:
-    """Stored chunks of this run's documents that the new version no longer has (to delete after writing)."""
+def stale_chunk_ids(documents: list[Document], chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) -> list[str]:
+    """Stored chunks of the documents read in this run that their new version no longer has (to delete after writing);
+    a file that failed or was skipped unchanged keeps its chunks."""
     current = {chunk.chunk_id for chunk in chunks}
-    return sorted(chunk_id for ids in stored_chunk_ids.values() for chunk_id in ids if chunk_id not in current)
+    return sorted(chunk_id for document in documents for chunk_id in stored_chunk_ids.get(document.document_id, ())
+                  if chunk_id not in current)
 
 
 def replaced_documents(documents: list[Document], chunks: list[Chunk], stored_chunk_ids: dict[str, set[str]]) -> list[str]:
@@ -96,6 +93,7 @@ def chunk_records(
 
 def ingestion_counts(
     documents: list[Document],
+    skipped_files: list[FileRecord],
     file_errors: list[FileError],
     chunks: list[Chunk],
     new_chunks: list[Chunk],
@@ -107,15 +105,17 @@ def ingestion_counts(
     embedded_tokens: dict[str, Any],
     embedding_call_count: int,
 ) -> dict[str, int]:
-    """The run's counts: documents read (and replaced), chunks made, embedded (by the model / from cache), written, skipped,
-    deleted, files failed; the model's calls and the tokens it embedded (and of those, how many were estimated)."""
+    """The run's counts: documents read (and replaced), chunks made, embedded (by the model / from cache), written, skipped
+    (chunks, and files unchanged since their record, not parsed again: their chunks count as skipped), deleted, files failed;
+    the model's calls and the tokens it embedded (and of those, how many were estimated)."""
     return {
-        "read": len(documents),
+        "read": len(documents) + len(skipped_files),
         "chunked": len(chunks),
         "embedded": len(new_chunks),
         "embedded_by_model": len(texts_missing_from_cache),
         "written": len(written_chunk_ids),
-        "skipped_unchanged": unchanged_chunk_count,
+        "skipped_unchanged": unchanged_chunk_count + sum(record.chunk_count for record in skipped_files),
+        "skipped_files": len(skipped_files),
         "deleted_stale": len(deleted_chunk_ids),
         "failed": len(file_errors),
         "replaced_documents": len(replaced_documents),

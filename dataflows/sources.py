@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import PurePath
@@ -13,7 +14,19 @@ from hamilton.function_modifiers import config
 
 from ragkit.errors import FileParseError
 from ragkit.parsers import Extraction, ParseWorker, PdfExtraction
-from ragkit.schema import Document, FileError, Heading, InputFile, Page, ParsedFiles, SquadParagraph, source_path
+from ragkit.schema import (
+    Chunk,
+    Document,
+    FileError,
+    FileRecord,
+    Heading,
+    InputFile,
+    Page,
+    ParsedFiles,
+    SquadParagraph,
+    chunk_ids_digest,
+    source_path,
+)
 from ragkit.squad import load_squad
 
 
@@ -138,6 +151,31 @@ def pdf_extraction__pypdfium2(clean_pdf_text: bool = True) -> PdfExtraction:
     return PdfExtraction("pypdfium2", clean_pdf_text)
 
 
+@config.when(source="squad")
+def document_ids__squad(documents: list[Document]) -> list[str]:
+    """Ids of the batch's documents (one per SQuAD paragraph, from its text)."""
+    return [document.document_id for document in documents]
+
+
+@config.when(source="files")
+def document_ids__files(input_files: list[InputFile]) -> list[str]:
+    """Ids of the batch's files, from their paths: known before any file is parsed, so the chunks the store holds for
+    each can tell an unchanged file before it is read."""
+    return list(dict.fromkeys(Document.id_for_file(input_file.name) for input_file in input_files))
+
+
+@config.when(source="files")
+def still_stored_files(stored_chunk_ids: dict[str, set[str]], previous_file_records: dict[str, FileRecord] | None = None,
+                       ) -> dict[str, FileRecord]:
+    """The batch's files recorded by an earlier run (same chunk settings and node code) whose chunks the store still holds
+    exactly, by document id: each is skipped if its bytes still have the recorded size and hash."""
+    return {
+        document_id: record for document_id, record in (previous_file_records or {}).items()
+        if len(stored_chunk_ids.get(document_id, ())) == record.chunk_count
+        and chunk_ids_digest(stored_chunk_ids.get(document_id, ())) == record.chunk_ids_digest
+    }
+
+
 @config.when(source="files")
 def parsed_files(
     input_files: list[InputFile],
@@ -146,8 +184,10 @@ def parsed_files(
     max_pdf_pages: int = 5000,
     parse_timeout_seconds: float = 120.0,
     parse_memory_mb: int = 2048,
+    still_stored_files: dict[str, FileRecord] | None = None,
 ) -> ParsedFiles:
-    """Parse each file on its own, in a worker process with a time and memory limit: a broken, hostile or oversized file becomes an error with its name, the others go on."""
+    """Parse each file on its own, in a worker process with a time and memory limit: a broken, hostile or oversized file
+    becomes an error with its name, the others go on. A file with the bytes of its record (`still_stored_files`) is not parsed."""
     result = ParsedFiles()
     seen: set[str] = set()
     max_bytes = int(max_file_mb) << 20
@@ -159,7 +199,13 @@ def parsed_files(
                 continue
             seen.add(name)
             try:
-                extraction = worker.extract(name, _read_capped(input_file, max_bytes))
+                data = _read_capped(input_file, max_bytes)
+                content = (len(data), hashlib.sha256(data).hexdigest())
+                record = (still_stored_files or {}).get(Document.id_for("file", name))
+                if record is not None and (record.size, record.sha256) == content:
+                    result.unchanged.append(record)
+                    continue
+                extraction = worker.extract(name, data)
             except FileParseError as error:
                 result.errors.append(FileError(name, str(error)))
                 continue
@@ -167,7 +213,20 @@ def parsed_files(
                 result.errors.append(FileError(name, f"cannot be read: {error.strerror or error}"))
                 continue
             result.documents.append(_document_from_extraction(name, extraction))
+            result.contents[name] = content
     return result
+
+
+@config.when(source="squad")
+def skipped_files__squad() -> list[FileRecord]:
+    """SQuAD paragraphs are not files: none is skipped before chunking (an unchanged paragraph's chunks are, by id)."""
+    return []
+
+
+@config.when(source="files")
+def skipped_files__files(parsed_files: ParsedFiles) -> list[FileRecord]:
+    """The files not parsed again: unchanged since their record, their chunks still stored (counted as skipped)."""
+    return parsed_files.unchanged
 
 
 @config.when(source="files")
@@ -180,3 +239,23 @@ def documents__files(parsed_files: ParsedFiles) -> list[Document]:
 def file_errors__files(parsed_files: ParsedFiles) -> list[FileError]:
     """The files that failed, each with its name and the reason."""
     return parsed_files.errors
+
+
+@config.when(source="squad")
+def file_records__squad() -> list[FileRecord]:
+    """SQuAD paragraphs are not files: nothing to record."""
+    return []
+
+
+@config.when(source="files")
+def file_records__files(parsed_files: ParsedFiles, chunks: list[Chunk]) -> list[FileRecord]:
+    """A record of each file parsed in this batch — its size, content hash and chunk ids — for the next run to tell it
+    unchanged (saved by the run once the batch is stored)."""
+    chunk_ids: dict[str, list[str]] = {document.document_id: [] for document in parsed_files.documents}
+    for chunk in chunks:
+        chunk_ids.setdefault(chunk.document_id, []).append(chunk.chunk_id)
+    return [
+        FileRecord(document.document_id, document.source_name, *parsed_files.contents[document.source_name],
+                   len(chunk_ids[document.document_id]), chunk_ids_digest(chunk_ids[document.document_id]))
+        for document in parsed_files.documents
+    ]

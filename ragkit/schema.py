@@ -10,7 +10,7 @@ import hashlib
 import posixpath
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -95,6 +95,12 @@ class Document:
         """The document id for a source key: 16 hex characters, stable across runs."""
         return sha256_hex(source_kind, source_key)[:16]
 
+    @staticmethod
+    def id_for_file(name: str) -> str:
+        """The document id of a file given by its name or relative path: from its `source_path`, so every spelling
+        of one path (`./a.txt`, `a\\b.txt`, decomposed Unicode) is one document everywhere it is looked up."""
+        return Document.id_for("file", source_path(name))
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -161,12 +167,35 @@ class FileError:
     reason: str
 
 
+@dataclass(frozen=True)
+class FileRecord:
+    """What the index holds of one ingested file, as recorded after the batch that stored it: the file's size and
+    content hash, and how many chunks it gave with which ids (a digest of them). A later run whose file has the same
+    bytes, under the same chunk settings and node code, while the store still holds exactly those chunk ids, is
+    unchanged and is not parsed again."""
+
+    document_id: str
+    source_name: str
+    size: int
+    sha256: str
+    chunk_count: int
+    chunk_ids_digest: str
+
+
+def chunk_ids_digest(chunk_ids: Iterable[str]) -> str:
+    """One hash of a set of chunk ids (order does not matter): what a file record compares with the store."""
+    return sha256_hex(*sorted(chunk_ids))
+
+
 @dataclass
 class ParsedFiles:
-    """What parsing a batch of files gave: the documents read, and the files that failed alone."""
+    """What reading a batch of files gave: the documents parsed, the files that failed alone, each parsed file's
+    size and content hash (by source path), and the files found unchanged since their record (not parsed)."""
 
     documents: list[Document] = field(default_factory=list)
     errors: list[FileError] = field(default_factory=list)
+    contents: dict[str, tuple[int, str]] = field(default_factory=dict)
+    unchanged: list[FileRecord] = field(default_factory=list)
 
 
 class Progress:

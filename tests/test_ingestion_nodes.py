@@ -5,7 +5,7 @@ import numpy as np
 from dataflows import embeddings, ingestion, retrieval
 from dataflows.embedders import sentence_transformers as local_embedder
 from ragkit.local_models import load_sentence_transformer
-from ragkit.schema import Chunk, Document, FileError, Page
+from ragkit.schema import Chunk, Document, FileError, FileRecord, Page
 from workbench import api
 
 
@@ -25,7 +25,9 @@ def test_new_chunks_and_unchanged_count():
 def test_stale_chunk_ids_are_stored_ids_the_new_version_lacks():
     chunks = [_chunk("d1", 0, "a")]
     stored = {"d1": {chunks[0].chunk_id, "d1-old"}, "d2": {"d2-keep"}}
-    assert ingestion.stale_chunk_ids(chunks, {"d1": stored["d1"]}) == ["d1-old"]
+    documents = [Document("d1", "file", "d1.txt", "d1", "a", (Page(0, 0, 1),))]
+    # d2 is in the batch but was not read (a file that failed, or one skipped unchanged): its chunks are not stale
+    assert ingestion.stale_chunk_ids(documents, chunks, stored) == ["d1-old"]
 
 
 def test_chunk_records_carry_every_lineage_field():
@@ -40,10 +42,11 @@ def test_chunk_records_carry_every_lineage_field():
 def test_ingestion_counts():
     documents = [Document("d1", "file", "a", "a", "x", (Page(0, 0, 1),))]
     chunks = [_chunk("d1", 0, "a"), _chunk("d1", 1, "b")]
-    counts = ingestion.ingestion_counts(documents, [FileError("b.pdf", "bad")], chunks, chunks[1:], 1, ["b"], ["id"], ["old1", "old2"],
-                                        ["a"], {"tokens": 7, "estimated": True, "method": "estimated"}, 1)
-    assert counts == {"read": 1, "chunked": 2, "embedded": 1, "embedded_by_model": 1, "written": 1,
-                      "skipped_unchanged": 1, "deleted_stale": 2, "failed": 1, "replaced_documents": 1,
+    skipped = [FileRecord("d3", "c.txt", 10, "ab", 4, "cd")]
+    counts = ingestion.ingestion_counts(documents, skipped, [FileError("b.pdf", "bad")], chunks, chunks[1:], 1, ["b"], ["id"],
+                                        ["old1", "old2"], ["a"], {"tokens": 7, "estimated": True, "method": "estimated"}, 1)
+    assert counts == {"read": 2, "chunked": 2, "embedded": 1, "embedded_by_model": 1, "written": 1,
+                      "skipped_unchanged": 5, "skipped_files": 1, "deleted_stale": 2, "failed": 1, "replaced_documents": 1,
                       "model_calls": 1, "tokens_embedded": 7, "tokens_estimated": 7}
 
 

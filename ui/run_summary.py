@@ -10,9 +10,12 @@ import streamlit as st
 from ui.safe_text import markdown_literal
 
 COUNT_LABELS = {"read": "Read", "chunked": "Chunked", "embedded": "Embedded", "embedded_by_model": "Model calls",
-                "written": "Written", "skipped_unchanged": "Unchanged", "deleted_stale": "Replaced", "failed": "Failed files"}
+                "written": "Written", "skipped_unchanged": "Unchanged", "skipped_files": "Unchanged files", "deleted_stale": "Replaced",
+                "failed": "Failed files"}
 COUNT_HELP = {"embedded_by_model": "Chunks the model embedded in this run; the rest came from the embedding cache.",
               "skipped_unchanged": "Chunks already stored with the same content: not embedded or written again.",
+              "skipped_files": "Files with the bytes they had when stored (same settings, their chunks still in the index): "
+                               "not parsed or chunked again; their chunks count as unchanged.",
               "deleted_stale": "Old chunks of changed documents, removed."}
 STATUS_ICONS = {"succeeded": ":material/check_circle:", "failed": ":material/error:", "interrupted": ":material/warning:",
                 "running": ":material/hourglass_top:", "finished with errors": ":material/warning:"}

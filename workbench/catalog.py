@@ -15,7 +15,7 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any
 from ragkit.errors import CatalogError
 from ragkit.processes import process_alive
 from ragkit.redaction import redact
+from ragkit.schema import FileRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -186,6 +187,21 @@ CREATE TABLE IF NOT EXISTS kept_sources (
 CREATE INDEX IF NOT EXISTS kept_sources_by_content ON kept_sources (sha256);
 """
 
+_FILES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ingested_files (
+    index_key TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    source_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    chunk_ids_digest TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (index_key, document_id)
+);
+"""
+
 _JSON_COLUMNS = {
     "config_json": "config",
     "inputs_json": "inputs",
@@ -228,7 +244,7 @@ def index_key(store_location: str, index_name: str) -> str:
 
 DATA_DIR_TOKEN = "$DATA_DIR"
 _KEYED_TABLES = ("runs", "manifests", "evaluations", "question_sets", "relevance_marks", "question_drafts", "retrieval_presets",
-                 "conversations", "scorecards", "kept_sources")
+                 "conversations", "scorecards", "kept_sources", "ingested_files")
 
 
 def portable_location(store_location: str, data_dir: str | Path) -> str:
@@ -259,6 +275,11 @@ class _RedactingConnection:
     def execute(self, sql: str, parameters: tuple | list = ()) -> sqlite3.Cursor:
         """`sqlite3.Connection.execute` with every string parameter redacted."""
         return self._connection.execute(sql, [redact(value) if isinstance(value, str) else value for value in parameters])
+
+    def executemany(self, sql: str, rows: Iterable[tuple | list]) -> sqlite3.Cursor:
+        """`sqlite3.Connection.executemany` with every string parameter of every row redacted."""
+        return self._connection.executemany(
+            sql, ([redact(value) if isinstance(value, str) else value for value in row] for row in rows))
 
     def executescript(self, script: str) -> sqlite3.Cursor:
         """The schema script, as it is (it holds no values)."""
@@ -312,7 +333,7 @@ class Catalog:
                 with self._connect() as connection:
                     if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                         connection.execute("PRAGMA journal_mode=WAL")
-                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _CONVERSATIONS_SCHEMA + _BATCHES_SCHEMA + _SCORECARDS_SCHEMA + _SOURCES_SCHEMA)
+                    connection.executescript(_SCHEMA + _EVALUATIONS_SCHEMA + _QUESTIONS_SCHEMA + _MARKS_SCHEMA + _DRAFTS_SCHEMA + _PRESETS_SCHEMA + _CONVERSATIONS_SCHEMA + _BATCHES_SCHEMA + _SCORECARDS_SCHEMA + _SOURCES_SCHEMA + _FILES_SCHEMA)
                     for table, column, declaration in _ADDED_COLUMNS:
                         present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})").fetchall()}
                         if column not in present:
@@ -449,6 +470,41 @@ class Catalog:
         """Forget an index (after it was reset)."""
         with self._connect() as connection:
             connection.execute("DELETE FROM manifests WHERE index_key = ?", (key,))
+
+    # --- ingested files (what lets a re-run skip a file that has not changed) ----------------------
+
+    def save_file_records(self, key: str, settings: str, run_id: str, records: Iterable[FileRecord]) -> None:
+        """Record the files a batch of a run stored in an index, under the digest of the settings that chunked them."""
+        rows = [(key, r.document_id, r.source_name, int(r.size), r.sha256, settings, int(r.chunk_count), r.chunk_ids_digest,
+                 run_id) for r in records]
+        if not rows:
+            return
+        with self._connect() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO ingested_files (index_key, document_id, source_name, size, sha256, settings,"
+                " chunk_count, chunk_ids_digest, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def file_records(self, key: str, settings: str, document_ids: list[str]) -> dict[str, FileRecord]:
+        """The records of some files of an index that were chunked under `settings`, by document id."""
+        found: dict[str, FileRecord] = {}
+        with self._connect() as connection:
+            for start in range(0, len(document_ids), 500):
+                part = document_ids[start : start + 500]
+                rows = connection.execute(
+                    "SELECT document_id, source_name, size, sha256, chunk_count, chunk_ids_digest FROM ingested_files"
+                    f" WHERE index_key = ? AND settings = ? AND document_id IN ({', '.join('?' * len(part))})",
+                    (key, settings, *part))
+                found.update((row[0], FileRecord(*row)) for row in rows)
+        return found
+
+    def forget_file_records(self, key: str, document_ids: list[str] | None = None) -> None:
+        """Forget the file records of some documents of an index (all of them when no ids): they were deleted."""
+        with self._connect() as connection:
+            if document_ids is None:
+                connection.execute("DELETE FROM ingested_files WHERE index_key = ?", (key,))
+            else:
+                connection.executemany("DELETE FROM ingested_files WHERE index_key = ? AND document_id = ?",
+                                       [(key, document_id) for document_id in document_ids])
 
     # --- kept sources (the original files, content-addressed in <data_dir>/sources) ---------------
 

@@ -1,6 +1,6 @@
 """An index's documents: list them, delete some of them, delete the whole index — each a run of the 'documents' flow.
 
-A document is known by its id (from its path relative to the ingestion root, `Document.id_for("file", name)`)
+A document is known by its id (from its path relative to the ingestion root, `Document.id_for_file(name)`)
 or by that source name. Deleting removes its chunks from the store (and with them from the full-text index:
 the flow runs the store's index upkeep after the delete), its kept source file (once no other document refers
 to the same content), and updates the manifest's chunk count; it is recorded as a run of kind "delete" (an
@@ -91,6 +91,7 @@ def delete_documents(config: Mapping[str, Any], names: list[str], api_keys: Mapp
     try:
         result = deleted_from_store(config, keys, manifest, ids, [timer])
         removed = release_sources(catalog, config["data_dir"], key, ids)
+        catalog.forget_file_records(key, ids)
         catalog.set_chunk_count(key, result["chunk_count"])
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -114,6 +115,7 @@ def delete_index(config: Mapping[str, Any], api_keys: Mapping[str, str] | None =
         dr = driver_for(config, "documents", [timer])
         dropped = bool(dr.execute(["index_reset"], inputs=runtime_inputs(keys))["index_reset"])
         removed = release_sources(catalog, config["data_dir"], key)
+        catalog.forget_file_records(key)
         catalog.delete_manifest(key)
     except BaseException as error:
         catalog.finish_run(run_id, "failed", timings=timer.timings, error=str(error))

@@ -38,7 +38,7 @@ from ragkit.errors import ConfigError
 from workbench import executors
 from workbench.config import ResolvedConfig, public_config, resolve_config
 
-INGEST_TARGETS = ["ingestion_counts", "file_errors"]
+INGEST_TARGETS = ["ingestion_counts", "file_errors", "file_records"]
 STREAM_TARGETS = ["run_counts", "run_file_errors", "run_timings", "maintained_index"]
 PREFLIGHT_TARGETS = ["embedding_client", "embedding_dimension", "store_client", "vector_index"]
 QUERY_TARGETS = ["ranked_hits"]
@@ -145,13 +145,18 @@ def dag_dot(dr: hamilton_driver.Driver, targets: list[str], inputs: dict[str, An
     return digraph.source if digraph is not None else ""
 
 
-def code_version() -> str:
-    """The git commit of the checkout (with '+dirty' when the node code has changes) and a hash of the node code."""
+def node_code_digest() -> str:
+    """A hash of the node code (dataflows/ and ragkit/): what a run's results depend on."""
     digest = hashlib.sha256()
     for folder in _NODE_CODE:
         for path in sorted(folder.rglob("*.py")):
             digest.update(path.read_bytes())
-    version = f"dataflows@{digest.hexdigest()[:12]}"
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    """The git commit of the checkout (with '+dirty' when the node code has changes) and a hash of the node code."""
+    version = f"dataflows@{node_code_digest()[:12]}"
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=_REPO, capture_output=True, text=True, timeout=5

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import functools
+import hashlib
+import json
 import os
 import socket
 import sqlite3
@@ -15,13 +18,22 @@ from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
 from ragkit.errors import ConfigError, DiskFullError, StoreUnavailableError, WorkbenchError
 from ragkit.resource_use import ResourceMeter
-from ragkit.schema import Chunk, Document, FileError, InputFile, Progress
+from ragkit.schema import Chunk, Document, FileError, FileRecord, InputFile, Progress
 from ragkit.squad import read_squad_file
 from workbench import executors
 from workbench.catalog import Catalog, new_run_id, now_iso
 from workbench.config import CHUNK_SETTING_KEYS, ResolvedConfig, public_config, resolve_config, with_local_squad
 from workbench.documents import deleted_from_store, stored_documents
-from workbench.flows import INGEST_TARGETS, PREFLIGHT_TARGETS, STREAM_TARGETS, code_version, dag_dot, driver_for, runtime_inputs
+from workbench.flows import (
+    INGEST_TARGETS,
+    PREFLIGHT_TARGETS,
+    STREAM_TARGETS,
+    code_version,
+    dag_dot,
+    driver_for,
+    node_code_digest,
+    runtime_inputs,
+)
 from workbench.indexes import check_manifest, index_key_for
 from workbench.kept_sources import keep_sources, release_sources
 from workbench.keys import check_api_keys, resolve_api_keys
@@ -68,7 +80,7 @@ def ingest_batch(job: IngestJob, batch: DocumentBatch) -> BatchReport:
         progress = job.events.progress(batch.number)
     dr = driver_for(job.config, "ingest", adapters)
     inputs = runtime_inputs(job.api_keys, progress, input_files=list(batch.files), run_id=job.run_id,
-                            ingested_at=job.ingested_at)
+                            ingested_at=job.ingested_at, previous_file_records=_previous_file_records(job.config, batch))
     overrides = dict(job.shared)
     if job.config["source"] == "squad":
         overrides["squad_paragraphs"] = list(batch.squad_paragraphs)
@@ -78,9 +90,33 @@ def ingest_batch(job: IngestJob, batch: DocumentBatch) -> BatchReport:
         documents=batch.size,
         counts=result["ingestion_counts"],
         file_errors=tuple(result["file_errors"]),
+        file_records=tuple(result["file_records"]),
         timings=dict(timer.timings),
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+def _previous_file_records(config: ResolvedConfig, batch: DocumentBatch) -> dict[str, FileRecord]:
+    """The catalog's records of the batch's files, made under this run's file settings (none for SQuAD; none if the catalog
+    cannot be read: every file is then parsed, as on a first run)."""
+    if not batch.files:
+        return {}
+    try:
+        return Catalog(config["data_dir"]).file_records(index_key_for(config), file_settings(config),
+                                                        [Document.id_for_file(input_file.name) for input_file in batch.files])
+    except (WorkbenchError, sqlite3.Error, OSError):
+        return {}
+
+
+def file_settings(config: Mapping[str, Any]) -> str:
+    """A digest of what makes a file's chunks: the chunk and parser settings and the node code. A file record made under
+    other settings is not used, so changing any of them re-parses every file once."""
+    return _file_settings(json.dumps({name: config[name] for name in (*CHUNK_SETTING_KEYS, "max_pdf_pages")}, sort_keys=True))
+
+
+@functools.cache
+def _file_settings(settings_json: str) -> str:
+    return hashlib.sha256(f"{settings_json}\0{node_code_digest()}".encode()).hexdigest()[:32]
 
 
 def ingest(
@@ -130,8 +166,11 @@ def ingest(
     inputs = runtime_inputs(keys, progress, input_files=files, run_id=run_id, ingested_at=ingested_at)
     dot = dag_dot(dr, INGEST_TARGETS, inputs)
 
+    settings = file_settings(config)
+
     def on_batch(report: BatchReport, reports: list[BatchReport]) -> None:
         catalog.record_batch(run_id, report.number, report.documents, report.counts, total_counts(reports), report.worker)
+        catalog.save_file_records(key, settings, run_id, report.file_records)  # after the batch is stored, never before
 
     tracker = executors.RunTracker(on_batch, progress)
     summary = {**_inputs_summary(config, files), **({"sync": True} if sync else {})}
@@ -209,12 +248,13 @@ def ingest(
 def _synced(config: ResolvedConfig, keys: dict[str, str], manifest: dict[str, Any], files: list[InputFile], catalog: Catalog,
             key: str) -> dict[str, int]:
     """Delete the documents of the index that are not among this run's input files (a sync run); returns the counts."""
-    wanted = {Document.id_for("file", input_file.name) for input_file in files}
+    wanted = {Document.id_for_file(input_file.name) for input_file in files}
     gone = [document["document_id"] for document in stored_documents(config, keys) if document["document_id"] not in wanted]
     if not gone:
         return {"deleted_documents": 0, "deleted_chunks": 0}
     result = deleted_from_store(config, keys, manifest, gone)
     release_sources(catalog, config["data_dir"], key, gone)
+    catalog.forget_file_records(key, gone)
     return {"deleted_documents": len(gone), "deleted_chunks": int(result["deleted_chunks"])}
 
 
@@ -288,19 +328,23 @@ def execute(
     purpose: str = "ingest",
     files: list[InputFile] | None = None,
     api_keys: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     **inputs: Any,
 ) -> dict[str, Any]:
-    """Compute any nodes of a flow (for example 'chunks' to preview chunking without embedding)."""
+    """Compute any nodes of a flow (for example 'chunks' to preview chunking without embedding); `overrides` replace
+    nodes by values, and what only they needed is not computed."""
     config = with_local_squad(resolve_config(config))
     runtime = runtime_inputs(resolve_api_keys(api_keys), None, input_files=_input_files(config, files), **inputs)
-    return driver_for(config, purpose).execute(final_vars, inputs=runtime)
+    return driver_for(config, purpose).execute(final_vars, inputs=runtime, overrides=dict(overrides or {}))
 
 
 def preview_chunks(
     config: Mapping[str, Any], files: list[InputFile] | None = None, api_keys: Mapping[str, str] | None = None
 ) -> tuple[list[Chunk], list[FileError]]:
-    """Run the ingestion flow only up to chunking: the chunks it would embed, and the files that failed."""
-    result = execute(config, ["chunks", "file_errors"], files=files, api_keys=api_keys)
+    """Run the ingestion flow only up to chunking: the chunks of every selected file, and the files that failed. The store
+    is not opened: no file counts as already stored, so unchanged files are chunked too."""
+    result = execute(config, ["chunks", "file_errors"], files=files, api_keys=api_keys,
+                     overrides={"still_stored_files": {}})
     return result["chunks"], result["file_errors"]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ragkit.schema import Document, InputFile
+from ragkit.schema import Document, InputFile, source_path
 from workbench.catalog import Catalog
 
 SOURCES_FOLDER = "sources"
@@ -50,7 +50,8 @@ def keep_sources(catalog: Catalog, data_dir: str | Path, key: str, files: Iterab
     folder.mkdir(parents=True, exist_ok=True)
     kept = 0
     for input_file in files:
-        if input_file.name in failed:
+        name = source_path(input_file.name)  # the document's identity, as the run's file errors name it
+        if name in failed:
             continue
         try:
             data = input_file.read_bytes()
@@ -59,14 +60,14 @@ def keep_sources(catalog: Catalog, data_dir: str | Path, key: str, files: Iterab
         if len(data) > cap:
             continue
         digest, suffix = hashlib.sha256(data).hexdigest(), _suffix(input_file.name)
-        document_id = Document.id_for("file", input_file.name)
+        document_id = Document.id_for_file(input_file.name)
         previous = catalog.source(key, document_id)
         target = folder / f"{digest}{suffix}"
         if not target.exists():
             partial = target.with_name(target.name + f".{os.getpid()}.part")
             partial.write_bytes(data)
             os.replace(partial, target)
-        catalog.save_source(key, document_id, input_file.name, digest, suffix, len(data))
+        catalog.save_source(key, document_id, name, digest, suffix, len(data))
         kept += 1
         if previous and (previous["sha256"], previous["suffix"]) != (digest, suffix):
             _remove_if_unreferenced(catalog, data_dir, previous)
