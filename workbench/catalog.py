@@ -508,15 +508,20 @@ class Catalog:
 
     # --- kept sources (the original files, content-addressed in <data_dir>/sources) ---------------
 
-    def save_source(self, key: str, document_id: str, source_name: str, sha256: str, suffix: str, size: int) -> None:
-        """Record that a document of an index was read from the kept file `<sha256><suffix>` (replacing an earlier one)."""
+    def save_sources(self, key: str, kept: Iterable[tuple[str, str, str, str, int]]) -> None:
+        """Record, in one transaction, that documents of an index were read from kept files: (document id, source name,
+        sha256, suffix, size) each, replacing a document's earlier file."""
+        stamp = now_iso()
+        rows = [(key, document_id, name, sha256, suffix, int(size), stamp) for document_id, name, sha256, suffix, size in kept]
+        if not rows:
+            return
         with self._connect() as connection:
-            connection.execute(
+            connection.executemany(
                 "INSERT INTO kept_sources (index_key, document_id, source_name, sha256, suffix, size, kept_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(index_key, document_id) DO UPDATE SET"
                 " source_name = excluded.source_name, sha256 = excluded.sha256, suffix = excluded.suffix,"
                 " size = excluded.size, kept_at = excluded.kept_at",
-                (key, document_id, source_name, sha256, suffix, int(size), now_iso()),
+                rows,
             )
 
     def source(self, key: str, document_id: str) -> dict[str, Any] | None:

@@ -48,7 +48,9 @@ def keep_sources(catalog: Catalog, data_dir: str | Path, key: str, files: Iterab
     cap = cap_mb * 1024 * 1024
     folder = sources_folder(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    kept = 0
+    previous_records = {record["document_id"]: record for record in catalog.sources(key)}
+    kept: list[tuple[str, str, str, str, int]] = []
+    replaced: list[dict[str, Any]] = []
     for input_file in files:
         name = source_path(input_file.name)  # the document's identity, as the run's file errors name it
         if name in failed:
@@ -61,18 +63,20 @@ def keep_sources(catalog: Catalog, data_dir: str | Path, key: str, files: Iterab
             continue
         digest, suffix = hashlib.sha256(data).hexdigest(), _suffix(input_file.name)
         document_id = Document.id_for_file(input_file.name)
-        previous = catalog.source(key, document_id)
         target = folder / f"{digest}{suffix}"
         if not target.exists():
             partial = target.with_name(target.name + f".{os.getpid()}.part")
             partial.write_bytes(data)
             os.replace(partial, target)
-        catalog.save_source(key, document_id, name, digest, suffix, len(data))
-        kept += 1
+        kept.append((document_id, name, digest, suffix, len(data)))
+        previous = previous_records.get(document_id)
         if previous and (previous["sha256"], previous["suffix"]) != (digest, suffix):
-            _remove_if_unreferenced(catalog, data_dir, previous)
+            replaced.append(previous)
+    catalog.save_sources(key, kept)  # one transaction for the run, not one per file
+    for previous in replaced:
+        _remove_if_unreferenced(catalog, data_dir, previous)
     _evict(catalog, data_dir, cap)
-    return kept
+    return len(kept)
 
 
 def _evict(catalog: Catalog, data_dir: str | Path, cap: int) -> None:
