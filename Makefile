@@ -10,10 +10,12 @@ export WORKBENCH_SQUAD_PATH ?= $(SQUAD)
 install:
 	$(PYTHON) -m pip install --quiet torch==2.13.0
 	$(PYTHON) -m pip install --quiet -r requirements.txt
+	$(PYTHON) -m ragkit.prepare_models
 
 install-dev:
 	$(PYTHON) -m pip install --quiet torch==2.13.0
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	$(PYTHON) -m ragkit.prepare_models
 
 app: install
 	$(PYTHON) -m streamlit run app.py --server.address 127.0.0.1 --server.port 8501

@@ -4,7 +4,7 @@
                                    [--rows A,E] [--data-dir DIR] [--index-name NAME]
                                    [--chunk-size 800] [--chunk-overlap 100] [--pdf-parser pypdf|pypdfium2]
                                    [--[no-]clean-pdf-text] [--[no-]chunk-by-sections] [--[no-]keep-slides]
-                                   [--[no-]contextual-headers]
+                                   [--[no-]contextual-headers] [--model-name NAME]
 
 Rows (configurations), each ingested into its own index (NAME_a, NAME_e, NAME_custom) of one data folder:
 
@@ -18,7 +18,7 @@ By default A and E are measured side by side in one run. Any extraction or chunk
 measures that one custom configuration alone (as the script did before); `--rows A,custom` compares it with A.
 
 Fetches the PDFs (bench/fetch_real_docs.py: apt-get download + dpkg-deb -x, cached), ingests them with the
-default stack (all-MiniLM-L6-v2, LanceDB) into a fresh data folder (or --data-dir, whose embedding cache is kept
+default stack (all-MiniLM-L6-v2 as int8 ONNX, or `--model-name`; LanceDB) into a fresh data folder (or --data-dir, whose embedding cache is kept
 between runs: chunks whose indexed text is unchanged are not embedded again), imports the question set, and
 evaluates every retrieval mode on all its questions, for every row. Prints:
 
@@ -231,6 +231,8 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=None)
     parser.add_argument("--chunk-overlap", type=int, default=None)
     parser.add_argument("--pdf-parser", choices=PDF_PARSERS, default=None)
+    parser.add_argument("--model-name", default="", help="the local model of every row (default: the product's, "
+                        "all-MiniLM-L6-v2-onnx-int8; all-MiniLM-L6-v2 is the float32 torch model)")
     for name in SETTINGS[3:]:
         parser.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args()
@@ -242,6 +244,8 @@ def main() -> None:
     if flags and "custom" not in wanted:
         parser.error("extraction and chunking flags describe the custom row: add it to --rows (e.g. --rows A,custom)")
     rows = {row: ROWS[row] if row != "custom" else {**ROWS["E"], **flags} for row in wanted}
+    if args.model_name:
+        rows = {row: {**settings, "model_name": args.model_name} for row, settings in rows.items()}
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     print(f"load average before: {_load()}")
     with tempfile.TemporaryDirectory() as scratch:

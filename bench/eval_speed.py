@@ -1,11 +1,12 @@
-"""Evaluation speed against its model: all SQuAD v1.1 dev questions, dense, the default stack (all-MiniLM-L6-v2, LanceDB).
+"""Evaluation speed against its model: all SQuAD v1.1 dev questions, dense, the default stack (int8 ONNX all-MiniLM-L6-v2, LanceDB).
 
-Prints, all in one process: the bare encode time of the same questions with the same model (`encode`, the
+Prints, all in one process: the bare encode time of the same questions with the index's model (`encode`, the
 evaluation's batch size), the evaluation time (inside `api.evaluate`, batched search), the ratio, and recall@5 /
 MRR@10 of the batched and the one-search-per-question path (`--skip-one-by-one` leaves the slow one out), with
-the 1-minute load average. Builds the index in a temp folder first unless `--data-dir` holds one named `squad`.
+the 1-minute load average. Builds the index (default model, or `--model-name`) in a temp folder first unless
+`--data-dir` holds one named `squad` (then its own model is used).
 
-    python bench/eval_speed.py [--squad-path PATH] [--data-dir DIR] [--skip-one-by-one]
+    python bench/eval_speed.py [--squad-path PATH] [--data-dir DIR] [--skip-one-by-one] [--model-name NAME]
 """
 
 from __future__ import annotations
@@ -36,16 +37,19 @@ def main() -> None:
     parser.add_argument("--squad-path", default=os.environ.get("WORKBENCH_SQUAD_PATH", str(DEFAULT_SQUAD)))
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--skip-one-by-one", action="store_true")
+    parser.add_argument("--model-name", default="", help="the local model of a new index (default: the product's)")
     args = parser.parse_args()
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="eval-speed-")
     config = {"data_dir": data_dir, "index_name": "squad"}
     if not (Path(data_dir) / "lancedb" / "squad.lance").exists():
         started = time.perf_counter()
-        api.ingest({**config, "source": "squad", "squad_path": args.squad_path})
+        api.ingest({**config, "source": "squad", "squad_path": args.squad_path, "model_name": args.model_name})
         print(f"index built in {time.perf_counter() - started:.1f} s ({data_dir})", flush=True)
     print(f"load average before: {_load()}", flush=True)
     questions = [question.text.strip() for question in question_set_for(config, squad_path=args.squad_path).questions]
-    model = load_sentence_transformer("all-MiniLM-L6-v2")
+    model_name = api.index_manifest(config)["model_name"]
+    print(f"model: {model_name}", flush=True)
+    model = load_sentence_transformer(model_name)
     model.encode(questions[:256], batch_size=LOCAL_QUESTION_BATCH_SIZE, normalize_embeddings=True)  # warm-up
     api.evaluate(config, sample_size=50, squad_path=args.squad_path, save=False)  # warm-up: drivers, table, model
 

@@ -26,7 +26,7 @@ UPLOAD_TYPES = ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
 STEP_LABELS = {"batches": "Batches", "fresh_embeddings": "Embedding (batches begun so far)",
                "written_chunk_ids": "Writing to the store (batches begun so far)"}
 REDRAW_SECONDS = 0.5
-LOCAL_BACKENDS = {"all-MiniLM-L6-v2": "torch (float32)", "all-MiniLM-L6-v2-onnx-int8": "ONNX Runtime (int8)"}
+LOCAL_BACKENDS = {"all-MiniLM-L6-v2-onnx-int8": "ONNX Runtime (int8, the default)", "all-MiniLM-L6-v2": "torch (float32)"}
 EXECUTOR_LABELS = {"sync": "Synchronous", "threads": "Threads", "processes": "Processes", "ray": "Ray"}
 
 st.title("Ingest")
@@ -53,8 +53,9 @@ st.subheader("Stack")
 config.update(stack_picker("ingest"))
 if config["embedding_service"] == "sentence_transformers" and config["model_name"] == api.EMBEDDERS.get("sentence_transformers").default_model:
     backend = st.radio("Local model backend", list(LOCAL_BACKENDS), horizontal=True, format_func=LOCAL_BACKENDS.get,
-                       key="ingest_backend", help="The same all-MiniLM-L6-v2 weights; int8 ONNX is built locally on first use "
-                       "and is about twice as fast on CPU. An index keeps the backend it was built with.")
+                       key="ingest_backend", help="The same all-MiniLM-L6-v2 weights. int8 ONNX (built from them at install "
+                       "time) embeds about 1.8x as fast on CPU, at -0.001 SQuAD recall@10; torch float32 is the exact model. "
+                       "An index keeps the backend it was built with.")
     config["model_name"] = backend
 
 with st.expander("Scale: batches and executor"):

@@ -12,6 +12,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ragkit.local_models import DEFAULT_LOCAL_MODEL
 from ragkit.redaction import register_secret
 from tests.conftest import REPO, SQUAD_SAMPLE, free_port
 from tests.svg_pictures import SVG_DATA_URL, svg_text
@@ -64,7 +65,7 @@ def test_ingest_page_widgets_are_the_stack_config(app_env):
     app = _open(_app(), "pages/ingest.py")
     labels = {w.label for w in app.selectbox}
     assert {"Embedding service", "Vector store"} <= labels
-    assert app.text_input(key="ingest_model_sentence_transformers").value == "all-MiniLM-L6-v2"
+    assert app.text_input(key="ingest_model_sentence_transformers").value == DEFAULT_LOCAL_MODEL
     app.selectbox(key="ingest_service").set_value("openai").run()
     assert app.text_input(key="ingest_model_openai").value == "text-embedding-3-small"
     assert any("OPENAI_API_KEY" in w.value for w in app.warning)  # missing key explained, page still works

@@ -6,6 +6,7 @@ import pytest
 
 from dataflows.stores import lancedb as lancedb_store
 from ragkit.errors import IndexMismatchError, MissingApiKeyError
+from ragkit.local_models import DEFAULT_LOCAL_MODEL
 from ragkit.schema import STORED_FIELDS, InputFile
 from workbench import api
 
@@ -41,7 +42,7 @@ def test_ingest_then_query_finds_the_passage_with_full_lineage(files_config):
     assert len(rows) == counts["written"]
     for row in rows:
         assert set(STORED_FIELDS) <= set(row)
-        assert row["run_id"] == record["run_id"] and row["model_name"] == "all-MiniLM-L6-v2" and row["dimension"] == 384
+        assert row["run_id"] == record["run_id"] and row["model_name"] == DEFAULT_LOCAL_MODEL and row["dimension"] == 384
         assert row["embedding_service"] == "sentence_transformers" and row["ingested_at"]
     source = {"pharos.txt": LIGHTHOUSE, "etna.md": VOLCANO}
     assert all(source[r["source_name"]][r["char_start"] : r["char_end"]] == r["text"] for r in rows)
@@ -93,7 +94,7 @@ def test_run_record_has_config_counts_timings_errors_dag_and_code_version(files_
     assert "written_chunk_ids" in record["dag_dot"] and record["code_version"].count("dataflows@") == 1
     assert api.runs(files_config["data_dir"])[0]["run_id"] == record["run_id"]
     (manifest,) = api.indexes(files_config["data_dir"])
-    assert (manifest["embedding_service"], manifest["model_name"], manifest["dimension"]) == ("sentence_transformers", "all-MiniLM-L6-v2", 384)
+    assert (manifest["embedding_service"], manifest["model_name"], manifest["dimension"]) == ("sentence_transformers", DEFAULT_LOCAL_MODEL, 384)
     assert manifest["chunking"] == {"chunk_size": 800, "chunk_overlap": 100, "split_squad_paragraphs": False,
                                     "pdf_parser": "pypdfium2", "clean_pdf_text": True, "chunk_by_sections": True,
                                     "keep_slides": True, "contextual_headers": True}
@@ -107,6 +108,16 @@ def test_another_model_on_an_existing_index_fails_before_any_work(files_config, 
         api.ingest({**files_config, "model_name": "paraphrase-MiniLM-L3-v2"}, files=_files(b_txt="More text."))
     assert "all-MiniLM-L6-v2" in str(error.value) and "paraphrase-MiniLM-L3-v2" in str(error.value)
     assert len(api.runs(files_config["data_dir"])) == runs_before  # refused before a run even started
+
+
+def test_an_index_built_with_the_torch_model_keeps_it_when_a_run_names_no_model(files_config):
+    torch_index = {**files_config, "model_name": "all-MiniLM-L6-v2"}
+    api.ingest(torch_index, files=_files(a_txt="Some text about rivers."))
+    record = api.ingest(files_config, files=_files(b_txt="More text about lakes."))  # no model: the index's own
+    assert record["status"] == "succeeded" and record["config"]["model_name"] == "all-MiniLM-L6-v2"
+    assert {row["model_name"] for row in _rows(files_config)} == {"all-MiniLM-L6-v2"}
+    with pytest.raises(IndexMismatchError):  # a model named is checked, never swapped
+        api.ingest({**files_config, "model_name": DEFAULT_LOCAL_MODEL}, files=_files(c_txt="Text about seas."))
 
 
 def test_missing_api_key_fails_before_any_work(files_config, monkeypatch):
@@ -137,7 +148,7 @@ def test_preview_stops_at_chunking(files_config):
 def test_query_uses_the_index_manifest_not_the_callers_model(files_config):
     api.ingest(files_config, files=_files(etna_md=VOLCANO))
     result = api.search({**files_config, "embedding_service": "openai", "model_name": "whatever"}, "volcano", top_k=1)
-    assert result["manifest"]["model_name"] == "all-MiniLM-L6-v2"
+    assert result["manifest"]["model_name"] == DEFAULT_LOCAL_MODEL
     assert result["hits"][0]["source_name"] == "etna.md"
 
 

@@ -13,9 +13,9 @@ import time
 
 import streamlit as st
 
-from ragkit.local_models import load_sentence_transformer
+from ragkit.local_models import DEFAULT_LOCAL_MODEL, load_sentence_transformer
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = DEFAULT_LOCAL_MODEL
 _STATE: dict[str, object] = {}
 _LOCK = threading.Lock()
 

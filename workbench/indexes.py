@@ -39,6 +39,18 @@ def query_config(config: Mapping[str, Any]) -> tuple[ResolvedConfig, dict[str, A
     return config, manifest
 
 
+def with_index_model(requested: Mapping[str, Any], config: ResolvedConfig, manifest: dict[str, Any] | None) -> ResolvedConfig:
+    """The config a run into an existing index uses: when the run names no model (`model_name` unset or "") and the
+    index was built by the same embedding service with another model, that model — so an index built with the default
+    of its day (torch all-MiniLM-L6-v2, before the int8 ONNX default) is added to, not refused. A model named is kept
+    (and checked against the manifest as before)."""
+    if manifest is None or isinstance(requested, ResolvedConfig) or requested.get("model_name"):
+        return config
+    if manifest["embedding_service"] != config["embedding_service"] or manifest["model_name"] == config["model_name"]:
+        return config
+    return config.replace(model_name=manifest["model_name"])
+
+
 def check_manifest(manifest: dict[str, Any] | None, config: Mapping[str, Any], dimension: int | None = None) -> None:
     """IndexMismatchError when the index was built with another embedding service, model or vector width."""
     if manifest is None:

