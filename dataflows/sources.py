@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from pathlib import PurePath
 
 from hamilton.function_modifiers import config
@@ -28,6 +26,7 @@ from ragkit.schema import (
     source_path,
 )
 from ragkit.squad import load_squad
+from ragkit.user_files import read_regular_file, too_large
 
 
 @config.when(source="squad")
@@ -64,43 +63,14 @@ def file_errors__squad(squad_paragraphs: list[SquadParagraph]) -> list[FileError
     return [FileError(f"SQuAD: {blank} paragraph(s)", "blank context: skipped")] if blank else []
 
 
-def _too_large(size: int, max_bytes: int) -> FileParseError:
-    return FileParseError(
-        f"too large: {size / 2**20:,.1f} MB, over the limit of {max_bytes / 2**20:,.0f} MB per file (setting max_file_mb); "
-        "split the file or raise the limit"
-    )
-
-
-_SPECIAL_FILES = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
-def _check_regular(mode: int) -> None:
-    """FileParseError unless `mode` is a regular file's: a FIFO, socket, device or folder is never read (a FIFO would block)."""
-    if not stat.S_ISREG(mode):
-        kind = next((label for test, label in _SPECIAL_FILES if test(mode)), "a special file")
-        raise FileParseError(f"not a regular file: it is {kind}; only regular files are read")
-
-
 def _read_capped(input_file: InputFile, max_bytes: int) -> bytes:
     """The file's bytes; FileParseError when it is over `max_bytes` or not a regular file. A file on disk over the
     limit is never read; a FIFO, socket, device or folder is refused at once, before it is opened for reading."""
     if input_file.data is not None:
         if len(input_file.data) > max_bytes:
-            raise _too_large(len(input_file.data), max_bytes)
+            raise too_large(len(input_file.data), max_bytes, "setting max_file_mb")
         return input_file.data
-    _check_regular(os.stat(input_file.path).st_mode)
-    # Opened without blocking, then checked again on the open descriptor: a FIFO swapped in meanwhile never hangs the run.
-    with os.fdopen(os.open(input_file.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)), "rb") as handle:
-        info = os.fstat(handle.fileno())
-        _check_regular(info.st_mode)
-        size = info.st_size
-        if size > max_bytes:
-            raise _too_large(size, max_bytes)
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise FileParseError(f"too large: over the limit of {max_bytes / 2**20:,.0f} MB per file (setting max_file_mb)")
-    return data
+    return read_regular_file(input_file.path, max_bytes, "setting max_file_mb")
 
 
 def _document_from_extraction(name: str, extraction: Extraction) -> Document:

@@ -42,12 +42,27 @@ class EmbeddingCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self.disabled = ""  # why the cache is not used (a folder in its place, a read-only file): texts are embedded anew
+        if self.path.is_dir():
+            self._disable(f"{self.path} is a folder")
+            return
         try:
             self._create()
         except sqlite3.DatabaseError as error:  # only a cache: a damaged file is dropped and rebuilt as texts are embedded
+            if _cannot_write(error):
+                self._disable(str(error))
+                return
             _log.warning("embedding cache %s is damaged (%s); starting a new one", self.path, error)
-            self._discard()
-            self._create()
+            try:
+                self._discard()
+                self._create()
+            except (sqlite3.Error, OSError) as again:
+                self._disable(str(again))
+
+    def _disable(self, reason: str) -> None:
+        """Go on without the cache (every text is embedded by the model; nothing is stored in it): it is only a cache."""
+        self.disabled = reason
+        _log.warning("embedding cache %s cannot be used (%s); embedding without it until it can", self.path, reason)
 
     def _create(self) -> None:
         with self._connection() as connection:
@@ -80,6 +95,8 @@ class EmbeddingCache:
         """The cached vectors among `keys` that are usable at `dimension`; unusable rows are deleted (so they are recomputed)."""
         found: dict[str, np.ndarray] = {}
         bad: list[str] = []
+        if self.disabled:
+            return found
         connection = self._connection()
         for start in range(0, len(keys), 500):
             batch = keys[start : start + 500]
@@ -100,6 +117,20 @@ class EmbeddingCache:
         vectors = np.asarray(vectors, dtype=np.float32)
         keep = usable_rows(vectors, dimension)
         rows = [(key, vector.tobytes()) for key, vector, ok in zip(keys, vectors, keep) if ok]
-        with self._connection() as connection:
-            connection.executemany("INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)", rows)
+        if self.disabled:
+            return 0
+        try:
+            with self._connection() as connection:
+                connection.executemany("INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)", rows)
+        except sqlite3.OperationalError as error:
+            if not _cannot_write(error):
+                raise
+            self._disable(str(error))  # read-only since it was opened: the vectors are kept by the run, not here
+            return 0
         return len(rows)
+
+
+def _cannot_write(error: sqlite3.Error) -> bool:
+    """Whether SQLite refused for permissions (read-only file or folder), not for damage."""
+    text = str(error).lower()
+    return any(words in text for words in ("readonly database", "read-only", "unable to open database file"))

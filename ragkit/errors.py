@@ -55,6 +55,10 @@ class DocumentNotFoundError(WorkbenchError):
     """The document asked for (by id or source name) is not stored in the index."""
 
 
+class IndexDamagedError(WorkbenchError):
+    """The index's files in the store are damaged (unreadable, truncated); `check` and `repair` say and fix what."""
+
+
 class IndexMismatchError(WorkbenchError):
     """The index was built with another embedding service, model or dimension."""
 

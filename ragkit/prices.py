@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ragkit.errors import ConfigError
+from ragkit.errors import ConfigError, FileParseError
+from ragkit.user_files import read_text_file
 
 PRICE_TABLE = Path(__file__).with_name("prices.toml")
 KINDS = ("embedding", "rerank", "chat")
@@ -63,8 +64,8 @@ def load_price_table(path: str | Path = PRICE_TABLE) -> PriceTable:
     """Read a price table file; ConfigError naming the file and the entry when it is malformed."""
     path = Path(path)
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        data: dict[str, Any] = tomllib.loads(read_text_file(path, 2**20, "a price table is at most 1 MB"))
+    except (OSError, tomllib.TOMLDecodeError, FileParseError, UnicodeDecodeError, RecursionError) as error:
         raise ConfigError(f"The price table {path} cannot be read: {error}.") from None
     as_of = str(data.get("as_of", ""))
     if not as_of:

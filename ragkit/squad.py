@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
+from typing import Any
 
-from ragkit.errors import SourceUnavailableError
+from ragkit.errors import FileParseError, SourceUnavailableError
 from ragkit.questions import Label, Question, QuestionSet
 from ragkit.schema import Document, SquadParagraph
+from ragkit.user_files import read_text_file
 
 SQUAD_HUB_NAME = "rajpurkar/squad"
+_MAX_SQUAD_BYTES = 2 * 2**30  # SQuAD v1.1 train is 30 MB (8 MB gzipped); a FIFO or /dev/zero is refused before reading
 
 
 def paragraphs_from_rows(rows: list[tuple[str, str, str, str]], limit: int) -> list[SquadParagraph]:
@@ -50,6 +52,8 @@ def _rows(dataset: object, path: Path) -> list[tuple[str, str, str, str]]:
     for a, article in enumerate(dataset["data"]):
         if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
             raise wrong(f"article {a} has no \"paragraphs\" list")
+        if not isinstance(article.get("title", ""), str):
+            raise wrong(f"the title of article {a} is not text")
         title = str(article.get("title") or f"article {a}").replace("_", " ")
         for p, paragraph in enumerate(article["paragraphs"]):
             context = paragraph.get("context") if isinstance(paragraph, dict) else None
@@ -62,8 +66,13 @@ def _rows(dataset: object, path: Path) -> list[tuple[str, str, str, str]]:
             if not isinstance(questions, list):
                 raise wrong(f"paragraph {p} of article {a} ({title!r}) has no \"qas\" list")
             for q, qa in enumerate(questions):
-                if not isinstance(qa, dict) or not isinstance(qa.get("question"), str) or "id" not in qa:
-                    raise wrong(f"question {q} of paragraph {p} of article {a} has no \"id\" and \"question\"")
+                if not isinstance(qa, dict) or not isinstance(qa.get("question"), str) or not isinstance(qa.get("id"), (str, int)):
+                    raise wrong(f"question {q} of paragraph {p} of article {a} has no \"id\" and \"question\" text")
+                answers = qa.get("answers", [])
+                if not isinstance(answers, list) or not all(isinstance(answer, dict) and isinstance(answer.get("text"), str)
+                                                           for answer in answers):
+                    raise wrong(f"the \"answers\" of question {q} of paragraph {p} of article {a} are not a list of "
+                                "objects with a \"text\"")
                 rows.append((title, context, str(qa["id"]), qa["question"]))
     return rows
 
@@ -71,13 +80,19 @@ def _rows(dataset: object, path: Path) -> list[tuple[str, str, str, str]]:
 def read_squad_file(path: str | Path, limit: int = 0) -> list[SquadParagraph]:
     """Paragraphs of a local SQuAD v1.1 JSON file (plain or .gz), duplicate contexts merged, blank ones kept apart."""
     path = Path(path).expanduser()
-    opener = gzip.open if path.suffix == ".gz" else open
+    return paragraphs_from_rows(_rows(_squad_json(path), path), limit)
+
+
+def _squad_json(path: Path) -> Any:
+    """The JSON of a SQuAD file (plain or .gz): a regular file of at most 2 GB, read and decoded; SourceUnavailableError
+    naming the file otherwise (a FIFO or device is refused before it is opened)."""
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            dataset = json.load(handle)
-    except (OSError, json.JSONDecodeError, EOFError, UnicodeDecodeError) as error:
-        raise SourceUnavailableError(f"Cannot read the SQuAD file {path}: {error}.") from error
-    return paragraphs_from_rows(_rows(dataset, path), limit)
+        return json.loads(read_text_file(path, _MAX_SQUAD_BYTES, "a SQuAD file is at most 2 GB", gzipped=path.suffix == ".gz"))
+    except (OSError, EOFError, UnicodeDecodeError, FileParseError, ValueError) as error:
+        raise SourceUnavailableError(f"Cannot read the SQuAD file {path}: {error}.") from None
+    except RecursionError:
+        raise SourceUnavailableError(f"Cannot read the SQuAD file {path}: its JSON is nested too deeply (thousands of "
+                                     "levels); a SQuAD v1.1 file has five.") from None
 
 
 def squad_from_hub(split: str, limit: int) -> list[SquadParagraph]:
@@ -109,10 +124,8 @@ def squad_answers(path: str, split: str = "validation") -> dict[str, tuple[str, 
 
         table = datasets.load_dataset(SQUAD_HUB_NAME, split=split)
         return {qid: tuple(dict.fromkeys(answers["text"])) for qid, answers in zip(table["id"], table["answers"])}
-    file = Path(path).expanduser()
-    opener = gzip.open if file.suffix == ".gz" else open
-    with opener(file, "rt", encoding="utf-8") as handle:
-        dataset = json.load(handle)
+    dataset = _squad_json(Path(path).expanduser())
+    _rows(dataset, Path(path))  # its shape checked: one line naming what is wrong, never a KeyError
     return {qa["id"]: tuple(dict.fromkeys(answer["text"] for answer in qa.get("answers", ())))
             for article in dataset["data"] for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
 

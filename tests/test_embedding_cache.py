@@ -66,3 +66,23 @@ def test_a_wrong_cached_vector_is_dropped_on_read_and_recomputed_so_the_text_is_
         assert hits and hits[0]["source_name"] == "glaciers.txt" and hits[0]["score"] > 0.3
     cached = EmbeddingCache(data_dir / "embedding_cache.sqlite").get_many(keys, 384)
     assert set(cached) == set(keys) and all(abs(np.linalg.norm(v) - 1) < 1e-3 for v in cached.values())
+
+
+def test_a_model_folder_is_known_by_its_absolute_path_and_its_files_so_other_weights_never_reuse_its_vectors(
+        tmp_path, monkeypatch):
+    from dataflows.embedders.sentence_transformers import embedding_namespace__sentence_transformers as namespace
+    from workbench.config import resolve_config
+
+    for folder, weights in (("a", b"weights of model A"), ("b", b"other weights, model B")):
+        (tmp_path / folder / "m").mkdir(parents=True)
+        (tmp_path / folder / "m" / "model.safetensors").write_bytes(weights)
+    names = []
+    for folder in ("a", "b"):
+        monkeypatch.chdir(tmp_path / folder)
+        names.append(resolve_config({"model_name": "./m"})["model_name"])  # the same words, two folders
+    assert names == [str(tmp_path / "a" / "m"), str(tmp_path / "b" / "m")]
+    assert namespace(names[0]) != namespace(names[1])
+    before = namespace(names[0])
+    (tmp_path / "a" / "m" / "model.safetensors").write_bytes(b"retrained weights, a new model at the same path")
+    assert namespace(names[0]) != before
+    assert namespace("all-MiniLM-L6-v2") == "sentence_transformers|all-MiniLM-L6-v2|"  # a named model: its name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ragkit.errors import WorkbenchError
+from ragkit.failures import expected_failure
 from ragkit.redaction import redact
 from ui.safe_text import markdown_literal
 
@@ -14,6 +15,7 @@ def show_error(error: Exception, doing: str) -> None:
 
     The message is redacted here too: an unexpected error's text did not pass `WorkbenchError`'s redaction.
     """
+    error = expected_failure(error) or error  # a full disk, a read-only file, damaged index files: told as such
     message = markdown_literal(redact(str(error)))  # messages may quote file names and content
     if isinstance(error, WorkbenchError):
         st.error(f"{doing} failed: {message}")

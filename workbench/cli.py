@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ragkit.backends import Registry
-from ragkit.errors import ConfigError, WorkbenchError
+from ragkit.errors import ConfigError, FileParseError, WorkbenchError
+from ragkit.failures import expected_failure
 from ragkit.parsers import PDF_PARSERS
 from ragkit.redaction import redact
 from ragkit.schema import Progress
 from ragkit.terminal_text import terminal_safe
+from ragkit.user_files import read_text_file
 from ragkit.wording import page_count, plural
 from workbench.config import DEFAULTS, EXECUTORS, HYBRID_FUSIONS, LEXICAL_TOKENIZERS, REGISTRIES, RETRIEVAL_MODES, SOURCES
 
@@ -54,6 +56,8 @@ def _json_object(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError("nested too deeply to read (thousands of levels)") from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError("must be a JSON object")
     return value
@@ -298,6 +302,7 @@ def _print_check(report: dict[str, Any]) -> None:
 
 
 _LLM_ALIASES = {"offline": "extractive"}
+_MAX_ARGUMENT_FILE_BYTES = 10 * 2**20  # a --config or --history file (a FIFO or /dev/zero is refused before it is read)
 _CONFIG_FLAGS = (
     "source", "squad_split", "squad_path", "limit", "embedding_service", "model_name", "embedding_batch_size",
     "chunk_size", "chunk_overlap", "pdf_parser", "clean_pdf_text", "chunk_by_sections", "keep_slides", "contextual_headers",
@@ -329,8 +334,8 @@ def config_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def _config_file(path: str) -> dict[str, Any]:
     """The config dict of a --config file; ConfigError naming the file when it cannot be read or is not a JSON object."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        text = read_text_file(path, _MAX_ARGUMENT_FILE_BYTES, "a --config file is at most 10 MB")
+    except (OSError, UnicodeDecodeError, FileParseError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ConfigError(f"Cannot read the --config file {path}: {reason}. Give the path of a JSON file holding a config dict.") from None
     try:
@@ -419,10 +424,12 @@ def _history(path: str | None) -> list[dict]:
     if not path:
         return []
     try:
-        turns = json.loads(Path(path).read_text(encoding="utf-8"))
+        turns = json.loads(read_text_file(path, _MAX_ARGUMENT_FILE_BYTES, "a --history file is at most 10 MB"))
     except OSError as error:
         raise ConfigError(f"--history {path}: {error.strerror or error}.") from None
-    except json.JSONDecodeError as error:
+    except (FileParseError, UnicodeDecodeError) as error:
+        raise ConfigError(f"--history {path}: {error}.") from None
+    except (json.JSONDecodeError, RecursionError) as error:
         raise ConfigError(f"--history {path} is not valid JSON: {error}.") from None
     if not isinstance(turns, list) or not all(isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("role")
                                               for t in turns):
@@ -749,6 +756,10 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - the boundary: one line, never a traceback (WORKBENCH_DEBUG=1 shows it)
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
+        expected = expected_failure(error)  # a full disk, a read-only file, damaged index files, input too deep
+        if expected is not None:
+            _out(f"error: {expected}", file=sys.stderr)
+            return 2
         detail = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
         _out(f"error: unexpected {type(error).__name__}{': ' + detail if detail else ''}. This is a bug: please report it "
              "(run again with WORKBENCH_DEBUG=1 for the traceback).", file=sys.stderr)

@@ -23,8 +23,9 @@ from dataflows.embedders import EMBEDDERS
 from dataflows.llms import LLMS
 from dataflows.rerankers import RERANKERS
 from dataflows.stores import STORES
-from ragkit.backends import BackendSpec, Registry
+from ragkit.backends import OFFLINE, BackendSpec, Registry
 from ragkit.errors import ConfigError
+from ragkit.local_models import is_model_path
 from ragkit.parsers import PDF_PARSERS
 
 SOURCES = ("squad", "files")
@@ -209,6 +210,8 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     _check_scale_settings(merged)
     _check_file_limits(merged)
     merged["model_name"] = merged["model_name"] or specs["embedding_service"].default_model
+    if specs["embedding_service"].has(OFFLINE) and is_model_path(str(merged["model_name"])):
+        merged["model_name"] = os.path.abspath(os.path.expanduser(str(merged["model_name"])))  # `./m` means one folder
     merged["llm_model"] = merged["llm_model"] or specs["llm_service"].default_model
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
     if Path(merged["data_dir"]).exists() and not Path(merged["data_dir"]).is_dir():
@@ -261,6 +264,12 @@ def _check_types(merged: dict[str, Any], defaults: Mapping[str, Any]) -> None:
             ok = True
         if not ok:
             raise ConfigError(f"{name} must be {_TYPE_WORDS[type(default)]} (got {type(value).__name__} {str(value)[:60]!r}).")
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and not (
+                -_LARGEST_NUMBER <= value <= _LARGEST_NUMBER):  # also false for NaN; an int of 400 digits is never a float
+            raise ConfigError(f"{name} must be a finite number within ±{_LARGEST_NUMBER:.0e} (got {str(value)[:40]}).")
+
+
+_LARGEST_NUMBER = 10**15  # past any setting's sense; a larger number overflows what reads it (a float, a C long)
 
 
 _TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list",

@@ -2,8 +2,9 @@
 
 Expected failures are `WorkbenchError`s where they happen (a setting refused by `resolve_config`, a damaged
 catalog, a missing index, a service's refusal), and their messages are redacted when they are made
-(`ragkit.errors`). The boundary is for the rest: an exception a library raised that nothing turned into a
-`WorkbenchError` is a bug, and keeps its type and traceback so it can be reported and fixed, but its text (and
+(`ragkit.errors`). The boundary is for the rest. Failures of the machine or of damaged state that a library raised (a full disk, a file
+that may not be written, damaged LanceDB files, input nested too deeply) become their `WorkbenchError` here
+(`ragkit.failures`); any other exception a library raised that nothing turned into a `WorkbenchError` is a bug, and keeps its type and traceback so it can be reported and fixed, but its text (and
 that of every exception chained under it) is redacted before it reaches the caller, who may log or show it.
 The CLI's and the pages' boundaries show such an error as one line; this one makes sure that line is clean.
 
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ragkit.errors import WorkbenchError
+from ragkit.failures import expected_failure
 from ragkit.redaction import redact, redact_value
 
 _Function = TypeVar("_Function", bound=Callable[..., Any])
@@ -40,6 +42,9 @@ def facade_boundary(function: _Function) -> _Function:
             raise
         except Exception as error:
             _redact_in_place(error)
+            expected = expected_failure(error)  # a full disk, a read-only file, damaged index files, input too deep
+            if expected is not None:
+                raise expected from error
             if redact(str(error)) != str(error):
                 raise UnexpectedError(f"unexpected {type(error).__name__} in {function.__name__} (its message held a "
                                       "secret and is not shown). This is a bug: please report it.") from None

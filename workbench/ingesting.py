@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import hashlib
 import json
@@ -16,7 +15,8 @@ from typing import Any
 
 from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
-from ragkit.errors import ConfigError, DiskFullError, StoreUnavailableError, WorkbenchError
+from ragkit.errors import ConfigError, StoreUnavailableError, WorkbenchError
+from ragkit.failures import expected_failure
 from ragkit.resource_use import ResourceMeter
 from ragkit.schema import Chunk, Document, FileError, FileRecord, InputFile, Progress
 from ragkit.squad import read_squad_file
@@ -34,7 +34,7 @@ from workbench.flows import (
     node_code_digest,
     runtime_inputs,
 )
-from workbench.indexes import check_manifest, index_key_for
+from workbench.indexes import check_manifest, index_key_for, with_index_model
 from workbench.kept_sources import keep_sources, release_sources
 from workbench.keys import check_api_keys, resolve_api_keys
 from workbench.lifecycle import EventRelay, EventSink, NodeStatusListener, NodeTimer
@@ -146,6 +146,7 @@ def ingest(
     through a queue for threads, processes and Ray), and `progress` the batches' steps, added up over
     batches; other adapters follow the nodes of each batch with the synchronous executor only.
     """
+    requested = config
     config = with_local_squad(resolve_config(config))
     keys = resolve_api_keys(api_keys)
     check_api_keys(config, keys, "ingest")
@@ -155,7 +156,9 @@ def ingest(
         read_squad_file(config["squad_path"], limit=1)  # a file of the wrong shape is refused before any model loads
     catalog = Catalog(config["data_dir"])
     key = index_key_for(config)
-    check_manifest(catalog.manifest(key), config)
+    existing = catalog.manifest(key)
+    config = with_index_model(requested, config, existing)
+    check_manifest(existing, config)
     files = _input_files(config, files)
     run_id, ingested_at = new_run_id(), now_iso()
     progress = progress or Progress()
@@ -214,7 +217,7 @@ def ingest(
         total = dr.execute(["chunk_count"], inputs=inputs, overrides={"store_client": prepared["store_client"]})
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        raised = _disk_full(error) or error
+        raised = expected_failure(error) or error  # a full disk, damaged index files...: its one-line message
         message = str(raised) if isinstance(raised, WorkbenchError) else f"{type(error).__name__}: {error}"
         counts = total_counts(tracker.reports) if tracker.reports else None
         # The record claims what the store holds: the rows this run wrote, read back (a batch that failed half-way
@@ -289,23 +292,6 @@ def _quietly(write: Any) -> None:
         write()
     except (sqlite3.Error, OSError):
         pass
-
-
-_FULL_DISK_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
-
-
-def _disk_full(error: BaseException) -> DiskFullError | None:
-    """A DiskFullError with a remedy when the disk filled up anywhere under this error (wrapped or not); else None."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, DiskFullError):
-            return None
-        full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
-        if full or any(words in str(cause).lower() for words in _FULL_DISK_WORDS):
-            return DiskFullError(f"The disk is full ({error}). Free some space and run the same ingestion again: "
-                                 "it skips what is stored and writes the rest.")
-        cause = cause.__cause__ or cause.__context__
-    return None
 
 
 def _run_relaying(relay: EventRelay, sink: EventSink | None, run: Any) -> Any:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ragkit.backends import ApiKey
-from ragkit.errors import MissingApiKeyError
+from ragkit.errors import FileParseError, MissingApiKeyError
 from ragkit.redaction import register_secrets
+from ragkit.user_files import read_text_file
 from workbench.config import REGISTRIES
 
 # Which backend kinds a flow uses, so a query does not ask for the LLM's key and an ingestion not for the reranker's.
@@ -43,8 +44,8 @@ def api_key_env_vars() -> dict[str, str]:
 def _secrets_toml() -> dict[str, Any]:
     path = Path(os.environ.get("WORKBENCH_SECRETS_TOML", ".streamlit/secrets.toml"))
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        return tomllib.loads(read_text_file(path, 2**20, "secrets.toml is at most 1 MB"))  # a FIFO never blocks startup
+    except (OSError, tomllib.TOMLDecodeError, FileParseError, UnicodeDecodeError, RecursionError):
         return {}
 
 

@@ -23,6 +23,7 @@ from workbench.flows import ANSWER_TARGETS, QUERY_TARGETS, RETRIEVAL_QUESTION_TA
 from workbench.indexes import check_manifest, query_config
 from workbench.keys import check_api_keys, resolve_api_keys
 
+MAX_TOP_K = 10_000  # hits of one search: more is never read, and a huge number overflows the stores' limits
 _RESOURCES: dict[tuple[str, str, str], dict[str, Any]] = {}
 _RESOURCES_LOCK = threading.Lock()
 _TERM_STATISTICS: dict[tuple[Any, ...], TermStatistics] = {}
@@ -75,6 +76,13 @@ def ranked_hits(
     return hits, (searched - started) * 1000, (time.perf_counter() - searched) * 1000
 
 
+def _check_top_k(top_k: Any) -> None:
+    """ConfigError unless top_k is a whole number from 1 to MAX_TOP_K."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise ConfigError(f"top_k is how many hits to return and must be a whole number from 1 to {MAX_TOP_K:,} "
+                          f"(got {str(top_k)[:40]}).")
+
+
 def search(
     config: Mapping[str, Any], question: str, top_k: int = 5, api_keys: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
@@ -84,8 +92,7 @@ def search(
     """
     if not question.strip():
         raise ConfigError("The question is empty.")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ConfigError(f"top_k is how many hits to return and must be a whole number of at least 1 (got {top_k!r}).")
+    _check_top_k(top_k)
     config, manifest = query_config(config)
     keys = resolve_api_keys(api_keys)
     check_api_keys(config, keys, "query")
@@ -133,6 +140,7 @@ def answer(
     """
     if not question.strip():
         raise ConfigError("The question is empty.")
+    _check_top_k(top_k)
     config, manifest = query_config(config)  # the offline mode embeds sentences with the index's own model
     keys = resolve_api_keys(api_keys)
     check_api_keys(config, keys, "query")

@@ -6,12 +6,13 @@ The nodes every embedding-service module defines, with the same names: `embeddin
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 from hamilton.function_modifiers import config
 
-from ragkit.local_models import load_sentence_transformer
+from ragkit.local_models import is_model_path, load_sentence_transformer, weights_digest
 from ragkit.schema import Progress
 from ragkit.token_counts import tokens_of_each
 from ragkit.vectors import TokenCounts, normalised
@@ -46,7 +47,10 @@ def token_counts__sentence_transformers(embedding_client: Any) -> TokenCounts:
 
 @config.when(embedding_service="sentence_transformers")
 def embedding_namespace__sentence_transformers(model_name: str) -> str:
-    """The embedding-cache namespace: service and model (the model has one input type)."""
+    """The embedding-cache namespace: service and model (the model has one input type); a model given as a folder is
+    known by its absolute path and a digest of its files, so other weights at that path never reuse its vectors."""
+    if is_model_path(model_name) and os.path.isdir(model_name):
+        return f"sentence_transformers|{os.path.abspath(model_name)}@{weights_digest(model_name)}|"
     return f"sentence_transformers|{model_name}|"
 
 
