@@ -24,14 +24,22 @@ def _service_errors(client: Any, key_env_var: str) -> Iterator[None]:
         raise ServiceError(f"The LLM endpoint at {client.base_url} is not reachable. Is it running?") from None
     except openai.APIError as error:  # an error event inside the stream
         raise ServiceError(f"The LLM stream failed: {error.message}") from None
+    except (ValueError, AttributeError, TypeError) as error:  # a 200 whose body is not a chat completion (not JSON)
+        raise ServiceError(f"The LLM endpoint at {client.base_url} answered with something that is not an OpenAI chat "
+                           f"completion ({type(error).__name__}). Check the base URL.") from None
 
 
 def openai_chat_stream(client: Any, model: str, messages: list[dict], key_env_var: str) -> Iterator[str]:
     """The text pieces of a streamed chat completion (OpenAI, or any endpoint that speaks its API)."""
+    pieces = 0
     with _service_errors(client, key_env_var):
         for event in client.chat.completions.create(model=model, messages=messages, stream=True):
             if event.choices and event.choices[0].delta.content:
+                pieces += 1
                 yield event.choices[0].delta.content
+    if not pieces:  # an endpoint that answers 200 with no stream events (a proxy's page) has not answered
+        raise ServiceError(f"The LLM endpoint at {client.base_url} streamed no text: its reply was empty or not an "
+                           "OpenAI chat completion stream. Check the base URL and the model.")
 
 
 def openai_chat_text(client: Any, model: str, messages: list[dict], key_env_var: str, max_tokens: int = 100) -> str:

@@ -140,3 +140,49 @@ def test_an_embedding_cache_that_is_a_folder_or_read_only_is_skipped_and_nothing
     finally:
         sqlite3.connect = original
     assert "cannot be used" in caplog.text
+
+
+class _PageGateway:
+    """A proxy that answers every request 200 with an HTML page (not the service's JSON, nor an event stream)."""
+
+    def __enter__(self):
+        from tests.fakes._http_fake import FakeHandler, LocalHttpFake
+
+        class Handler(FakeHandler):
+            def serve(self) -> None:
+                self.read_body()
+                page = b"<html><body>Welcome to the proxy</body></html>"
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.send_header("content-length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
+        class Gateway(LocalHttpFake):
+            name = "page-gateway"
+            handler = Handler
+            methods = ("GET", "POST")
+
+        self.fake = Gateway().start()
+        return self.fake
+
+    def __exit__(self, *exc_info) -> None:
+        self.fake.stop()
+
+
+def test_a_service_that_answers_200_with_a_page_is_a_one_line_service_error_not_a_success(files_config, monkeypatch):
+    from ragkit.errors import ServiceError
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-page-gateway")
+    with _PageGateway() as gateway:
+        url = f"http://127.0.0.1:{gateway.port}/v1"
+        with pytest.raises(ServiceError) as raised:
+            api.ingest({**files_config, "embedding_service": "openai", "openai_base_url": url},
+                       files=[api.InputFile("a.txt", b"Some text about rivers.")])
+        assert "not an embeddings reply" in str(raised.value) and "\n" not in str(raised.value)
+        api.ingest({**files_config, "index_name": "local"}, files=[api.InputFile("a.txt", b"Some text about rivers.")])
+        result = api.answer({**files_config, "index_name": "local", "llm_service": "openai_compatible", "llm_base_url": url,
+                             "llm_model": "any"}, "What is this about?")
+        with pytest.raises(ServiceError) as streamed:
+            "".join(result["stream"])
+        assert "Check the base URL" in str(streamed.value)

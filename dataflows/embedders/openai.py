@@ -33,7 +33,14 @@ def _openai_batch(client: Any, model_name: str, texts: list[str]) -> list[list[f
         raise ServiceError(f"OpenAI embeddings request failed ({error.status_code}): {error.message}") from None
     except openai.APIConnectionError as error:
         raise ServiceError(f"OpenAI is not reachable at {client.base_url}: {error}") from None
-    return [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+    except (openai.APIResponseValidationError, ValueError) as error:  # a 200 whose body is not JSON (a proxy's page)
+        raise ServiceError(f"OpenAI at {client.base_url} answered with something that is not an embeddings reply "
+                           f"({type(error).__name__}). Check openai_base_url.") from None
+    try:
+        return [item.embedding for item in sorted(response.data, key=lambda item: item.index)]
+    except (AttributeError, TypeError):
+        raise ServiceError(f"OpenAI at {client.base_url} answered with something that is not an embeddings reply "
+                           "(no embeddings' data). Check openai_base_url.") from None
 
 
 @config.when(embedding_service="openai")
