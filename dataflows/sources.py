@@ -28,6 +28,9 @@ from ragkit.schema import (
 from ragkit.squad import load_squad
 from ragkit.user_files import read_regular_file, too_large
 
+# The error of a second file with a path already in the run: the first one is read (and kept), this one is not.
+SAME_PATH_REASON = "another file in this run has the same path; rename one of them"
+
 
 @config.when(source="squad")
 def squad_paragraphs(squad_split: str = "validation", squad_path: str = "", limit: int = 0) -> list[SquadParagraph]:
@@ -165,7 +168,7 @@ def parsed_files(
         for input_file in input_files:
             name = source_path(input_file.name)  # the document's identity: its path relative to the ingestion root
             if name in seen:
-                result.errors.append(FileError(name, "another file in this run has the same path; rename one of them"))
+                result.errors.append(FileError(name, SAME_PATH_REASON))
                 continue
             seen.add(name)
             try:

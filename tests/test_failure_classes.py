@@ -186,3 +186,46 @@ def test_a_service_that_answers_200_with_a_page_is_a_one_line_service_error_not_
         with pytest.raises(ServiceError) as streamed:
             "".join(result["stream"])
         assert "Check the base URL" in str(streamed.value)
+
+
+def test_repair_from_sources_that_cannot_be_read_deletes_nothing(files_config, tmp_path):
+    document = tmp_path / "notes.txt"
+    document.write_text("Tomatoes need sun and water.")
+    api.ingest(files_config, files=[api.InputFile("notes.txt", path=str(document))])
+    before = api.index_manifest(files_config)["chunk_count"]
+    for files in ([api.InputFile("gone.txt", path=str(tmp_path / "gone.txt"))], [api.InputFile("empty.txt", b"")]):
+        with pytest.raises(WorkbenchError) as raised:
+            api.repair(files_config, from_sources=True, files=files)
+        assert "Nothing was deleted" in str(raised.value)
+        assert api.index_manifest(files_config)["chunk_count"] == before
+        assert api.search(files_config, "tomatoes", top_k=1)["hits"][0]["source_name"] == "notes.txt"
+
+
+def test_a_second_file_of_one_path_is_refused_and_the_stored_first_keeps_its_source(files_config):
+    from ragkit.schema import Document
+    from workbench.catalog import Catalog
+    from workbench.indexes import index_key_for
+
+    first, second = b"The first report, the one stored.", b"Another file that claims the same path."
+    record = api.ingest(files_config, files=[api.InputFile("report.txt", first), api.InputFile("./report.txt", second)])
+    assert [error["source_name"] for error in record["file_errors"]] == ["report.txt"]
+    kept = Catalog(files_config["data_dir"]).source(index_key_for(files_config), Document.id_for_file("report.txt"))
+    assert kept is not None and kept["size"] == len(first)  # the stored file's bytes, not the refused one's
+
+
+def test_log_lines_on_the_terminal_are_escaped_and_redacted(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    data_dir = tmp_path / "evil\u202etxt.data"  # the warning names the cache by its path, right-to-left override and all
+    (data_dir).mkdir()
+    (data_dir / "embedding_cache.sqlite").write_bytes(b"not a database")
+    (tmp_path / "notes.txt").write_text("Tomatoes need sun.")
+    done = subprocess.run([sys.executable, "-m", "workbench", "ingest", str(tmp_path / "notes.txt"), "--data-dir",
+                           str(data_dir)], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert done.returncode == 0, done.stderr
+    assert "warning: embedding cache" in done.stderr and "starting a new one" in done.stderr  # the damaged cache, told
+    assert "\u202e" not in done.stderr and "\\u202e" in done.stderr

@@ -118,6 +118,7 @@ def test_a_run_killed_after_two_batches_resumes_to_exactly_the_expected_chunks(t
     assert first["counts"]["read"] == 12  # the record kept what the two finished batches did
     written_before = _table(config).count_rows()
     assert written_before == first["counts"]["written"] > 0
+    assert api.index_manifest(config)["chunk_count"] == written_before  # the manifest followed each finished batch
 
     resumed = api.ingest(config)
     expected, _ = api.preview_chunks(config)

@@ -735,12 +735,24 @@ def _print_deletion(record: dict[str, Any], as_json: bool, what: str) -> None:
          + f" (run {record['run_id']})")
 
 
+class _TerminalFormatter(logging.Formatter):
+    """A log line as the terminal may show it: redacted, one line, control and bidi characters escaped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe(redact(f"{record.levelname.lower()}: {record.getMessage()}"))
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code. The one error boundary of the command line: a `WorkbenchError` is
     one line and exit 2; anything else is one line naming its type (exit 1), never a traceback."""
     from workbench.keys import resolve_api_keys
 
     resolve_api_keys()  # registers every key of the environment and secrets.toml for redaction before anything is printed
+    if not logging.getLogger().handlers:  # warnings (a damaged cache rebuilt, ...) reach stderr escaped and redacted
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_TerminalFormatter())
+        handler.setLevel(logging.WARNING)
+        logging.getLogger().addHandler(handler)
     hamilton_log = logging.getLogger("hamilton")
     if not hamilton_log.handlers:  # with no logging set up, Python would print Hamilton's failed-node traceback and banner
         hamilton_log.addHandler(logging.NullHandler())  # the CLI reports an error itself, in one line

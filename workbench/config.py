@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ ANN_INDEX_TYPES = ("ivf_pq", "ivf_hnsw_sq", "ivf_hnsw_pq")
 LEXICAL_TOKENIZERS = ("simple", "whitespace")
 # The registry of each backend kind, by the config key that picks one.
 REGISTRIES: dict[str, Registry] = {registry.config_key: registry for registry in (EMBEDDERS, STORES, LLMS, RERANKERS)}
-_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "credential", "auth", "bearer", "cookie")
+_SECRET_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "passphrase", "credential", "auth", "bearer",
+                 "cookie")
 # An index name every store accepts as a table / collection / index name, and as one path component (no "/", "..").
 INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 # The least value of each numeric setting (those with their own rule are checked beside it).
@@ -366,7 +368,8 @@ def refuse_secrets(value: Any, path: str = "") -> None:
     if isinstance(value, Mapping):
         for name, inner in value.items():
             where = f"{path}.{name}" if path else str(name)
-            if path and any(word in str(name).lower() for word in _SECRET_WORDS):
+            folded = unicodedata.normalize("NFKC", str(name)).casefold()  # "ｔｏｋｅｎ", "ＰａｓｓＰｈｒａｓｅ" are words too
+            if path and any(word in folded for word in _SECRET_WORDS):
                 raise ConfigError(
                     f"{where} looks like a secret; settings must not hold secrets. Pass API keys through the "
                     "environment, .streamlit/secrets.toml or the app's password field."

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dataflows.sources import SAME_PATH_REASON
 from ragkit.backends import EMBEDDED
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
 from ragkit.errors import ConfigError, StoreUnavailableError, WorkbenchError
@@ -172,14 +173,18 @@ def ingest(
     settings = file_settings(config)
 
     def on_batch(report: BatchReport, reports: list[BatchReport]) -> None:
-        catalog.record_batch(run_id, report.number, report.documents, report.counts, total_counts(reports), report.worker)
+        totals = total_counts(reports)
+        catalog.record_batch(run_id, report.number, report.documents, report.counts, totals, report.worker)
         catalog.save_file_records(key, settings, run_id, report.file_records)  # after the batch is stored, never before
+        if manifest is not None:  # a run killed after this batch leaves a manifest that counts what it stored
+            catalog.save_manifest(key, manifest, run_id, chunks_before + totals.get("written", 0) - totals.get("deleted_stale", 0))
 
     tracker = executors.RunTracker(on_batch, progress)
     summary = {**_inputs_summary(config, files), **({"sync": True} if sync else {})}
     catalog.start_run(run_id, "ingest", key, public_config(config), summary, code_version())
     prepared: dict[str, Any] = {}
     manifest: dict[str, Any] | None = None
+    chunks_before = 0
     meter = ResourceMeter.start()
     try:
         prepared = dr.execute(PREFLIGHT_TARGETS, inputs=inputs)
@@ -195,7 +200,8 @@ def ingest(
             "chunking": {name: config[name] for name in CHUNK_SETTING_KEYS},
         }
         previous = catalog.manifest(key)
-        catalog.save_manifest(key, manifest, run_id, previous["chunk_count"] if previous else 0)
+        chunks_before = previous["chunk_count"] if previous else 0
+        catalog.save_manifest(key, manifest, run_id, chunks_before)
         follows_nodes = config["executor"] == "sync"
         listeners = [adapter for adapter in adapters if isinstance(adapter, NodeStatusListener)]
         relay = EventRelay(listeners, progress)
@@ -242,7 +248,8 @@ def ingest(
     timings = {**timer.timings, **tracker.timings, **result["run_timings"]}
     catalog.save_manifest(key, manifest, run_id, total["chunk_count"])
     if config["source"] == "files":
-        _keep_files(catalog, config, key, files, {error["source_name"] for error in file_errors})
+        _keep_files(catalog, config, key, files,  # a path refused as a second copy is the first copy's, which was stored
+                    {error["source_name"] for error in file_errors if error["reason"] != SAME_PATH_REASON})
     catalog.finish_run(run_id, "succeeded", {**result["run_counts"], **synced}, timings, file_errors, dag_dot=dot,
                        resources=meter.reading())
     return catalog.run(run_id) or {}

@@ -51,10 +51,12 @@ def keep_sources(catalog: Catalog, data_dir: str | Path, key: str, files: Iterab
     previous_records = {record["document_id"]: record for record in catalog.sources(key)}
     kept: list[tuple[str, str, str, str, int]] = []
     replaced: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for input_file in files:
         name = source_path(input_file.name)  # the document's identity, as the run's file errors name it
-        if name in failed:
+        if name in failed or name in seen:  # a second file of one path was refused by the run: the first is the stored one
             continue
+        seen.add(name)
         try:
             data = input_file.read_bytes()
         except OSError:

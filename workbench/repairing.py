@@ -23,10 +23,10 @@ from ragkit.backends import LEXICAL
 from ragkit.errors import IndexMismatchError, IndexNotFoundError, StoreUnavailableError, WorkbenchError
 from ragkit.schema import InputFile
 from workbench.catalog import Catalog
-from workbench.config import resolve_config, with_local_squad
+from workbench.config import ResolvedConfig, resolve_config, with_local_squad
 from workbench.flows import driver_for, runtime_inputs
 from workbench.indexes import index_key_for
-from workbench.ingesting import ingest
+from workbench.ingesting import ingest, preview_chunks
 from workbench.keys import resolve_api_keys
 
 _DATA_FILE = re.compile(r"([^\s'\",]+\.(?:lance|txn|manifest|idx))")
@@ -123,6 +123,10 @@ def repair(
     if from_sources:
         if config["source"] == "files" and not (files or config["file_paths"]):
             raise WorkbenchError("Rebuilding from the sources needs the files to read (the same paths the index was ingested from).")
+        before = catalog.manifest(key)
+        if before is not None:  # rebuilt with the model it was built with, whatever today's default
+            config = config.replace(embedding_service=before["embedding_service"], model_name=before["model_name"])
+        _check_sources(config, files, keys)  # every source readable before anything is deleted
         _store_run(config, keys, ["index_reset"])
         catalog.delete_manifest(key)
         record = ingest(config, files=files, api_keys=keys)
@@ -146,6 +150,17 @@ def repair(
     report = check_index(config, keys)
     report["done"] = done
     return report
+
+
+def _check_sources(config: ResolvedConfig, files: list[InputFile] | None, keys: dict[str, str]) -> None:
+    """WorkbenchError, with the index untouched, unless every source parses and they give chunks to rebuild from."""
+    chunks, errors = preview_chunks(config, files=files, api_keys=keys)
+    if errors:
+        listed = "; ".join(f"{error.source_name}: {error.reason}" for error in errors[:5])
+        raise WorkbenchError(f"Nothing was deleted: {len(errors)} source(s) cannot be read ({listed}). Give the files the "
+                             "index was ingested from.")
+    if not chunks:
+        raise WorkbenchError("Nothing was deleted: the sources give no text to rebuild the index from.")
 
 
 _MANIFEST_FIELDS = ("vector_db", "store_location", "index_name", "vector_db_config", "embedding_service", "model_name",

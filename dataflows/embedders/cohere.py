@@ -77,9 +77,11 @@ def token_counts__cohere() -> TokenCounts:
 
 
 @config.when(embedding_service="cohere")
-def embedding_namespace__cohere(model_name: str, embedding_input_type: str) -> str:
-    """The embedding-cache namespace: service, model and input type (Cohere embeds documents and queries differently)."""
-    return f"cohere|{model_name}|{embedding_input_type}"
+def embedding_namespace__cohere(model_name: str, embedding_input_type: str, cohere_base_url: str = "") -> str:
+    """The embedding-cache namespace: service, model and input type (Cohere embeds documents and queries differently),
+    and the server when it is not Cohere's own."""
+    server = f"@{cohere_base_url.rstrip('/')}" if cohere_base_url else ""
+    return f"cohere|{model_name}{server}|{embedding_input_type}"
 
 
 @config.when(embedding_service="cohere")

@@ -72,9 +72,11 @@ def token_counts__openai() -> TokenCounts:
 
 
 @config.when(embedding_service="openai")
-def embedding_namespace__openai(model_name: str) -> str:
-    """The embedding-cache namespace: service and model (OpenAI has one input type)."""
-    return f"openai|{model_name}|"
+def embedding_namespace__openai(model_name: str, openai_base_url: str = "") -> str:
+    """The embedding-cache namespace: service and model (OpenAI has one input type), and the server when it is not
+    api.openai.com — two OpenAI-compatible servers may serve different models under one name."""
+    server = f"@{openai_base_url.rstrip('/')}" if openai_base_url else ""
+    return f"openai|{model_name}{server}|"
 
 
 @config.when(embedding_service="openai")
