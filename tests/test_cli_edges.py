@@ -62,7 +62,7 @@ def test_wrong_numbers_and_a_data_dir_that_is_a_file(data_dir, tmp_path, capsys)
     for mode in ("dense", "lexical", "hybrid"):
         for top_k in ("0", "-1"):
             code, _, err = _run(capsys, "query", "x", "--top-k", top_k, "--mode", mode, "--data-dir", str(data_dir))
-            _assert_one_line_error(code, err, "top_k", "at least 1")
+            _assert_one_line_error(code, err, "top_k", "from 1 to")
 
 
 # --- SQuAD files of the wrong shape ---------------------------------------------------------------------

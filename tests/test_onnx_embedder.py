@@ -96,6 +96,18 @@ def test_int8_vectors_are_close_to_the_float32_model_and_retrieve_as_well(squad_
     assert single.shape == (384,)
 
 
+def test_an_int8_vector_moves_with_its_batch_no_more_than_int8_moves_it_from_float32(squad_sample):
+    """Activations are quantised per model call (dynamic quantisation), so a text's vector depends a little on the
+    texts embedded beside it: each one alone against all in batches of 32, as close as int8 is to float32."""
+    paragraphs, _ = squad_sample
+    onnx = load_sentence_transformer(ONNX_MODEL)
+    alone = onnx.encode(paragraphs, batch_size=1, normalize_embeddings=True)
+    batched = onnx.encode(paragraphs, batch_size=32, normalize_embeddings=True)
+    cosine = (alone * batched).sum(axis=1)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.99
+    assert np.array_equal(onnx.encode(paragraphs, batch_size=32, normalize_embeddings=True), batched)  # deterministic
+
+
 def test_an_index_built_with_the_onnx_backend_records_it_and_refuses_the_torch_model(files_config):
     config = {**files_config, "model_name": ONNX_MODEL}
     files = [InputFile("etna.md", data=b"Mount Etna is an active volcano on the east coast of Sicily."),
