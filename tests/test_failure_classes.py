@@ -229,3 +229,12 @@ def test_log_lines_on_the_terminal_are_escaped_and_redacted(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "warning: embedding cache" in done.stderr and "starting a new one" in done.stderr  # the damaged cache, told
     assert "\u202e" not in done.stderr and "\\u202e" in done.stderr
+
+
+def test_a_data_folder_name_with_a_control_character_is_refused_up_front(tmp_path, capsys):
+    document = tmp_path / "notes.txt"
+    document.write_text("Tomatoes need sun.")
+    folder = tmp_path / "t7\x1b[31mlog"
+    code, err = _run(capsys, "ingest", str(document), "--data-dir", str(folder))
+    _assert_one_line_error(code, err, "data_dir", "control character")
+    assert "\x1b" not in err and not folder.exists()

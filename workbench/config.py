@@ -215,6 +215,9 @@ def resolve_config(config: Mapping[str, Any] | None = None, **overrides: Any) ->
     if specs["embedding_service"].has(OFFLINE) and is_model_path(str(merged["model_name"])):
         merged["model_name"] = os.path.abspath(os.path.expanduser(str(merged["model_name"])))  # `./m` means one folder
     merged["llm_model"] = merged["llm_model"] or specs["llm_service"].default_model
+    for name in ("data_dir", "ingest_root", "squad_path"):
+        if _has_control_characters(merged[name]):  # LanceDB refuses such a path, and no terminal shows it as it is
+            raise ConfigError(f"{name} holds a control character ({ascii(merged[name])[:80]}): give a path without one.")
     merged["data_dir"] = str(Path(merged["data_dir"]).expanduser().resolve()) if merged["data_dir"] else str(default_data_dir())
     if Path(merged["data_dir"]).exists() and not Path(merged["data_dir"]).is_dir():
         raise ConfigError(f"data_dir {merged['data_dir']} is a file, not a folder. Give a folder (it is created if missing).")
@@ -272,6 +275,11 @@ def _check_types(merged: dict[str, Any], defaults: Mapping[str, Any]) -> None:
 
 
 _LARGEST_NUMBER = 10**15  # past any setting's sense; a larger number overflows what reads it (a float, a C long)
+
+
+def _has_control_characters(value: Any) -> bool:
+    """Whether a text setting holds a control character (ESC, NUL, a newline ...)."""
+    return isinstance(value, str) and any(unicodedata.category(character) == "Cc" for character in value)
 
 
 _TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text", list: "a list",
