@@ -233,6 +233,8 @@ def ingest(
             counts = {**(counts or total_counts([])), "written": stored["written"]}
             if manifest is not None:
                 _quietly(lambda: catalog.save_manifest(key, manifest, run_id, stored["chunk_count"]))
+        elif manifest is not None:  # the store cannot be read (gone, unreachable): claim no more than before the run
+            _quietly(lambda: catalog.save_manifest(key, manifest, run_id, chunks_before))
         if isinstance(raised, WorkbenchError) and tracker.total_batches:
             # Say what the run got done before it stopped, in the record and in the error the user sees.
             written = counts["written"] if counts else 0
