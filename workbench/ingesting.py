@@ -10,6 +10,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -109,15 +110,24 @@ def _previous_file_records(config: ResolvedConfig, batch: DocumentBatch) -> dict
         return {}
 
 
+_PARSER_PACKAGES = ("pypdf", "pypdfium2", "python-docx", "beautifulsoup4")  # their versions change what a file reads as
+
+
 def file_settings(config: Mapping[str, Any]) -> str:
-    """A digest of what makes a file's chunks: the chunk and parser settings and the node code. A file record made under
-    other settings is not used, so changing any of them re-parses every file once."""
+    """A digest of what makes a file's chunks: the chunk and parser settings, the node code and the parsers' versions. A
+    file record made under others is not used, so changing any of them re-parses every file once."""
     return _file_settings(json.dumps({name: config[name] for name in (*CHUNK_SETTING_KEYS, "max_pdf_pages")}, sort_keys=True))
 
 
 @functools.cache
 def _file_settings(settings_json: str) -> str:
-    return hashlib.sha256(f"{settings_json}\0{node_code_digest()}".encode()).hexdigest()[:32]
+    versions = []
+    for package in _PARSER_PACKAGES:
+        try:
+            versions.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} missing")
+    return hashlib.sha256(f"{settings_json}\0{node_code_digest()}\0{','.join(versions)}".encode()).hexdigest()[:32]
 
 
 def ingest(
