@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ragkit.schema import NO_PROGRESS, FileError, FileRecord, InputFile, Progress, SquadParagraph
+from ragkit.schema import NO_PROGRESS, FileError, InputFile, Progress, SquadParagraph
 
 COUNT_KEYS = ("read", "chunked", "embedded", "embedded_by_model", "written", "skipped_unchanged", "skipped_files",
               "deleted_stale", "failed", "replaced_documents", "model_calls", "tokens_embedded", "tokens_estimated")
@@ -55,14 +55,12 @@ class DocumentBatch:
 
 @dataclass(frozen=True)
 class BatchReport:
-    """What one batch did: its counts (the keys of `ingestion_counts`), failed files, the records of the files it stored
-    (saved by the run, for the next one to skip them while unchanged), node times, and where it ran."""
+    """What one batch did: its counts (the keys of `ingestion_counts`), failed files, node times, and where it ran."""
 
     number: int
     documents: int
     counts: dict[str, int]
     file_errors: tuple[FileError, ...] = ()
-    file_records: tuple[FileRecord, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     worker: str = ""
 

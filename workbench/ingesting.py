@@ -87,15 +87,28 @@ def ingest_batch(job: IngestJob, batch: DocumentBatch) -> BatchReport:
     if job.config["source"] == "squad":
         overrides["squad_paragraphs"] = list(batch.squad_paragraphs)
     result = dr.execute(INGEST_TARGETS, inputs=inputs, overrides=overrides)
+    _save_file_records(job, result["file_records"])  # the batch is stored: its files may be skipped from now on
     return BatchReport(
         number=batch.number,
         documents=batch.size,
         counts=result["ingestion_counts"],
         file_errors=tuple(result["file_errors"]),
-        file_records=tuple(result["file_records"]),
         timings=dict(timer.timings),
         worker=f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+def _save_file_records(job: IngestJob, records: list[FileRecord]) -> None:
+    """Record the files a batch stored, from the process that ran it (they never travel with its report, which the run
+    keeps to the end: 100k records held there grew the driver by tens of MB). A record not saved (a full disk) only
+    means the file is parsed again next time."""
+    if not records:
+        return
+    try:
+        Catalog(job.config["data_dir"]).save_file_records(index_key_for(job.config), file_settings(job.config), job.run_id,
+                                                          records)
+    except (WorkbenchError, sqlite3.Error, OSError):
+        pass
 
 
 def _previous_file_records(config: ResolvedConfig, batch: DocumentBatch) -> dict[str, FileRecord]:
@@ -180,12 +193,9 @@ def ingest(
     inputs = runtime_inputs(keys, progress, input_files=files, run_id=run_id, ingested_at=ingested_at)
     dot = dag_dot(dr, INGEST_TARGETS, inputs)
 
-    settings = file_settings(config)
-
     def on_batch(report: BatchReport, reports: list[BatchReport]) -> None:
         totals = total_counts(reports)
         catalog.record_batch(run_id, report.number, report.documents, report.counts, totals, report.worker)
-        catalog.save_file_records(key, settings, run_id, report.file_records)  # after the batch is stored, never before
         if manifest is not None:  # a run killed after this batch leaves a manifest that counts what it stored
             catalog.save_manifest(key, manifest, run_id, chunks_before + totals.get("written", 0) - totals.get("deleted_stale", 0))
 
