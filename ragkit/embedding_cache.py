@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ragkit.failures import sqlite_cannot_write
 from ragkit.schema import sha256_hex
 
 _log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class EmbeddingCache:
         try:
             self._create()
         except sqlite3.DatabaseError as error:  # only a cache: a damaged file is dropped and rebuilt as texts are embedded
-            if _cannot_write(error):
+            if sqlite_cannot_write(error):
                 self._disable(str(error))
                 return
             _log.warning("embedding cache %s is damaged (%s); starting a new one", self.path, error)
@@ -123,14 +124,9 @@ class EmbeddingCache:
             with self._connection() as connection:
                 connection.executemany("INSERT OR REPLACE INTO embeddings (key, vector) VALUES (?, ?)", rows)
         except sqlite3.OperationalError as error:
-            if not _cannot_write(error):
+            if not sqlite_cannot_write(error):
                 raise
             self._disable(str(error))  # read-only since it was opened: the vectors are kept by the run, not here
             return 0
         return len(rows)
 
-
-def _cannot_write(error: sqlite3.Error) -> bool:
-    """Whether SQLite refused for permissions (read-only file or folder), not for damage."""
-    text = str(error).lower()
-    return any(words in text for words in ("readonly database", "read-only", "unable to open database file"))

@@ -24,17 +24,25 @@ import sqlite3
 from ragkit.errors import ConfigError, DiskFullError, IndexDamagedError, WorkbenchError
 
 _FULL_DISK_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded", "disk i/o error")
-_READ_ONLY_WORDS = ("readonly database", "read-only file system", "unable to open database file")
+_READ_ONLY_WORDS = ("readonly database", "read-only", "unable to open database file")
 _LANCE_WORDS = ("lance error", "lanceerror")
 
 
-def _chain(error: BaseException) -> list[BaseException]:
+def exception_chain(error: BaseException) -> list[BaseException]:
+    """The error and every exception chained under it (its cause, else its context), each once."""
     chain: list[BaseException] = []
+    seen: set[int] = set()
     current: BaseException | None = error
-    while current is not None and current not in chain:
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
+
+
+def sqlite_cannot_write(error: sqlite3.Error) -> bool:
+    """Whether SQLite refused for permissions (a read-only file or folder), not because the file is damaged."""
+    return any(words in str(error).lower() for words in _READ_ONLY_WORDS)
 
 
 def _first_line(error: BaseException, limit: int = 240) -> str:
@@ -45,7 +53,7 @@ def _first_line(error: BaseException, limit: int = 240) -> str:
 def expected_failure(error: BaseException) -> WorkbenchError | None:
     """The `WorkbenchError` that says what went wrong when `error` (or anything chained under it) is a failure of the
     machine or of damaged state; None for a `WorkbenchError` already, and for anything that is a bug."""
-    chain = _chain(error)
+    chain = exception_chain(error)
     if any(isinstance(cause, DiskFullError) for cause in chain):
         return None
     for cause in chain:  # a full disk first: a store's error caused by one is told as what it is
@@ -58,7 +66,7 @@ def expected_failure(error: BaseException) -> WorkbenchError | None:
     for cause in chain:
         text = str(cause).lower()
         if (isinstance(cause, OSError) and cause.errno in (errno.EACCES, errno.EPERM, errno.EROFS)) or (
-                isinstance(cause, sqlite3.Error) and any(words in text for words in _READ_ONLY_WORDS)):
+                isinstance(cause, sqlite3.Error) and sqlite_cannot_write(cause)):
             return WorkbenchError(f"A file of the data folder cannot be written ({_first_line(cause)}): check that the "
                                   "data folder and the files in it belong to this user and are writable.")
         if any(words in text for words in _LANCE_WORDS) and "not found" not in text:

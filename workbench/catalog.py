@@ -311,8 +311,7 @@ class Catalog:
                     raise type(cause)(f"The catalog {self.path} cannot be opened: {cause}") from None
             raise CatalogError(
                 f"The catalog {self.path} is damaged or not a SQLite database ({error}). It holds the run records, manifests, "
-                f"question sets and evaluations: move it aside (mv {self.path} {self.path}.damaged) to start a new one, "
-                "then ingest again to list your indexes.") from None
+                f"question sets and evaluations: {self._move_aside()}") from None
         except OSError as error:
             raise CatalogError(f"The data folder {self.path.parent} cannot be used: {error.strerror or error}.") from None
 
@@ -389,9 +388,11 @@ class Catalog:
         try:
             return json.loads(text)
         except (ValueError, TypeError, RecursionError) as error:
-            raise CatalogError(
-                f"The catalog {self.path} holds a damaged {column} value ({error}). Move it aside "
-                f"(mv {self.path} {self.path}.damaged) to start a new one, then ingest again to list your indexes.") from None
+            raise CatalogError(f"The catalog {self.path} holds a damaged {column} value ({error}): {self._move_aside()}") from None
+
+    def _move_aside(self) -> str:
+        """The remedy for a damaged catalog."""
+        return f"move it aside (mv {self.path} {self.path}.damaged) to start a new one, then ingest again to list your indexes."
 
     # --- runs ---------------------------------------------------------------------------------
 

@@ -736,7 +736,7 @@ def _print_deletion(record: dict[str, Any], as_json: bool, what: str) -> None:
 
 
 class _TerminalFormatter(logging.Formatter):
-    """A log line as the terminal may show it: redacted, one line, control and bidi characters escaped."""
+    """A log line as the terminal may show it: its level, then the message redacted, control and bidi characters escaped."""
 
     def format(self, record: logging.LogRecord) -> str:
         return terminal_safe(redact(f"{record.levelname.lower()}: {record.getMessage()}"))

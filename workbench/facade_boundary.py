@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ragkit.errors import WorkbenchError
-from ragkit.failures import expected_failure
+from ragkit.failures import exception_chain, expected_failure
 from ragkit.redaction import redact, redact_value
 
 _Function = TypeVar("_Function", bound=Callable[..., Any])
@@ -56,10 +56,7 @@ def facade_boundary(function: _Function) -> _Function:
 
 def _redact_in_place(error: BaseException) -> None:
     """Redact the arguments and text attributes of an exception and of every exception chained under it."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in exception_chain(error):
         try:
             current.args = tuple(redact_value(argument) for argument in current.args)
         except (AttributeError, TypeError):
@@ -71,4 +68,3 @@ def _redact_in_place(error: BaseException) -> None:
                     setattr(current, attribute, redact(value))
                 except (AttributeError, TypeError):
                     pass
-        current = current.__cause__ or current.__context__
