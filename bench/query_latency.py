@@ -5,7 +5,8 @@
 Builds (once, kept in --data-dir) an index of all 2,067 SQuAD dev paragraphs with the default stack, then pads its
 LanceDB table to --chunks rows with filler chunks: copies of the real rows with their own ids and their vectors moved
 away from the originals by Gaussian noise (cosine about 0.7 to the chunk they came from), so the ANN index has the
-real vectors' structure. The store's own upkeep (`maintained_index`) then builds the ANN and full-text indexes, and
+real vectors' structure. They are added 2,000 rows at a time, the store's own write size, so the table has the
+fragments an ingestion of that size leaves. The store's own upkeep (`maintained_index`) then builds the ANN and full-text indexes, and
 `repair` sets the manifest's count from what is stored. Then, in this process, with the model warmed up, each of
 --queries SQuAD dev questions (never asked before on this data folder, see --seed: the embedding cache cannot answer
 them) goes through `api.search`
@@ -63,7 +64,7 @@ def _pad(config: dict, chunks: int) -> None:
     rng = np.random.default_rng(0)
     vectors = np.stack(real["vector"].to_numpy(zero_copy_only=False)).astype(np.float32)
     while have < chunks:
-        size = min(10_000, chunks - have)
+        size = min(2_000, chunks - have)  # the store's own write size (`written_chunk_ids`), so upkeep sees the same fragments
         rows = rng.integers(0, real.num_rows, size)
         batch = real.take(pa.array(rows))
         moved = vectors[rows] + rng.normal(0, NOISE, (size, vectors.shape[1])).astype(np.float32)
@@ -73,10 +74,14 @@ def _pad(config: dict, chunks: int) -> None:
         columns["chunk_id"] = pa.array(ids)
         columns["document_id"] = pa.array([f"filler-doc-{(have + i) // 10}" for i in range(size)])
         columns["run_id"] = pa.array(["filler"] * size)
+        if "hit_json" in columns:  # the packed copy of each row's fields follows its new ids
+            fields = pa.table({name: column for name, column in columns.items() if name in lancedb_store._PACKED_FIELDS})
+            columns["hit_json"] = pa.array([lancedb_store._hit_json(row) for row in fields.to_pylist()])
         columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(moved.ravel()), vectors.shape[1])
         table.add(pa.table(columns).cast(batch.schema))
         have += size
-        print(f"  padded to {have:,} rows", flush=True)
+        if have % 20_000 == 0 or have >= chunks:
+            print(f"  padded to {have:,} rows", flush=True)
 
 
 def main() -> None:

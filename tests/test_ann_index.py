@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -18,8 +20,8 @@ def _rows(start: int, count: int, rng: np.random.Generator) -> tuple[list[dict],
         {name: 0 for name in STORED_FIELDS}
         | {"chunk_id": f"c{i}", "document_id": f"d{i}", "source_kind": "file", "source_name": f"f{i}.txt", "title": "t",
            "content_hash": "h", "embedding_service": "s", "model_name": "m", "run_id": "r", "ingested_at": "now",
-           "text": f"row number {i} about topic {i % 7}", "section": "", "indexed_text": f"row number {i} about topic {i % 7}",
-           "question_ids": []}
+           "text": f"row number {i} about topic {i % 7}: naïve \"東京\" \\ {chr(0x1F600)}", "section": f"§ {i % 3}",
+           "indexed_text": f"row number {i} about topic {i % 7}", "question_ids": [f"q{i}"] if i % 2 else [], "page": i % 5}
         for i in range(start, start + count)
     ]
     vectors = rng.standard_normal((count, DIMENSION)).astype(np.float32)
@@ -95,3 +97,39 @@ def test_below_the_threshold_there_is_no_ann_index(data_dir):
     api.ingest(config)
     state = api.index_state(config)
     assert state["ann_index"] == "" and state["fts_index"] is True and state["rows"] > 0
+
+
+def _file_format(table) -> set[tuple[int, int]]:
+    """The Lance file-format (major, minor) of each of the table's data files: the last 8 bytes are both and 'LANC'."""
+    versions = set()
+    for path in (Path(table.uri) / "data").glob("*.lance"):
+        tail = path.read_bytes()[-8:]
+        assert tail[4:] == b"LANC"
+        versions.add((int.from_bytes(tail[0:2], "little"), int.from_bytes(tail[2:4], "little")))
+    return versions
+
+
+def test_new_tables_are_written_in_lance_file_format_2_1(table):
+    client, index = table
+    _write(index, 0, 30, np.random.default_rng(3))
+    assert _file_format(client.open_table("docs")) == {(2, 1)}
+
+
+@pytest.mark.parametrize("with_ann_index", [False, True])
+def test_a_dense_search_returns_what_lancedbs_public_query_builder_returns(table, with_ann_index):
+    """The search runs LanceDB's async query in one trip to its event loop; the hits, their order and scores are those
+    of the documented sync builder with the same settings (this fails if LanceDB stops wrapping an AsyncTable)."""
+    client, index = table
+    rng = np.random.default_rng(4)
+    _write(index, 0, 700, rng)
+    if with_ann_index:
+        lancedb_store.maintained_index(client, "docs", {"written": 700}, ann_index_threshold=600)
+    index = lancedb_store.existing_index(client, "docs")
+    assert (lancedb_store.index_state(index)["ann_index"] != "") is with_ann_index
+    for query in _rows(900, 5, rng)[1]:
+        hits = lancedb_store.search_hits(index, query, top_k=7)
+        public = (index.search(query).distance_type("cosine").ef(128).refine_factor(2).limit(7).to_arrow())
+        assert [hit["chunk_id"] for hit in hits] == public["chunk_id"].to_pylist()
+        assert [hit["score"] for hit in hits] == pytest.approx([1 - d for d in public["_distance"].to_pylist()], abs=1e-6)
+        for hit, row in zip(hits, public.to_pylist()):  # the packed copy of the fields is what the columns hold
+            assert {name: value for name, value in hit.items() if name != "score"} == {name: row[name] for name in STORED_FIELDS}

@@ -24,9 +24,13 @@ def _table(config: dict):
 
 
 def _stored(config: dict) -> dict[str, dict]:
-    """Stored rows by chunk id (vector included, run lineage left out)."""
-    rows = _table(config).to_arrow().to_pylist()
-    return {row["chunk_id"]: {k: v for k, v in row.items() if k not in ("run_id", "ingested_at")} for row in rows}
+    """Stored rows by chunk id (vector included, run lineage left out), each checked against its packed hit fields."""
+    stored = {}
+    for row in _table(config).to_arrow().to_pylist():
+        packed = json.loads(row.pop("hit_json"))
+        assert packed == {name: row[name] for name in packed} and len(packed) == len(row) - 3  # all but two texts, vector
+        stored[row["chunk_id"]] = {k: v for k, v in row.items() if k not in ("run_id", "ingested_at")}
+    return stored
 
 
 def _squad(tmp_path, name: str, **settings) -> dict:

@@ -174,7 +174,7 @@ def test_an_index_from_before_sections_gains_the_new_columns(tmp_path):
     import pyarrow as pa
 
     client = lancedb_store.store_client({"uri": str(tmp_path / "lancedb")})
-    old_schema = pa.schema([f for f in lancedb_store._arrow_schema(4) if f.name not in ("section", "indexed_text")])
+    old_schema = pa.schema([f for f in lancedb_store._arrow_schema(4) if f.name not in ("section", "indexed_text", "hit_json")])
     row = {f.name: (0 if pa.types.is_integer(f.type) else [] if pa.types.is_list(f.type) else f"{f.name}-1") for f in old_schema}
     row.update(text="Colza oil burns clean in the winter lamp.", vector=[0.5, 0.5, 0.5, 0.5])
     client.create_table("old", schema=old_schema).add(pa.Table.from_pylist([row], schema=old_schema))
