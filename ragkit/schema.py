@@ -134,7 +134,7 @@ class Chunk:
         return self.context + self.text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InputFile:
     """A file to ingest: its display name and either its bytes (an upload) or a path to read."""
 
