@@ -48,7 +48,6 @@ _FTS_COLUMN = "indexed_text"  # BM25 runs over what was embedded: the contextual
 _HIT_COLUMN = "hit_json"
 _TEXT_FIELDS = ("text", "indexed_text")
 _PACKED_FIELDS = tuple(name for name in STORED_FIELDS if name not in _TEXT_FIELDS)
-_HIT_COLUMNS = [_HIT_COLUMN, *_TEXT_FIELDS]
 _IN_LIST_LIMIT = 500
 # Lance file format of new tables. 2.1 reads a search's few hits faster than LanceDB 0.40's default, 2.2, which
 # compresses the text columns in blocks: top-5 of 100k rows with every column, 5.3 against 7.0 ms p50 (same rows and
@@ -70,6 +69,14 @@ def _arrow_schema(dimension: int) -> pa.Schema:
     fields.append(pa.field(_HIT_COLUMN, pa.string()))
     fields.append(pa.field("vector", pa.list_(pa.float32(), dimension)))
     return pa.schema(fields)
+
+
+def _hit_columns(column_names: list[str]) -> list[str]:
+    """What a search reads of a table with these columns: the packed fields and the two texts, else (a table from before
+    `_HIT_COLUMN`) every column but the vector."""
+    if _HIT_COLUMN in column_names:
+        return [_HIT_COLUMN, *_TEXT_FIELDS]
+    return [name for name in column_names if name != "vector"]
 
 
 def _hit_json(row: dict[str, Any]) -> str:
@@ -227,16 +234,17 @@ def written_chunk_ids(
     under its write lock, so concurrent sessions never duplicate a chunk); returns the ids written."""
     written: list[str] = []
     total = len(chunk_records)
+    schema = vector_index.schema  # read once: each read is a trip to LanceDB's event loop
     progress("written_chunk_ids", 0, total)
     for start in range(0, total, upsert_batch_size):
         batch = chunk_records[start : start + upsert_batch_size]
         vectors = np.ascontiguousarray(chunk_vectors[start : start + upsert_batch_size], dtype=np.float32)
         columns = {name: [row[name] for row in batch] for name in STORED_FIELDS}
-        if _HIT_COLUMN in vector_index.schema.names:
+        if _HIT_COLUMN in schema.names:
             columns[_HIT_COLUMN] = [_hit_json(row) for row in batch]
         columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
         try:
-            table = pa.Table.from_pydict(columns, schema=vector_index.schema)
+            table = pa.Table.from_pydict(columns, schema=schema)
             _committed(
                 vector_index,
                 lambda rows=table: vector_index.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(rows),
@@ -303,9 +311,8 @@ async def _nearest_arrow(table: AsyncTable, query_vector: np.ndarray, top_k: int
         .ef(max(_ANN_EF, top_k))
         .refine_factor(_ANN_REFINE_FACTOR)
         .limit(top_k)
+        .select([*_hit_columns((await table.schema()).names), "_distance"])
     )
-    if _HIT_COLUMN in (await table.schema()).names:
-        query = query.select([*_HIT_COLUMNS, "_distance"])
     return await query.to_arrow()
 
 
@@ -337,9 +344,7 @@ def _nearest_many(existing_index: lancedb.table.Table, query_vectors: np.ndarray
     vectors = np.atleast_2d(np.asarray(query_vectors, dtype=np.float32))
     if top_k <= 0 or not len(vectors):
         return [[] for _ in range(len(vectors))]
-    names = existing_index.schema.names
-    columns = list(_HIT_COLUMNS) if _HIT_COLUMN in names else [name for name in names if name != "vector"]
-    columns.append("_distance")  # asked for: no deprecation warning
+    columns = [*_hit_columns(existing_index.schema.names), "_distance"]  # _distance asked for: no deprecation warning
     answers: list[list[dict]] = []
     for start in range(0, len(vectors), _QUERIES_PER_SEARCH):
         part = vectors[start : start + _QUERIES_PER_SEARCH]
