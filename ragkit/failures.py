@@ -24,6 +24,8 @@ import sqlite3
 from ragkit.errors import ConfigError, DiskFullError, IndexDamagedError, WorkbenchError
 
 _FULL_DISK_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded", "disk i/o error")
+INDEX_REPAIR = ("`python -m workbench check --index NAME` says what is wrong; "
+                "`python -m workbench repair --index NAME --from-sources FILES...` rebuilds it.")
 _READ_ONLY_WORDS = ("readonly database", "read-only", "unable to open database file")
 _LANCE_WORDS = ("lance error", "lanceerror")
 
@@ -70,9 +72,7 @@ def expected_failure(error: BaseException) -> WorkbenchError | None:
             return WorkbenchError(f"A file of the data folder cannot be written ({_first_line(cause)}): check that the "
                                   "data folder and the files in it belong to this user and are writable.")
         if any(words in text for words in _LANCE_WORDS) and "not found" not in text:
-            return IndexDamagedError(f"The LanceDB files of the index cannot be read ({_first_line(cause)}). "
-                                     "`python -m workbench check --index NAME` says what is wrong; "
-                                     "`python -m workbench repair --index NAME --from-sources FILES...` rebuilds it.")
+            return IndexDamagedError(f"The LanceDB files of the index cannot be read ({_first_line(cause)}). {INDEX_REPAIR}")
         if isinstance(cause, RecursionError):
             return ConfigError("The input is nested too deeply to read (JSON thousands of levels deep): "
                                "give a file of the documented shape.")

@@ -123,6 +123,20 @@ def test_truncated_lancedb_files_are_one_line_pointing_at_check_and_repair(files
     _assert_one_line_error(code, err, "check --index", "repair")
 
 
+@pytest.mark.parametrize("cell", ["{not json", "[1, 2]", '{"chunk_id": "c"}'])
+def test_a_damaged_packed_hit_cell_is_one_line_pointing_at_check_and_repair(files_config, tmp_path, capsys, cell):
+    import lancedb
+
+    document = tmp_path / "notes.txt"
+    document.write_text("Tomatoes need sun and water. " * 20)
+    api.ingest({**files_config, "index_name": "docs"}, files=[api.InputFile("notes.txt", path=str(document))])
+    lancedb.connect(tmp_path / "data" / "lancedb").open_table("docs").update(values={"hit_json": cell})
+    with pytest.raises(IndexDamagedError, match="damaged hit_json"):
+        api.search({**files_config, "index_name": "docs"}, "tomatoes")
+    code, err = _run(capsys, "query", "tomatoes", "--index", "docs", "--data-dir", files_config["data_dir"])
+    _assert_one_line_error(code, err, "hit_json", "check --index", "repair")
+
+
 def test_an_embedding_cache_that_is_a_folder_or_read_only_is_skipped_and_nothing_is_lost(tmp_path, caplog):
     folder = tmp_path / "as_folder.sqlite"
     folder.mkdir()

@@ -30,7 +30,8 @@ from lancedb.index import FTS
 from lancedb.rerankers import Reranker
 from lancedb.table import AsyncTable
 
-from ragkit.errors import IndexMismatchError, IndexNotFoundError, StoreUnavailableError
+from ragkit.errors import IndexDamagedError, IndexMismatchError, IndexNotFoundError, StoreUnavailableError
+from ragkit.failures import INDEX_REPAIR
 from ragkit.footprint import folder_bytes, raw_vector_bytes
 from ragkit.fusion import fts_index_settings, fuse
 from ragkit.schema import CHUNK_ROW_FIELDS, STORED_FIELDS, Progress
@@ -275,11 +276,23 @@ def deleted_document_count(vector_index: lancedb.table.Table, document_ids_to_de
     return before - vector_index.count_rows()
 
 
+def _unpacked(text: str | None) -> dict[str, Any]:
+    """The fields of one `_HIT_COLUMN` cell; IndexDamagedError for a cell that is not the JSON object written there."""
+    try:
+        fields = json.loads(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        fields = None
+    if not isinstance(fields, dict) or not set(_PACKED_FIELDS) <= fields.keys():
+        raise IndexDamagedError(f"A row of the LanceDB index holds a damaged {_HIT_COLUMN} value "
+                                f"({ascii(text)[:60]}). {INDEX_REPAIR}")
+    return fields
+
+
 def _rows(arrow_table: pa.Table) -> list[dict[str, Any]]:
     """The stored fields of each row of a query result (the short ones from `_HIT_COLUMN` when it has it), no vector."""
     if _HIT_COLUMN in arrow_table.column_names:
         texts = arrow_table.select(list(_TEXT_FIELDS)).to_pylist()
-        return [{**json.loads(fields), **row_texts} for fields, row_texts in zip(arrow_table[_HIT_COLUMN].to_pylist(), texts)]
+        return [{**_unpacked(fields), **row_texts} for fields, row_texts in zip(arrow_table[_HIT_COLUMN].to_pylist(), texts)]
     rows = arrow_table.drop_columns([c for c in ("vector",) if c in arrow_table.column_names]).to_pylist()
     if rows and "section" not in rows[0]:  # a table from before sections, not written to since
         for row in rows:
