@@ -18,15 +18,13 @@ or an open store handle: workers load and open their own.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import functools
 from collections import Counter
 
 from hamilton.function_modifiers import config
 from hamilton.htypes import Collect, Parallelizable
 
 from ragkit.batches import BatchReport, DocumentBatch, IngestJob, total_counts
+from ragkit.native_memory import release_freed_memory
 from ragkit.schema import FileError, InputFile, SquadParagraph, source_path
 
 
@@ -62,31 +60,8 @@ def document_batches__squad(squad_paragraphs: list[SquadParagraph], ingest_batch
 def batch_report(document_batches: DocumentBatch, ingest_job: IngestJob) -> BatchReport:
     """Parse, chunk, embed and write one batch with the per-batch ingestion flow; runs wherever the executor puts this task."""
     report = ingest_job.run_batch(ingest_job, document_batches)
-    _release_freed_memory()
+    release_freed_memory()  # the batch's buffers, freed by native threads, go back to the system
     return report
-
-
-def _release_freed_memory() -> bool:
-    """Hand memory freed by the finished batch back to the system (glibc `malloc_trim`); False where there is no glibc.
-
-    LanceDB's, the tokenizer's and Arrow's native threads free a batch's buffers, but glibc keeps the freed
-    pages in its per-thread arenas, so without this a long run's resident memory creeps up batch after batch
-    (about 70 MB over 391 LanceDB writes, measured for bench/ingest_scale.py)."""
-    libc = _glibc()
-    if libc is None:
-        return False
-    libc.malloc_trim(0)
-    return True
-
-
-@functools.cache
-def _glibc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    except (OSError, AttributeError):  # not glibc: macOS, Windows, musl
-        return None
-    return libc
 
 
 def batch_reports(batch_report: Collect[BatchReport]) -> list[BatchReport]:

@@ -1,5 +1,5 @@
-"""The Ray executor, for real: a local Ray instance (ray.init(num_cpus=2)) runs the batches through Hamilton's
-RayTaskExecutor, and the index ends with exactly the chunk ids of the synchronous run."""
+"""The Ray executor, for real: a local Ray instance (ray.init(num_cpus=2)) runs the batches on two Ray actors, and
+the index ends with exactly the chunk ids of the synchronous run."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def _chunk_ids(config: dict) -> set[str]:
 
 
 def test_ray_run_writes_exactly_the_chunk_ids_of_the_synchronous_run(tmp_path, local_ray):
-    base = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "index_name": "squad", "ingest_batch_documents": 8}
+    base = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "index_name": "squad", "ingest_batch_documents": 3,
+            "executor_workers": 2}
     sync = api.ingest({**base, "data_dir": str(tmp_path / "sync")})
     on_ray = api.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
 
@@ -43,9 +44,12 @@ def test_ray_run_writes_exactly_the_chunk_ids_of_the_synchronous_run(tmp_path, l
     assert on_ray["counts"] == sync["counts"] and on_ray["counts"]["written"] >= 30
     assert _chunk_ids({**base, "data_dir": str(tmp_path / "ray")}) == _chunk_ids({**base, "data_dir": str(tmp_path / "sync")})
     batches = Catalog(tmp_path / "ray").run_batches(on_ray["run_id"])
-    assert len(batches) == 4  # 30 paragraphs in batches of 8: four Ray tasks
-    assert all(not b["worker"].endswith(f":{os.getpid()}") for b in batches)  # each ran in a Ray worker process
+    assert len(batches) == 10  # 30 paragraphs in batches of 3: ten Ray tasks
+    workers = {b["worker"] for b in batches}
+    assert all(not worker.endswith(f":{os.getpid()}") for worker in workers)  # each ran in a Ray worker process
+    assert len(workers) == 2  # on the two workers asked for, not a new process (and model) whenever a task blocked
     assert {"fresh_embeddings", "written_chunk_ids"} <= set(on_ray["timings"])  # node times come back from the workers
 
     again = api.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
     assert again["counts"]["written"] == 0 and again["counts"]["skipped_unchanged"] == sync["counts"]["chunked"]
+    assert {b["worker"] for b in Catalog(tmp_path / "ray").run_batches(again["run_id"])} <= workers  # kept between runs
