@@ -11,7 +11,7 @@ from pathlib import PurePath
 from hamilton.function_modifiers import config
 
 from ragkit.errors import FileParseError
-from ragkit.parsers import Extraction, ParseWorker, PdfExtraction
+from ragkit.parsers import Extraction, PdfExtraction, kept_parse_worker
 from ragkit.schema import (
     Chunk,
     Document,
@@ -159,12 +159,12 @@ def parsed_files(
     parse_memory_mb: int = 2048,
     still_stored_files: dict[str, FileRecord] | None = None,
 ) -> ParsedFiles:
-    """Parse each file on its own, in a worker process with a time and memory limit: a broken, hostile or oversized file
-    becomes an error with its name, the others go on. A file with the bytes of its record (`still_stored_files`) is not parsed."""
+    """Parse each file on its own, in a worker process with a time and memory limit (kept for the next batch): a broken,
+    hostile or oversized file becomes an error with its name, the others go on. A file with the bytes of its record (`still_stored_files`) is not parsed."""
     result = ParsedFiles()
     seen: set[str] = set()
     max_bytes = int(max_file_mb) << 20
-    with ParseWorker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages, pdf_extraction.parser, pdf_extraction.clean) as worker:
+    with kept_parse_worker(parse_memory_mb, parse_timeout_seconds, max_pdf_pages, pdf_extraction.parser, pdf_extraction.clean) as worker:
         for input_file in input_files:
             name = source_path(input_file.name)  # the document's identity: its path relative to the ingestion root
             if name in seen:

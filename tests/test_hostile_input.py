@@ -19,7 +19,7 @@ import pytest
 from dataflows import chunking, sources
 from dataflows.stores import lancedb as lancedb_store
 from ragkit.errors import FileParseError
-from ragkit.parsers import ParseWorker
+from ragkit.parsers import ParseWorker, close_kept_parse_workers
 from ragkit.schema import InputFile, source_path
 from tests.pdfs import deeply_nested_pdf, flate_bomb_pdf, invalid_unicode_pdf, make_pdf, slow_pdf
 from workbench import api
@@ -159,13 +159,39 @@ def test_text_after_an_unresolved_xml_entity_in_a_docx_is_kept():
 def test_a_worker_that_dies_costs_one_file():
     with ParseWorker(timeout=30) as worker:
         assert worker.parse("a.txt", b"first file") == [(0, "first file")]
-        worker._process.kill()  # the parser crashed (a segfault in a C extension, the OOM killer)
+        send = worker._requests.send_bytes
+        sent: list[bytes] = []
+
+        def send_then_crash(data: bytes) -> None:
+            send(data)
+            sent.append(data)
+            if len(sent) == 2:  # header and bytes are in: the parser crashes on this file (a segfault, the OOM killer)
+                worker._process.kill()
+
+        worker._requests.send_bytes = send_then_crash
         with pytest.raises(FileParseError, match="the parser stopped on this file"):
             worker.parse("b.txt", b"second file")
         assert worker.parse("c.txt", b"third file") == [(0, "third file")]
 
 
+def test_a_worker_that_died_between_files_is_replaced_without_failing_the_next_one():
+    with ParseWorker(timeout=30) as worker:
+        assert worker.parse("a.txt", b"first file") == [(0, "first file")]
+        worker._process.kill()
+        worker._process.wait()  # killed from outside while idle: not the next file's doing
+        assert worker.parse("b.txt", b"second file") == [(0, "second file")]
+        assert worker.children_started == 2
+
+
+def test_a_kept_worker_serves_a_bounded_number_of_files_per_child():
+    with ParseWorker(timeout=30, files_per_child=2) as worker:
+        for i in range(5):
+            assert worker.parse(f"{i}.txt", b"text %d" % i) == [(0, f"text {i}")]
+        assert worker.children_started == 3  # 2 + 2 + 1
+
+
 def test_a_parser_process_that_cannot_start_fails_the_files_not_the_run(monkeypatch):
+    close_kept_parse_workers()  # a child kept from an earlier test would serve these files
     monkeypatch.setattr("ragkit.parsers.sys.executable", "/bin/false")
     result = _parse({"a.txt": b"some text", "b.txt": b"more text"})
     assert [e.source_name for e in result.errors] == ["a.txt", "b.txt"]

@@ -76,6 +76,26 @@ def test_batches_of_files_keep_same_named_files_together_and_replace_per_documen
     assert texts["doc3.txt"] == "Document three now talks about owls." and len(texts) == 5
 
 
+def test_batches_of_one_process_share_one_parser_child(files_config, monkeypatch):
+    from ragkit import parsers
+
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(args, *rest, **kwargs):
+        if any("_serve_parse_requests" in str(arg) for arg in args):
+            started.append(list(args))
+        return real_popen(args, *rest, **kwargs)
+
+    monkeypatch.setattr(parsers.subprocess, "Popen", popen)
+    files = [InputFile(f"doc{i}.txt", data=f"Document number {i} is about topic {i}.".encode()) for i in range(9)]
+    record = api.ingest({**files_config, "ingest_batch_documents": 3}, files=files)
+    assert record["counts"]["written"] == 9 and len(Catalog(files_config["data_dir"]).run_batches(record["run_id"])) == 3
+    assert len(started) <= 1  # the child of the first batch (or of an earlier test) serves the next ones
+    again = api.ingest({**files_config, "ingest_batch_documents": 3}, files=[InputFile("new.txt", data=b"A new one.")])
+    assert again["counts"]["written"] == 1 and len(started) <= 1
+
+
 def test_progress_reports_batches_from_the_driver_process(tmp_path):
     events: list[tuple[str, int, int]] = []
     from ragkit.schema import Progress
