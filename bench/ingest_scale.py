@@ -7,7 +7,8 @@ mark (VmHWM), and for Ray and processes also each worker's.
 
 Corpora: `squad` is the SQuAD v1.1 dev paragraphs (the first N); `synthetic` is N text files of
 paragraphs with the dev set's length distribution, words drawn from its vocabulary (one chunk per
-paragraph, as with SQuAD). Embedders: `torch` (all-MiniLM-L6-v2, float32), `onnx`
+paragraph, as with SQuAD); `manuals` is N Markdown files of 10 headed sections, each such a paragraph
+(one chunk per section: about 10 chunks a file, for the 1M-chunk case). Embedders: `torch` (all-MiniLM-L6-v2, float32), `onnx`
 (all-MiniLM-L6-v2-onnx-int8), `standin` — NOT a model: hash-seeded random unit vectors with the
 real tokenizer, to measure the rest of the pipeline (chunking, cache, store, memory) at sizes the
 real model takes hours for on 2 cores. Every printed row names its embedder.
@@ -46,14 +47,20 @@ def _peak_rss_mb(pid: int | str = "self") -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", text).group(1)) / 1024
 
 
-def synthetic_corpus(folder: Path, count: int, squad_path: str, seed: int = 0) -> list[Path]:
-    """`count` text files of paragraphs with the SQuAD dev length distribution (cached in `folder`)."""
+SECTIONS_PER_MANUAL = 10
+CORPUS_FILES = {"synthetic": ("synthetic", 0), "manuals": ("manuals", SECTIONS_PER_MANUAL)}  # corpus: folder, sections
+
+
+def synthetic_corpus(folder: Path, count: int, squad_path: str, seed: int = 0, sections: int = 0) -> list[Path]:
+    """`count` text files of a paragraph with the SQuAD dev length distribution, or with `sections` > 0, Markdown files of
+    that many headed sections of one such paragraph each (cached in `folder`)."""
     import numpy as np
 
     from ragkit.squad import read_squad_file
 
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"doc{i:06d}.txt" for i in range(count)]
+    digits, suffix = max(6, len(str(count - 1))), ".md" if sections else ".txt"
+    paths = [folder / f"doc{i:0{digits}d}{suffix}" for i in range(count)]
     if all(p.exists() for p in paths[-1:]) and len(list(folder.glob("doc*.txt"))) >= count:
         return paths
     paragraphs = [p.context for p in read_squad_file(squad_path)]
@@ -64,7 +71,9 @@ def synthetic_corpus(folder: Path, count: int, squad_path: str, seed: int = 0) -
     rng = np.random.default_rng(seed)
     pool = rng.choice(len(vocabulary), size=2_000_000, p=weights)
     cursor = 0
-    for path, target in zip(paths, rng.choice(lengths, size=count)):
+
+    def paragraph(target: int) -> str:
+        nonlocal cursor
         parts, size = [], 0
         while size < target:
             sentence_words = int(rng.integers(12, 28))
@@ -73,7 +82,14 @@ def synthetic_corpus(folder: Path, count: int, squad_path: str, seed: int = 0) -
             sentence = " ".join(vocabulary[i] for i in take).capitalize() + "."
             parts.append(sentence)
             size += len(sentence) + 1
-        path.write_text(" ".join(parts)[: int(target)].rsplit(" ", 1)[0] + ".", encoding="utf-8")
+        return " ".join(parts)[: int(target)].rsplit(" ", 1)[0] + "."
+
+    for number, path in enumerate(paths):
+        if sections:
+            body = "\n\n".join(f"## Section {k + 1}\n\n{paragraph(rng.choice(lengths))}" for k in range(sections))
+            path.write_text(f"# Manual {number}\n\n{body}\n", encoding="utf-8")
+        else:
+            path.write_text(paragraph(rng.choice(lengths)), encoding="utf-8")
     return paths
 
 
@@ -98,16 +114,42 @@ class _StandIn:
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
+def install_standin() -> None:
+    """Make this process's sentence-transformers loader wrap the model in `_StandIn` (once)."""
+    from dataflows.embedders import sentence_transformers as local_embedder
+
+    real = local_embedder.load_sentence_transformer
+    if getattr(real, "standin", False):
+        return
+
+    def load(name: str) -> _StandIn:
+        return _StandIn(real(name))
+
+    load.standin = True
+    local_embedder.load_sentence_transformer = load
+
+
+def _start_ray_with_standin(workers: int) -> None:
+    """A local Ray instance whose worker processes install the stand-in at start (the executor then uses it as it is):
+    without this a 'standin' Ray case embedded with the real model in its workers."""
+    import ray
+
+    python_path = os.pathsep.join([str(REPO), str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": python_path, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+                          "worker_process_setup_hook": "ingest_scale.install_standin"})
+
+
 def run_case(case: dict) -> dict:
     """One measurement, in this (fresh) process."""
-    from dataflows.embedders import sentence_transformers as local_embedder
     from ragkit.schema import InputFile, Progress
     from workbench import api
     from workbench.catalog import Catalog
 
     if case["embedder"] == "standin":
-        real = local_embedder.load_sentence_transformer
-        local_embedder.load_sentence_transformer = lambda name: _StandIn(real(name))
+        install_standin()
+        if case["executor"] == "ray":  # Ray's workers are other processes: each installs it as it starts
+            _start_ray_with_standin(case["workers"])
     config = {"index_name": "bench", "model_name": MODELS[case["embedder"]], "executor": case["executor"],
               "executor_workers": case["workers"], "ingest_batch_documents": case["batch"]}
     if case["corpus"] == "squad":
@@ -148,7 +190,7 @@ def parse_case(text: str, args: argparse.Namespace) -> dict:
     corpus, documents, embedder, executor, *rest = text.split(":")
     return {"corpus": corpus, "documents": int(documents), "embedder": embedder, "executor": executor,
             "workers": int(rest[0]) if rest else 0, "batch": args.batch_documents, "squad_path": args.squad_path,
-            "folder": str(Path(args.workdir) / "synthetic"), "scratch": args.workdir}
+            "folder": str(Path(args.workdir) / CORPUS_FILES.get(corpus, ("synthetic",))[0]), "scratch": args.workdir}
 
 
 def _mb(value: float | None) -> str:
@@ -204,9 +246,10 @@ def main() -> None:
 
     cases = [parse_case(text, args) for text in args.case]
     results = [json.loads(line) for path in args.from_results for line in Path(path).read_text().splitlines() if line.strip()]
-    largest = max((c["documents"] for c in cases if c["corpus"] == "synthetic"), default=0)
-    if largest:
-        synthetic_corpus(Path(args.workdir) / "synthetic", largest, args.squad_path)
+    for corpus, (folder, sections) in CORPUS_FILES.items():
+        largest = max((c["documents"] for c in cases if c["corpus"] == corpus), default=0)
+        if largest:
+            synthetic_corpus(Path(args.workdir) / folder, largest, args.squad_path, sections=sections)
     for case in cases:
         output = subprocess.run([sys.executable, __file__, "--run-case", json.dumps(case)], cwd=REPO,
                                 capture_output=True, text=True)

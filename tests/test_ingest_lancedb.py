@@ -202,3 +202,26 @@ def test_a_moved_data_folder_keeps_its_indexes(files_config, tmp_path):
     again = api.ingest(config, files=_files(lighthouse_txt=LIGHTHOUSE))
     assert again["counts"]["written"] == 0 and again["counts"]["skipped_unchanged"] == first["counts"]["written"]
     assert {run["index_key"] for run in api.runs(str(moved))} == {manifest["index_key"]}
+
+
+def test_past_the_key_index_threshold_batch_lookups_use_btree_indexes_and_replace_exactly(files_config, monkeypatch):
+    monkeypatch.setattr(lancedb_store, "_KEY_INDEX_ROWS", 6)  # 10,000 in use: a handful of files here
+    config = {**files_config, "ingest_batch_documents": 4}
+    files = [InputFile(f"doc{i}.txt", data=f"Document {i} is about the river number {i}.".encode()) for i in range(14)]
+    assert api.ingest(config, files=files)["counts"]["written"] == 14
+    table = _table(config)
+    keys = {index.columns[0]: index.name for index in table.list_indices() if index.index_type == "BTree"}
+    assert set(keys) == {"chunk_id", "document_id"}
+    assert table.index_stats(keys["chunk_id"]).num_unindexed_rows < 6  # rebuilt as rows came in, not built once
+    plan = table.search().select(["chunk_id"]).where("document_id IN ('a', 'b')").limit(None).explain_plan(True)
+    assert "ScalarIndexQuery" in plan and "document_id_idx" in plan
+
+    changed = [*files[:3], InputFile("doc3.txt", data=b"Document 3 now talks about owls."), *files[4:]]
+    again = api.ingest(config, files=[*changed, InputFile("doc99.txt", data=b"A new document about foxes.")])
+    assert again["counts"]["written"] == 2 and again["counts"]["deleted_stale"] == 1
+    rows = _rows(config)
+    assert sorted(r["source_name"] for r in rows) == sorted([f"doc{i}.txt" for i in range(14)] + ["doc99.txt"])
+    assert next(r["text"] for r in rows if r["source_name"] == "doc3.txt") == "Document 3 now talks about owls."
+    assert len({r["chunk_id"] for r in rows}) == len(rows) == 15
+    disk = api.index_state(config)["disk"]
+    assert disk["key_index_bytes"] > 0 and disk["fts_index_bytes"] > 0 and disk["ann_index_bytes"] == 0  # each in its bucket

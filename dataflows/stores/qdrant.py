@@ -654,5 +654,5 @@ def _local_disk_usage(collection: _Collection, path: str, rows: int) -> dict[str
     total = folder_bytes(folder)
     vectors = min(total, raw_vector_bytes(rows, _dimension_of(collection)))
     return {"measured": True, "path": str(folder), "total_bytes": total, "vectors_bytes": vectors, "fts_index_bytes": 0,
-            "ann_index_bytes": 0, "payload_bytes": total - vectors, "other_bytes": 0,
+            "ann_index_bytes": 0, "key_index_bytes": 0, "payload_bytes": total - vectors, "other_bytes": 0,
             "method": "the collection folder; vectors = rows × dimension × 4 bytes of it, payload the rest"}
