@@ -53,3 +53,12 @@ def test_ray_run_writes_exactly_the_chunk_ids_of_the_synchronous_run(tmp_path, l
     again = api.ingest({**base, "data_dir": str(tmp_path / "ray"), "executor": "ray"})
     assert again["counts"]["written"] == 0 and again["counts"]["skipped_unchanged"] == sync["counts"]["chunked"]
     assert {b["worker"] for b in Catalog(tmp_path / "ray").run_batches(again["run_id"])} <= workers  # kept between runs
+
+
+@pytest.mark.timeout(300)  # the failure this guards against is a hang
+def test_more_workers_than_ray_has_cpus_run_on_the_cpus_there_are(tmp_path, local_ray):
+    config = {"source": "squad", "squad_path": str(SQUAD_SAMPLE), "index_name": "squad", "ingest_batch_documents": 10,
+              "executor": "ray", "executor_workers": 4, "data_dir": str(tmp_path)}
+    record = api.ingest(config)  # four one-CPU actors on two CPUs: two would wait for a CPU forever, and their batches
+    assert record["status"] == "succeeded" and record["counts"]["written"] >= 30
+    assert len({b["worker"] for b in Catalog(tmp_path).run_batches(record["run_id"])}) <= 2

@@ -134,6 +134,9 @@ def _ray_workers(count: int) -> list[Any]:
     restarted and its batch retried: batches are idempotent upserts."""
     import ray
 
+    # Never more actors than the cluster has CPUs: the rest would wait for a CPU forever, and their batches with them
+    # (Ray started by an earlier run with fewer `executor_workers`).
+    count = max(1, min(count, int(ray.cluster_resources().get("CPU", count))))
     context = ray.get_runtime_context()
     key = (context.get_node_id(), context.get_job_id(), count)
     with _RAY_LOCK:
