@@ -151,9 +151,9 @@ class _RayExecutor(hamilton_executors.TaskExecutor):
     """Hamilton's tasks on a fixed pool of Ray actors, one task per actor at a time.
 
     Hamilton's RayTaskExecutor submits each task as a new remote function, and Ray starts another worker process
-    whenever a running task blocks (each batch's node events go through a Ray queue), so a 2-worker run of 40
-    batches used six processes, each loading the model again (486 s against 42 s in-process). Actors are exactly
-    `executor_workers` processes, and a task is submitted only when one of them is free."""
+    whenever a running task blocks (each batch's node events go through a Ray queue), so a 2-worker run of 10
+    batches used 5 to 7 processes, each loading the model again. Actors are exactly `executor_workers` processes,
+    and a task is submitted only when one of them is free (two runs at once queue on the same actors)."""
 
     def __init__(self, workers: list[Any]) -> None:
         self._workers = workers
