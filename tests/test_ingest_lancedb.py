@@ -204,15 +204,15 @@ def test_a_moved_data_folder_keeps_its_indexes(files_config, tmp_path):
     assert {run["index_key"] for run in api.runs(str(moved))} == {manifest["index_key"]}
 
 
-def test_past_the_key_index_threshold_batch_lookups_use_btree_indexes_and_replace_exactly(files_config, monkeypatch):
+def test_past_the_key_index_threshold_batch_lookups_use_a_btree_index_and_replace_exactly(files_config, monkeypatch):
     monkeypatch.setattr(lancedb_store, "_KEY_INDEX_ROWS", 6)  # 10,000 in use: a handful of files here
     config = {**files_config, "ingest_batch_documents": 4}
     files = [InputFile(f"doc{i}.txt", data=f"Document {i} is about the river number {i}.".encode()) for i in range(14)]
     assert api.ingest(config, files=files)["counts"]["written"] == 14
     table = _table(config)
     keys = {index.columns[0]: index.name for index in table.list_indices() if index.index_type == "BTree"}
-    assert set(keys) == {"chunk_id", "document_id"}
-    assert table.index_stats(keys["chunk_id"]).num_unindexed_rows < 6  # rebuilt as rows came in, not built once
+    assert set(keys) == {"document_id"}  # not chunk_id: LanceDB's indexed merge insert was slower and read whole rows
+    assert table.index_stats(keys["document_id"]).num_unindexed_rows < 6  # rebuilt as rows came in, not built once
     plan = table.search().select(["chunk_id"]).where("document_id IN ('a', 'b')").limit(None).explain_plan(True)
     assert "ScalarIndexQuery" in plan and "document_id_idx" in plan
 

@@ -1,7 +1,7 @@
 """LanceDB, embedded on disk: the default vector store.
 
-One table per index; rows are upserted by `chunk_id` (merge insert, B-tree indexes on `chunk_id` and
-`document_id` past 10,000 rows), searched by cosine distance. Settings (`vector_db_config`): `uri`, the folder that holds the tables.
+One table per index; rows are upserted by `chunk_id` (merge insert; a B-tree index on `document_id` past
+10,000 rows for the per-batch look-ups), searched by cosine distance. Settings (`vector_db_config`): `uri`, the folder that holds the tables.
 
 Lexical and hybrid retrieval use LanceDB's native full-text (BM25) index on `indexed_text` (the chunk's text,
 after its contextual header when those are on; `text` in a table from before headers). Index upkeep
@@ -56,13 +56,14 @@ _IN_LIST_LIMIT = 500
 _DATA_STORAGE_VERSION = "2.1"
 _COMMIT_RETRIES = 5
 _T = TypeVar("_T")
-# Every batch looks up its documents' stored chunks by `document_id`, merges its rows in by `chunk_id`, deletes stale
-# ones by `chunk_id`: without an index each of these reads the whole column, so a batch's store time grew with the
-# table (391 batches of 256 rows: 3.2 s for the first 50, 17.5 s for the last 40). B-tree indexes on the two keys,
-# rebuilt whenever 10,000 rows or 5% of the table (whichever is more) have come in since, leave a look-up the index
-# plus those rows to scan (8.1 to 9.4 s per 50 batches throughout; a rebuild at 100k rows takes 0.35 s). The 5% keeps
-# the rebuilds, and the files of replaced indexes that stay with old versions until `optimize` prunes them, few.
-_KEY_COLUMNS = ("chunk_id", "document_id")
+# Every batch looks up its documents' stored chunks by `document_id` (`stored_chunk_ids`); without an index that reads
+# the whole column, so a batch's store time grew with the table. A B-tree index on it, rebuilt whenever 10,000 rows or
+# 5% of the table (whichever is more) have come in since, leaves the index plus those rows to read: 391 batches of 256
+# rows, look-up and merge insert, took 44.7 s instead of 114.3 s (a rebuild at 100k rows takes 0.15 s). `chunk_id`, the
+# merge insert's key, gets none: LanceDB's indexed merge insert was slower (26.7 against 14.4 s for 160 batches) and
+# read whole rows, raising the peak memory by 100 MB at 40k rows. The 5% keeps the rebuilds, and the files of replaced
+# indexes that stay with old versions until `optimize` prunes them, few.
+_KEY_COLUMNS = ("document_id",)
 _KEY_INDEX_ROWS = 10_000
 _KEY_INDEX_SHARE = 20  # rebuilt when 1/20 of the rows are not in it
 
@@ -241,8 +242,8 @@ def written_chunk_ids(
     upsert_batch_size: int = 2000,
 ) -> list[str]:
     """Upsert the chunk rows with their vectors by `chunk_id`, in batches (each at the table's latest version,
-    under its write lock, so concurrent sessions never duplicate a chunk), then bring the key indexes up to date
-    (past 10,000 rows); returns the ids written."""
+    under its write lock, so concurrent sessions never duplicate a chunk), then bring the `document_id` index up to
+    date (past 10,000 rows); returns the ids written."""
     written: list[str] = []
     total = len(chunk_records)
     schema = vector_index.schema  # read once: each read is a trip to LanceDB's event loop
@@ -258,7 +259,8 @@ def written_chunk_ids(
             table = pa.Table.from_pydict(columns, schema=schema)
             _committed(
                 vector_index,
-                lambda rows=table: vector_index.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().execute(rows),
+                lambda rows=table: vector_index.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all()
+                .use_index(False).execute(rows),  # no index on chunk_id is wanted (see _KEY_COLUMNS), nor used if one exists
             )
         except (OSError, RuntimeError) as error:
             raise _unavailable(vector_index, f"write failed after {len(written)} of {total} chunks", error) from error
