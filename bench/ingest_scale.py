@@ -152,6 +152,8 @@ def run_case(case: dict) -> dict:
             _start_ray_with_standin(case["workers"])
     config = {"index_name": "bench", "model_name": MODELS[case["embedder"]], "executor": case["executor"],
               "executor_workers": case["workers"], "ingest_batch_documents": case["batch"]}
+    if case.get("ann_index_threshold") is not None:
+        config["ann_index_threshold"] = case["ann_index_threshold"]
     if case["corpus"] == "squad":
         config.update(source="squad", squad_path=case["squad_path"], limit=case["documents"])
         files, warm_files = None, None
@@ -190,7 +192,8 @@ def parse_case(text: str, args: argparse.Namespace) -> dict:
     corpus, documents, embedder, executor, *rest = text.split(":")
     return {"corpus": corpus, "documents": int(documents), "embedder": embedder, "executor": executor,
             "workers": int(rest[0]) if rest else 0, "batch": args.batch_documents, "squad_path": args.squad_path,
-            "folder": str(Path(args.workdir) / CORPUS_FILES.get(corpus, ("synthetic",))[0]), "scratch": args.workdir}
+            "folder": str(Path(args.workdir) / CORPUS_FILES.get(corpus, ("synthetic",))[0]), "scratch": args.workdir,
+            "ann_index_threshold": args.ann_index_threshold}
 
 
 def _mb(value: float | None) -> str:
@@ -234,6 +237,8 @@ def main() -> None:
     parser.add_argument("--case", action="append", default=[], help="corpus:documents:embedder:executor[:workers]")
     parser.add_argument("--squad-path", default=os.environ.get("WORKBENCH_SQUAD_PATH", str(DEFAULT_SQUAD)))
     parser.add_argument("--batch-documents", type=int, default=256)
+    parser.add_argument("--ann-index-threshold", type=int, default=None,
+                        help="the store's ann_index_threshold (0: no ANN index is built after the run)")
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "ingest_scale"))
     parser.add_argument("--plot", default="", help="write a PNG of throughput and peak RSS against size")
     parser.add_argument("--results", default="", help="append each result as a JSON line to this file")

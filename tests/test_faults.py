@@ -628,14 +628,14 @@ def _table_rows(config: dict) -> list[dict]:
 def test_a_disk_that_fills_mid_run_fails_the_run_with_counts_and_manifest_equal_to_what_is_stored(tmp_path, monkeypatch):
     import errno
 
-    from lancedb.table import LanceMergeInsertBuilder
+    from lancedb.table import LanceTable  # every new row is written by an add
 
     from ragkit.errors import DiskFullError
 
     config = {"source": "files", "data_dir": str(tmp_path), "index_name": "full", "ingest_batch_documents": 3,
               "upsert_batch_size": 2, "chunk_size": 60, "chunk_overlap": 0}
     files = _files(TOPICS)
-    real_execute = LanceMergeInsertBuilder.execute
+    real_execute = LanceTable.add
     rows_until_full = [7]
 
     def filling_disk(self, new_data, *args, **kwargs):
@@ -644,7 +644,7 @@ def test_a_disk_that_fills_mid_run_fails_the_run_with_counts_and_manifest_equal_
         rows_until_full[0] -= new_data.num_rows
         return real_execute(self, new_data, *args, **kwargs)
 
-    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", filling_disk)
+    monkeypatch.setattr(LanceTable, "add", filling_disk)
     with pytest.raises(DiskFullError) as raised:
         api.ingest(config, files=files)
     message = str(raised.value)
@@ -655,7 +655,7 @@ def test_a_disk_that_fills_mid_run_fails_the_run_with_counts_and_manifest_equal_
     assert record["counts"]["written"] == len(stored) == sum(row["run_id"] == record["run_id"] for row in stored)
     assert f"({len(stored)} chunks written)" in message and _manifest_count(config) == len(stored)
 
-    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", real_execute)  # space freed: the re-run is exact
+    monkeypatch.setattr(LanceTable, "add", real_execute)  # space freed: the re-run is exact
     again = api.ingest(config, files=files)
     ids = _lance_ids(config)
     assert again["status"] == "succeeded" and len(ids) == len(set(ids)) and set(ids) == _expected_ids(config, files)
@@ -664,11 +664,11 @@ def test_a_disk_that_fills_mid_run_fails_the_run_with_counts_and_manifest_equal_
 
 def test_any_failure_after_some_writes_ends_failed_with_the_stored_count(tmp_path, monkeypatch):
     """Not only a full disk: an error of any type half-way through a batch's writes leaves an exact record too."""
-    from lancedb.table import LanceMergeInsertBuilder
+    from lancedb.table import LanceTable  # every new row is written by an add
 
     config = {"source": "files", "data_dir": str(tmp_path), "index_name": "bug", "ingest_batch_documents": 3,
               "upsert_batch_size": 2, "chunk_size": 60, "chunk_overlap": 0}
-    real_execute = LanceMergeInsertBuilder.execute
+    real_execute = LanceTable.add
     calls: list[int] = []
 
     def breaking(self, new_data, *args, **kwargs):
@@ -677,7 +677,7 @@ def test_any_failure_after_some_writes_ends_failed_with_the_stored_count(tmp_pat
             raise KeyError("a bug in the middle of a batch")
         return real_execute(self, new_data, *args, **kwargs)
 
-    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", breaking)
+    monkeypatch.setattr(LanceTable, "add", breaking)
     with pytest.raises(KeyError):
         api.ingest(config, files=_files(TOPICS))
     record = _only_run(config)

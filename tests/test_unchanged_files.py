@@ -114,10 +114,10 @@ def test_other_chunk_settings_parse_every_file_again(files_config, parsed):
 def test_a_run_that_fails_mid_way_records_only_the_files_it_stored(files_config, parsed, monkeypatch):
     import errno
 
-    from lancedb.table import LanceMergeInsertBuilder
+    from lancedb.table import LanceTable  # every new row is written by an add
 
     config = {**files_config, "ingest_batch_documents": 2}
-    real_execute = LanceMergeInsertBuilder.execute
+    real_execute = LanceTable.add
     writes: list[int] = []
 
     def disk_full_on_the_second_write(self, new_data, *args, **kwargs):
@@ -126,10 +126,10 @@ def test_a_run_that_fails_mid_way_records_only_the_files_it_stored(files_config,
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_execute(self, new_data, *args, **kwargs)
 
-    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", disk_full_on_the_second_write)
+    monkeypatch.setattr(LanceTable, "add", disk_full_on_the_second_write)
     with pytest.raises(DiskFullError):
         api.ingest(config, files=_files(TEXTS))
-    monkeypatch.setattr(LanceMergeInsertBuilder, "execute", real_execute)
+    monkeypatch.setattr(LanceTable, "add", real_execute)
     resolved = api.resolve_config(config)
     records = Catalog(resolved["data_dir"]).file_records(
         index_key_for(resolved), file_settings(resolved), [Document.id_for_file(name) for name in TEXTS])

@@ -215,23 +215,44 @@ def _committed(table: lancedb.table.Table, write: Callable[[], _T]) -> _T:
     raise AssertionError("unreachable")
 
 
+def _stored_rows(table: lancedb.table.Table, document_ids: list[str]) -> pa.Table:
+    """`chunk_id` and `document_id` of the stored rows of these documents, looked up `_IN_LIST_LIMIT` documents at a
+    time (through the `document_id` index once the table has one)."""
+    parts = [
+        table.search().select(["chunk_id", "document_id"]).where(_sql_in("document_id", document_ids[start : start + _IN_LIST_LIMIT]))
+        .limit(None).to_arrow()
+        for start in range(0, len(document_ids), _IN_LIST_LIMIT)
+    ]
+    return pa.concat_tables(parts) if parts else pa.table({"chunk_id": pa.array([], pa.string()), "document_id": pa.array([], pa.string())})
+
+
 def stored_chunk_ids(vector_index: lancedb.table.Table, document_ids: list[str]) -> dict[str, set[str]]:
     """The chunk ids stored now for each of these documents (the basis of skip-unchanged and replace)."""
     found: dict[str, set[str]] = {doc_id: set() for doc_id in document_ids}
     try:
         if not document_ids or vector_index.count_rows() == 0:
             return found
-        query = vector_index.search().select(["chunk_id", "document_id"]).limit(None)
-        if len(document_ids) <= _IN_LIST_LIMIT:
-            rows = query.where(_sql_in("document_id", document_ids)).to_arrow()
-        else:
-            rows = query.to_arrow()
-            rows = rows.filter(pc.is_in(rows["document_id"], value_set=pa.array(document_ids)))
+        rows = _stored_rows(vector_index, list(document_ids))
     except (OSError, RuntimeError) as error:
         raise _unavailable(vector_index, "cannot be read", error) from error
     for chunk_id, doc_id in zip(rows["chunk_id"].to_pylist(), rows["document_id"].to_pylist()):
         found[doc_id].add(chunk_id)
     return found
+
+
+def _upsert(table: lancedb.table.Table, rows: pa.Table) -> None:
+    """Write rows by `chunk_id` (run under the write lock, at the latest version): ids already stored are merged in, the
+    rest appended. A chunk id begins with its document's id, so the stored ones are found by the rows' documents through
+    the `document_id` index; a merge insert of every row joined them with the whole table's ids instead, a transient
+    that grew with the table (the peak of 333 writes of 3,000 rows rose from 461 to 598 MB between 300k and 1M rows)."""
+    stored = _stored_rows(table, pc.unique(rows["document_id"]).to_pylist())["chunk_id"]
+    again = pc.is_in(rows["chunk_id"], value_set=stored)
+    if pc.any(again).as_py():
+        table.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all().use_index(False).execute(
+            rows.filter(again))
+    new = rows.filter(pc.invert(again))
+    if new.num_rows:
+        table.add(new)
 
 
 def written_chunk_ids(
@@ -257,11 +278,7 @@ def written_chunk_ids(
         columns["vector"] = pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
         try:
             table = pa.Table.from_pydict(columns, schema=schema)
-            _committed(
-                vector_index,
-                lambda rows=table: vector_index.merge_insert("chunk_id").when_matched_update_all().when_not_matched_insert_all()
-                .use_index(False).execute(rows),  # no index on chunk_id is wanted (see _KEY_COLUMNS), nor used if one exists
-            )
+            _committed(vector_index, lambda rows=table: _upsert(vector_index, rows))
         except (OSError, RuntimeError) as error:
             raise _unavailable(vector_index, f"write failed after {len(written)} of {total} chunks", error) from error
         written.extend(columns["chunk_id"])
