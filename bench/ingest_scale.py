@@ -207,9 +207,11 @@ def plot(results: list[dict], path: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, (rate, memory) = plt.subplots(1, 2, figsize=(11, 4))
-    for label in dict.fromkeys(f"{r['executor']}{':' + str(r['workers']) if r['workers'] else ''} / {r['embedder']}" for r in results):
-        points = sorted((r for r in results if f"{r['executor']}{':' + str(r['workers']) if r['workers'] else ''} / {r['embedder']}" == label),
-                        key=lambda r: r["chunks"])
+    def label_of(r: dict) -> str:
+        return f"{r['corpus']}, {r['executor']}{':' + str(r['workers']) if r['workers'] else ''} / {r['embedder']}"
+
+    for label in dict.fromkeys(label_of(r) for r in results):
+        points = sorted((r for r in results if label_of(r) == label), key=lambda r: r["chunks"])
         sizes = [r["chunks"] for r in points]
         rate.plot(sizes, [r["chunks_per_s"] for r in points], marker="o", label=label)
         line, = memory.plot(sizes, [r["driver_rss_mb"] + sum(r["worker_rss_mb"]) for r in points], marker="x", linestyle="--",
