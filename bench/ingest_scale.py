@@ -61,7 +61,7 @@ def synthetic_corpus(folder: Path, count: int, squad_path: str, seed: int = 0, s
     folder.mkdir(parents=True, exist_ok=True)
     digits, suffix = max(6, len(str(count - 1))), ".md" if sections else ".txt"
     paths = [folder / f"doc{i:0{digits}d}{suffix}" for i in range(count)]
-    if all(p.exists() for p in paths[-1:]) and len(list(folder.glob("doc*.txt"))) >= count:
+    if all(p.exists() for p in paths[-1:]) and len(list(folder.glob(f"doc*{suffix}"))) >= count:
         return paths
     paragraphs = [p.context for p in read_squad_file(squad_path)]
     lengths = np.array([len(p) for p in paragraphs])

@@ -63,7 +63,7 @@ _T = TypeVar("_T")
 # merge insert's key, gets none: LanceDB's indexed merge insert was slower (26.7 against 14.4 s for 160 batches) and
 # read whole rows, raising the peak memory by 100 MB at 40k rows. The 5% keeps the rebuilds, and the files of replaced
 # indexes that stay with old versions until `optimize` prunes them, few.
-_KEY_COLUMNS = ("document_id",)
+_KEY_COLUMN = "document_id"
 _KEY_INDEX_ROWS = 10_000
 _KEY_INDEX_SHARE = 20  # rebuilt when 1/20 of the rows are not in it
 
@@ -285,28 +285,25 @@ def written_chunk_ids(
         progress("written_chunk_ids", len(written), total)
     if written:
         try:
-            _committed(vector_index, lambda: _keep_key_indexes(vector_index))
+            _committed(vector_index, lambda: _keep_key_index(vector_index))
         except (OSError, RuntimeError) as error:
             raise _unavailable(vector_index, "key index update failed after the write", error) from error
     return written
 
 
-def _keep_key_indexes(table: lancedb.table.Table) -> bool:
-    """(Re)build the B-tree indexes on `_KEY_COLUMNS` once the table holds `_KEY_INDEX_ROWS` rows, and again whenever that
-    many rows, or 1/`_KEY_INDEX_SHARE` of the table if more, are not in them; True when it built them."""
+def _keep_key_index(table: lancedb.table.Table) -> bool:
+    """(Re)build the B-tree index on `_KEY_COLUMN` once the table holds `_KEY_INDEX_ROWS` rows, and again whenever that
+    many rows, or 1/`_KEY_INDEX_SHARE` of the table if more, are not in it; True when it built it."""
     from lancedb.index import BTree
 
     rows = table.count_rows()
     if rows < _KEY_INDEX_ROWS:
         return False
-    built = {index.columns[0]: index.name for index in table.list_indices()
-             if index.index_type == "BTree" and list(index.columns) in ([column] for column in _KEY_COLUMNS)}
-    if len(built) == len(_KEY_COLUMNS) and all(
-        table.index_stats(name).num_unindexed_rows < max(_KEY_INDEX_ROWS, rows // _KEY_INDEX_SHARE) for name in built.values()
-    ):
+    name = next((index.name for index in table.list_indices()
+                 if index.index_type == "BTree" and list(index.columns) == [_KEY_COLUMN]), None)
+    if name is not None and table.index_stats(name).num_unindexed_rows < max(_KEY_INDEX_ROWS, rows // _KEY_INDEX_SHARE):
         return False
-    for column in _KEY_COLUMNS:
-        table.create_index(column, config=BTree(), replace=True)
+    table.create_index(_KEY_COLUMN, config=BTree(), replace=True)
     return True
 
 
