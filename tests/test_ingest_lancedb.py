@@ -225,3 +225,16 @@ def test_past_the_key_index_threshold_batch_lookups_use_a_btree_index_and_replac
     assert len({r["chunk_id"] for r in rows}) == len(rows) == 15
     disk = api.index_state(config)["disk"]
     assert disk["key_index_bytes"] > 0 and disk["fts_index_bytes"] > 0 and disk["ann_index_bytes"] == 0  # each in its bucket
+
+
+def test_an_ingestion_caches_its_rebuilt_key_index_in_the_capped_write_session(files_config, monkeypatch):
+    import lancedb
+
+    monkeypatch.setattr(lancedb_store, "_KEY_INDEX_ROWS", 6)  # rebuilt every few rows: each rebuild is a new index to cache
+    capped = lancedb.Session(metadata_cache_size_bytes=256 << 10, index_cache_size_bytes=256 << 10)
+    monkeypatch.setattr(lancedb_store, "_WRITE_SESSION", capped)
+    config = {**files_config, "ingest_batch_documents": 4}
+    files = [InputFile(f"doc{i}.txt", data=f"Document {i} is about the river number {i}.".encode()) for i in range(40)]
+    assert api.ingest(config, files=files)["counts"]["written"] == 40
+    assert 0 < capped.size_bytes <= 512 << 10  # the writes' caches, within their caps; the read session keeps its own
+    assert api.search(config, "river number 17", top_k=1)["hits"][0]["source_name"] == "doc17.txt"

@@ -118,11 +118,17 @@ def store_location(vector_db_config: dict) -> str:
     return f"lancedb:{_uri(vector_db_config)}"
 
 
-# One LanceDB session (its caches) per process. The metadata cache keeps the manifest of every table
-# version it has seen, and each write of a streaming ingestion makes a version listing every fragment so
-# far, so left at LanceDB's 1 GiB default it grows with the square of the batches (43 MB after 391
-# batches); capped, it keeps the recent versions. The index cache (ANN partitions) keeps its default.
+# Two LanceDB sessions (their caches) per process, one for reading and one for writing. In both the metadata
+# cache is capped: it keeps the manifest of every table version it has seen, and each write of a streaming
+# ingestion makes a version listing every fragment so far, so left at LanceDB's 1 GiB default it grows with the
+# square of the batches (43 MB after 391 batches); capped, it keeps the recent versions. The read session
+# (queries, evaluation) keeps LanceDB's default index cache: the ANN partitions a search reads stay in memory.
+# The write session (the table an ingestion writes, `vector_index`, and its upkeep) caps it: there the only index read is the
+# `document_id` B-tree, rebuilt as the table grows, and each rebuild is a new index whose pages are cached beside
+# the dead ones. Uncapped, 160 writes of 3,000 rows of random document ids filled it to 264 MB (RSS 542 MB);
+# capped at 16 MB, 48 MB in all (RSS 338 MB), in the same time.
 _SESSION = lancedb.Session(metadata_cache_size_bytes=32 << 20)
+_WRITE_SESSION = lancedb.Session(metadata_cache_size_bytes=32 << 20, index_cache_size_bytes=16 << 20)
 
 
 def store_client(vector_db_config: dict) -> lancedb.DBConnection:
@@ -135,8 +141,15 @@ def store_client(vector_db_config: dict) -> lancedb.DBConnection:
         raise StoreUnavailableError(f"LanceDB folder {uri} cannot be opened: {error.strerror or error}.") from error
 
 
+def _writing(store_client: lancedb.DBConnection) -> lancedb.DBConnection:
+    """The client's folder opened through the write session (its index cache capped, see `_WRITE_SESSION`)."""
+    return lancedb.connect(store_client.uri, session=_WRITE_SESSION)
+
+
 def vector_index(store_client: lancedb.DBConnection, index_name: str, embedding_dimension: int) -> lancedb.table.Table:
-    """The table for this index, created with the chunk schema and a `dimension`-wide vector if missing."""
+    """The table for this index, to write to (through the write session), created with the chunk schema and a
+    `dimension`-wide vector if missing."""
+    store_client = _writing(store_client)
     if _has_table(store_client, index_name):
         table = store_client.open_table(index_name)
         stored_dimension = table.schema.field("vector").type.list_size
@@ -644,7 +657,7 @@ def maintained_index(
     lexical_language: str = "English",
 ) -> dict[str, Any]:
     """Index upkeep after a run: compact once `compact_after_writes` fragments pile up (and fold new rows into the indexes), build the ANN index past `ann_index_threshold` rows, refresh the full-text index; returns what it did."""
-    table = store_client.open_table(index_name)  # opened now: the batches may have written from other processes
+    table = _writing(store_client).open_table(index_name)  # opened now: the batches may have written from other processes
     changed = bool(run_counts.get("written") or run_counts.get("deleted_stale"))
 
     def upkeep() -> dict[str, Any]:
