@@ -125,8 +125,9 @@ def store_location(vector_db_config: dict) -> str:
 # (queries, evaluation) keeps LanceDB's default index cache: the ANN partitions a search reads stay in memory.
 # The write session (the table an ingestion writes, `vector_index`, and its upkeep) caps it: the index its
 # batches read is the `document_id` B-tree, rebuilt as the table grows, and each rebuild is a new index whose
-# pages are cached beside the dead ones. Uncapped, 160 writes of 3,000 rows of random document ids filled it to 264 MB (RSS 545 MB);
-# capped at 16 MB, 48 MB in all (RSS 312 MB), in the same time (`bench/store_write_memory.py`).
+# pages are cached beside the dead ones. Uncapped, 160 writes of 3,000 rows of random document ids filled it
+# to 264 MB (RSS 545 MB); capped at 16 MB, 48 MB in all (RSS 312 MB), in the same time
+# (`bench/store_write_memory.py`).
 _SESSION = lancedb.Session(metadata_cache_size_bytes=32 << 20)
 _WRITE_SESSION = lancedb.Session(metadata_cache_size_bytes=32 << 20, index_cache_size_bytes=16 << 20)
 
