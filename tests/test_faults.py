@@ -635,14 +635,14 @@ def test_a_disk_that_fills_mid_run_fails_the_run_with_counts_and_manifest_equal_
     config = {"source": "files", "data_dir": str(tmp_path), "index_name": "full", "ingest_batch_documents": 3,
               "upsert_batch_size": 2, "chunk_size": 60, "chunk_overlap": 0}
     files = _files(TOPICS)
-    real_execute = LanceTable.add
+    real_add = LanceTable.add
     rows_until_full = [7]
 
     def filling_disk(self, new_data, *args, **kwargs):
         if rows_until_full[0] < new_data.num_rows:
             raise OSError(errno.ENOSPC, "No space left on device")
         rows_until_full[0] -= new_data.num_rows
-        return real_execute(self, new_data, *args, **kwargs)
+        return real_add(self, new_data, *args, **kwargs)
 
     monkeypatch.setattr(LanceTable, "add", filling_disk)
     with pytest.raises(DiskFullError) as raised:
@@ -655,7 +655,7 @@ def test_a_disk_that_fills_mid_run_fails_the_run_with_counts_and_manifest_equal_
     assert record["counts"]["written"] == len(stored) == sum(row["run_id"] == record["run_id"] for row in stored)
     assert f"({len(stored)} chunks written)" in message and _manifest_count(config) == len(stored)
 
-    monkeypatch.setattr(LanceTable, "add", real_execute)  # space freed: the re-run is exact
+    monkeypatch.setattr(LanceTable, "add", real_add)  # space freed: the re-run is exact
     again = api.ingest(config, files=files)
     ids = _lance_ids(config)
     assert again["status"] == "succeeded" and len(ids) == len(set(ids)) and set(ids) == _expected_ids(config, files)
@@ -668,14 +668,14 @@ def test_any_failure_after_some_writes_ends_failed_with_the_stored_count(tmp_pat
 
     config = {"source": "files", "data_dir": str(tmp_path), "index_name": "bug", "ingest_batch_documents": 3,
               "upsert_batch_size": 2, "chunk_size": 60, "chunk_overlap": 0}
-    real_execute = LanceTable.add
+    real_add = LanceTable.add
     calls: list[int] = []
 
     def breaking(self, new_data, *args, **kwargs):
         calls.append(1)
         if len(calls) == 4:
             raise KeyError("a bug in the middle of a batch")
-        return real_execute(self, new_data, *args, **kwargs)
+        return real_add(self, new_data, *args, **kwargs)
 
     monkeypatch.setattr(LanceTable, "add", breaking)
     with pytest.raises(KeyError):

@@ -117,19 +117,19 @@ def test_a_run_that_fails_mid_way_records_only_the_files_it_stored(files_config,
     from lancedb.table import LanceTable  # every new row is written by an add
 
     config = {**files_config, "ingest_batch_documents": 2}
-    real_execute = LanceTable.add
+    real_add = LanceTable.add
     writes: list[int] = []
 
     def disk_full_on_the_second_write(self, new_data, *args, **kwargs):
         writes.append(new_data.num_rows)
         if len(writes) > 1:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_execute(self, new_data, *args, **kwargs)
+        return real_add(self, new_data, *args, **kwargs)
 
     monkeypatch.setattr(LanceTable, "add", disk_full_on_the_second_write)
     with pytest.raises(DiskFullError):
         api.ingest(config, files=_files(TEXTS))
-    monkeypatch.setattr(LanceTable, "add", real_execute)
+    monkeypatch.setattr(LanceTable, "add", real_add)
     resolved = api.resolve_config(config)
     records = Catalog(resolved["data_dir"]).file_records(
         index_key_for(resolved), file_settings(resolved), [Document.id_for_file(name) for name in TEXTS])

@@ -1,7 +1,7 @@
 """LanceDB, embedded on disk: the default vector store.
 
-One table per index; rows are upserted by `chunk_id` (merge insert; a B-tree index on `document_id` past
-10,000 rows for the per-batch look-ups), searched by cosine distance. Settings (`vector_db_config`): `uri`, the folder that holds the tables.
+One table per index; rows are upserted by `chunk_id` (a row whose id is stored already is merged in, the rest
+appended; a B-tree index on `document_id` past 10,000 rows for the per-batch look-ups), searched by cosine distance. Settings (`vector_db_config`): `uri`, the folder that holds the tables.
 
 Lexical and hybrid retrieval use LanceDB's native full-text (BM25) index on `indexed_text` (the chunk's text,
 after its contextual header when those are on; `text` in a table from before headers). Index upkeep
@@ -246,7 +246,7 @@ def stored_chunk_ids(vector_index: lancedb.table.Table, document_ids: list[str])
     try:
         if not document_ids or vector_index.count_rows() == 0:
             return found
-        rows = _stored_rows(vector_index, list(document_ids))
+        rows = _stored_rows(vector_index, document_ids)
     except (OSError, RuntimeError) as error:
         raise _unavailable(vector_index, "cannot be read", error) from error
     for chunk_id, doc_id in zip(rows["chunk_id"].to_pylist(), rows["document_id"].to_pylist()):
