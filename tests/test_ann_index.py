@@ -117,8 +117,9 @@ def test_new_tables_are_written_in_lance_file_format_2_1(table):
 
 @pytest.mark.parametrize("with_ann_index", [False, True])
 def test_a_dense_search_returns_what_lancedbs_public_query_builder_returns(table, with_ann_index):
-    """The search runs LanceDB's async query in one trip to its event loop; the hits, their order and scores are those
-    of the documented sync builder with the same settings (this fails if LanceDB stops wrapping an AsyncTable)."""
+    """The search runs LanceDB's async query plan in one trip to its event loop; the hits, their order and scores are
+    those of the documented sync builder with the same settings (this fails if LanceDB stops wrapping an AsyncTable,
+    or its async query stops keeping the plan it executes as `_inner`)."""
     client, index = table
     rng = np.random.default_rng(4)
     _write(index, 0, 700, rng)

@@ -1,8 +1,8 @@
 """Queries against an index: search (dense, lexical, hybrid, reranked), answers with citations, a run's chunks.
 
 A query embeds the question with the index's own service and model (from its manifest). The model,
-the clients and the LLM are created once per process per config and API keys (`_resources`); the
-index handle is opened per search, so a search sees what was written since.
+the clients, the embedding cache and its namespace, and the LLM are created once per process per config and
+API keys (`_resources`); the index handle is opened per search, so a search sees what was written since.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def open_query_flow(
     dr = driver_for(config, "query")
     inputs = runtime_inputs(keys, None, question="", top_k=int(top_k))
     targets = ["embedding_client", "embedding_dimension", "store_client"]
-    if has_node(dr, "reranker_client"):
-        targets.append("reranker_client")
+    # and what the embedding path looks up the same way for every question: the cache file and the cache namespace
+    targets += [name for name in ("embedding_cache", "embedding_namespace", "reranker_client") if has_node(dr, name)]
     handles = dict(_resources("query", config, inputs, targets))
     check_manifest(manifest, config, handles["embedding_dimension"])
     handles.update(dr.execute(["existing_index"], inputs=inputs, overrides=handles))

@@ -118,17 +118,19 @@ def store_location(vector_db_config: dict) -> str:
     return f"lancedb:{_uri(vector_db_config)}"
 
 
-# Two LanceDB sessions (their caches) per process, one for reading and one for writing. In both the metadata
-# cache is capped: it keeps the manifest of every table version it has seen, and each write of a streaming
-# ingestion makes a version listing every fragment so far, so left at LanceDB's 1 GiB default it grows with the
-# square of the batches (43 MB after 391 batches); capped, it keeps the recent versions. The read session
-# (queries, evaluation) keeps LanceDB's default index cache: the ANN partitions a search reads stay in memory.
-# The write session (the table an ingestion writes, `vector_index`, and its upkeep) caps it: the index its
+# Two LanceDB sessions (their caches) per process, one for reading and one for writing. Both cap the metadata
+# cache: it keeps the manifest of every table version it has seen, and each write of a streaming ingestion makes a
+# version listing every fragment so far, so at LanceDB's 1 GiB default it grows with the square of the batches
+# (43 MB after 391 batches). The read session (queries, evaluation) caps it at 256 MB, not 32: the search cache of
+# each text column a search reads is kept there too, about 31 MB per text column at 100k rows of SQuAD paragraphs
+# (1 MB for the packed hit column); at 32 MB they were evicted and read again by every search, +1.0 ms p50 at 100k
+# rows (bench/query_latency.py). It keeps LanceDB's default index cache: the ANN partitions a search reads stay in memory.
+# The write session (the table an ingestion writes, `vector_index`, and its upkeep) caps that one: the index its
 # batches read is the `document_id` B-tree, rebuilt as the table grows, and each rebuild is a new index whose
 # pages are cached beside the dead ones. Uncapped, 160 writes of 3,000 rows of random document ids filled it
 # to 264 MB (RSS 545 MB); capped at 16 MB, 48 MB in all (RSS 312 MB), in the same time
 # (`bench/store_write_memory.py`).
-_SESSION = lancedb.Session(metadata_cache_size_bytes=32 << 20)
+_SESSION = lancedb.Session(metadata_cache_size_bytes=256 << 20)
 _WRITE_SESSION = lancedb.Session(metadata_cache_size_bytes=32 << 20, index_cache_size_bytes=16 << 20)
 
 
@@ -380,7 +382,7 @@ def _async_table(table: lancedb.table.Table) -> AsyncTable:
     return inner
 
 
-async def _nearest_arrow(table: AsyncTable, query_vector: np.ndarray, top_k: int) -> pa.Table:
+async def _nearest_arrow(table: AsyncTable, query_vector: np.ndarray, top_k: int, columns: list[str]) -> pa.Table:
     query = (
         table.query()
         .nearest_to(query_vector)
@@ -388,15 +390,26 @@ async def _nearest_arrow(table: AsyncTable, query_vector: np.ndarray, top_k: int
         .ef(max(_ANN_EF, top_k))
         .refine_factor(_ANN_REFINE_FACTOR)
         .limit(top_k)
-        .select([*_hit_columns((await table.schema()).names), "_distance"])
+        .select([*columns, "_distance"])
     )
-    return await query.to_arrow()
+    # The plan run as one call, its rows read from the stream it returns: LanceDB's `to_arrow` first reads the schema
+    # (twice awaited, for blob columns, which a chunk table has none of). `_inner` is checked in tests/test_ann_index.py.
+    stream = await query._inner.execute(max_batch_length=None, timeout=None)
+    return pa.Table.from_batches([batch async for batch in stream], schema=stream.schema)
 
 
 def _nearest(existing_index: lancedb.table.Table, query_vector: np.ndarray, top_k: int = 5) -> list[dict]:
     # One trip to LanceDB's event loop: its sync query builder takes six (and reads the schema three times),
-    # 1.7 ms of a 7 ms search at 100k rows (bench/query_latency.py).
-    result = LOOP.run(_nearest_arrow(_async_table(existing_index), np.asarray(query_vector, dtype=np.float32), top_k))
+    # 1.7 ms of a 7 ms search at 100k rows (bench/query_latency.py). The columns are those of a table with the packed
+    # hit column; a table from before it is told by the schema error, and then searched by its own columns.
+    table, vector = _async_table(existing_index), np.asarray(query_vector, dtype=np.float32)
+    try:
+        result = LOOP.run(_nearest_arrow(table, vector, top_k, [_HIT_COLUMN, *_TEXT_FIELDS]))
+    except ValueError:
+        names = existing_index.schema.names
+        if _HIT_COLUMN in names:
+            raise
+        result = LOOP.run(_nearest_arrow(table, vector, top_k, _hit_columns(names)))
     hits = _rows(result.drop_columns(["_distance"]))
     for hit, distance in zip(hits, result["_distance"].to_pylist()):
         hit["score"] = 1.0 - float(distance)
