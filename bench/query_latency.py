@@ -70,7 +70,8 @@ def _not_cached(config: dict, questions: list[tuple[str, str]], count: int) -> l
         if missing["texts_missing_from_cache"]:
             chosen.append((question, document_id))
     if len(chosen) < count:
-        raise SystemExit(f"only {len(chosen)} of the questions are not in the embedding cache yet; use a new --data-dir")
+        raise SystemExit(f"only {len(chosen)} of the questions are not in the embedding cache yet; use a new --data-dir "
+                         f"or delete {Path(config['data_dir']) / 'embedding_cache.sqlite'}")
     return chosen
 
 
