@@ -61,11 +61,13 @@ def _not_cached(config: dict, questions: list[tuple[str, str]], count: int) -> l
     resolved, manifest = query_config(config)
     dr, inputs, handles = open_query_flow(resolved, manifest, resolve_api_keys(None), 5)
     chosen: list[tuple[str, str]] = []
+    seen: set[str] = set()
     for question, document_id in questions:
         if len(chosen) == count:
             break
-        if question in {text for text, _ in chosen}:
+        if question in seen:
             continue
+        seen.add(question)
         missing = dr.execute(["texts_missing_from_cache"], inputs={**inputs, "question": question}, overrides=handles)
         if missing["texts_missing_from_cache"]:
             chosen.append((question, document_id))

@@ -49,9 +49,11 @@ def open_query_flow(
     """The query driver, its runtime inputs, and the handles every search reuses (clients, index, full-text index)."""
     dr = driver_for(config, "query")
     inputs = runtime_inputs(keys, None, question="", top_k=int(top_k))
-    targets = ["embedding_client", "embedding_dimension", "store_client"]
-    # and what the embedding path looks up the same way for every question: the cache file and the cache namespace
-    targets += [name for name in ("embedding_cache", "embedding_namespace", "reranker_client") if has_node(dr, name)]
+    # The clients, and what the embedding path would otherwise look up the same way for every question: the cache
+    # file and its namespace.
+    targets = ["embedding_client", "embedding_dimension", "store_client", "embedding_cache", "embedding_namespace"]
+    if has_node(dr, "reranker_client"):
+        targets.append("reranker_client")
     handles = dict(_resources("query", config, inputs, targets))
     check_manifest(manifest, config, handles["embedding_dimension"])
     handles.update(dr.execute(["existing_index"], inputs=inputs, overrides=handles))

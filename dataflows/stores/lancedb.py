@@ -49,6 +49,7 @@ _FTS_COLUMN = "indexed_text"  # BM25 runs over what was embedded: the contextual
 _HIT_COLUMN = "hit_json"
 _TEXT_FIELDS = ("text", "indexed_text")
 _PACKED_FIELDS = tuple(name for name in STORED_FIELDS if name not in _TEXT_FIELDS)
+_PACKED_HIT_COLUMNS = [_HIT_COLUMN, *_TEXT_FIELDS]  # what a search reads of a table that has the packed column
 _IN_LIST_LIMIT = 500
 # Lance file format of new tables. 2.1 reads a search's few hits faster than LanceDB 0.40's default, 2.2, which
 # compresses the text columns in blocks: top-5 of 100k rows with every column, 5.3 against 7.0 ms p50 (same rows and
@@ -86,7 +87,7 @@ def _hit_columns(column_names: list[str]) -> list[str]:
     """What a search reads of a table with these columns: the packed fields and the two texts, else (a table from before
     `_HIT_COLUMN`) every column but the vector."""
     if _HIT_COLUMN in column_names:
-        return [_HIT_COLUMN, *_TEXT_FIELDS]
+        return list(_PACKED_HIT_COLUMNS)
     return [name for name in column_names if name != "vector"]
 
 
@@ -404,7 +405,7 @@ def _nearest(existing_index: lancedb.table.Table, query_vector: np.ndarray, top_
     # hit column; a table from before it is told by the schema error, and then searched by its own columns.
     table, vector = _async_table(existing_index), np.asarray(query_vector, dtype=np.float32)
     try:
-        result = LOOP.run(_nearest_arrow(table, vector, top_k, [_HIT_COLUMN, *_TEXT_FIELDS]))
+        result = LOOP.run(_nearest_arrow(table, vector, top_k, _PACKED_HIT_COLUMNS))
     except ValueError:
         names = existing_index.schema.names
         if _HIT_COLUMN in names:
