@@ -165,8 +165,9 @@ def test_a_worker_that_dies_costs_one_file():
         def send_then_crash(data: bytes) -> None:
             send(data)
             sent.append(data)
-            if len(sent) == 2:  # header and bytes are in: the parser crashes on this file (a segfault, the OOM killer)
-                worker._process.kill()
+            if len(sent) == 1:  # the child has this file's header and dies before it can reply (a segfault, the OOM killer);
+                worker._process.kill()  # after the bytes too, a small file could be parsed and answered before the kill lands
+                worker._process.wait()
 
         worker._requests.send_bytes = send_then_crash
         with pytest.raises(FileParseError, match="the parser stopped on this file"):
