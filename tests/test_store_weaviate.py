@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 
 import numpy as np
 import pytest
+import weaviate
 from hamilton import driver
 from weaviate.util import generate_uuid5
 
@@ -24,7 +27,7 @@ from ragkit.errors import (
     StoreUnavailableError,
 )
 from ragkit.schema import STORED_FIELDS, Progress
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 from tests.fakes.weaviate_fake import FakeWeaviate
 
 DIM = 8
@@ -186,6 +189,56 @@ def test_wrong_api_key_is_refused_without_echoing_it():
             store.store_client(config, "a-wrong-key")
         assert "a-wrong-key" not in str(raised.value)
         store.store_client(config, "the-right-key").close()
+
+
+def test_one_client_per_server_and_key_is_shared_and_a_closed_one_is_replaced(config, monkeypatch):
+    connects: list[str] = []
+    connect = weaviate.connect_to_local
+    monkeypatch.setattr(weaviate, "connect_to_local", lambda **settings: connects.append(settings["port"]) or connect(**settings))
+    first = store.store_client(config, "")
+    assert store.store_client(dict(config), "") is first and len(connects) == 1  # runs share the connection
+    first.close()  # closed by someone: not handed out again
+    second = store.store_client(config, "")
+    assert second is not first and second.is_connected() and len(connects) == 2
+    assert store.store_client(config, "") is second
+
+
+def test_a_kept_client_whose_server_stopped_is_not_handed_out():
+    with FakeWeaviate() as server:
+        config = {"url": server.url, "grpc_port": server.grpc_port}
+        assert store.store_client(config, "").is_connected()
+    with pytest.raises(StoreUnavailableError, match=f"Weaviate at {re.escape(server.url)} is not reachable"):
+        store.store_client(config, "")
+
+
+def test_runs_of_one_process_open_one_connection_and_close_it_at_exit(tmp_path):
+    """Three ingests, a listing and a search in one process: one connection, closed before the interpreter
+    tears down (each run's own client used to be left to the garbage collector, with a ResourceWarning)."""
+    script = f"""
+import warnings
+warnings.simplefilter("default")
+import weaviate
+from tests.fakes.weaviate_fake import FakeWeaviate
+from workbench import api
+connect, connects = weaviate.connect_to_local, []
+weaviate.connect_to_local = lambda **settings: connects.append(1) or connect(**settings)
+(docs := __import__("pathlib").Path({str(tmp_path)!r}) / "docs").mkdir()
+(docs / "etna.txt").write_text("Mount Etna is an active volcano on the east coast of Sicily. " * 4)
+server = FakeWeaviate().start()
+config = {{"source": "files", "data_dir": str(docs.parent / "data"), "index_name": "kept", "vector_db": "weaviate",
+          "vector_db_config": {{"url": server.url, "grpc_port": server.grpc_port}},
+          "file_paths": [str(docs / "etna.txt")], "ingest_root": str(docs.parent)}}
+for _ in range(3):
+    api.ingest(config, api_keys={{"weaviate_api_key": ""}})
+api.documents(config, api_keys={{"weaviate_api_key": ""}})
+assert api.search(config, "Etna", api_keys={{"weaviate_api_key": ""}})["hits"]
+print("connections made:", len(connects))
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "connections made: 1" in done.stdout
+    assert "not closed" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr[-3000:]
 
 
 @pytest.mark.parametrize("accepted", [3, 2], ids=["part-of-a-batch-fails", "a-whole-batch-fails"])

@@ -13,13 +13,20 @@ whose constant is fixed at 60, so `rrf_k` and `hybrid_candidates` do not apply; 
 `relativeScoreFusion`). Weaviate tokenises `text` its own way (word tokenisation, lower-cased,
 the English stop-word preset, no stemming): the `lexical_*` settings apply to LanceDB only.
 
-The client holds open HTTP and gRPC connections; whoever builds the DAG should `close()` the
-`store_client` it gets back when done (an unclosed client only warns at exit).
+The client holds open HTTP and gRPC connections, so `store_client` keeps one per server and API key for the
+process (runs, searches and threads share it; a client someone closed, or whose server stopped answering, is
+replaced by a fresh connection) and closes them at exit, before the interpreter tears its modules down. A
+client made per run and dropped was released only by the garbage collector, with a ResourceWarning each time.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import hashlib
+import os
 import re
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -157,13 +164,58 @@ def store_location(vector_db_config: dict) -> str:
 
 
 def store_client(vector_db_config: dict, weaviate_api_key: str) -> weaviate.WeaviateClient:
-    """A connected Weaviate client for `vector_db_config['url']`, using the API key when one is set."""
+    """The process's connected Weaviate client for `vector_db_config['url']` and the API key (when one is set):
+    made on first use, then shared while its server answers."""
     endpoint = _Endpoint(vector_db_config)
     key = (weaviate_api_key or "").strip()
-    credentials = Auth.api_key(key) if key else None
-    config = AdditionalConfig(timeout=_TIMEOUT)
     if endpoint.cloud and not key:
         raise MissingApiKeyError("Weaviate Cloud", "WEAVIATE_API_KEY")
+    identity = (endpoint.url, endpoint.grpc_host, endpoint.grpc_port, endpoint.grpc_secure, endpoint.cloud,
+                hashlib.sha256(key.encode()).hexdigest(), os.getpid())  # the key only as a hash; a forked child connects anew
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.pop(identity, None)
+        if client is not None and not _still_usable(client, endpoint):
+            _close_quietly(client)
+            client = None
+        client = client or _connect(endpoint, key)
+        _CLIENTS[identity] = client
+        return client
+
+
+_CLIENTS: dict[tuple, weaviate.WeaviateClient] = {}  # (server settings, sha256 of the key) -> this process's client
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _still_usable(client: weaviate.WeaviateClient, endpoint: _Endpoint) -> bool:
+    """Whether a kept client is open and its server answers its readiness probe (one GET, no credentials sent)."""
+    try:
+        if not client.is_connected():
+            return False
+        return httpx.get(f"{endpoint.url}/v1/.well-known/ready", timeout=_TIMEOUT.init).status_code == 200
+    except Exception:  # noqa: BLE001 - any failure means: connect afresh, which names the cause
+        return False
+
+
+def _close_quietly(client: weaviate.WeaviateClient) -> None:
+    with contextlib.suppress(Exception):
+        client.close()
+
+
+def _close_clients() -> None:
+    """Close the kept clients at exit, while the modules their finalisers need are still there."""
+    with _CLIENTS_LOCK:
+        for client in _CLIENTS.values():
+            _close_quietly(client)
+        _CLIENTS.clear()
+
+
+atexit.register(_close_clients)
+
+
+def _connect(endpoint: _Endpoint, key: str) -> weaviate.WeaviateClient:
+    """A new connected client (the connection helpers check the server's readiness and version)."""
+    credentials = Auth.api_key(key) if key else None
+    config = AdditionalConfig(timeout=_TIMEOUT)
     try:
         if endpoint.cloud:
             return weaviate.connect_to_weaviate_cloud(
