@@ -53,6 +53,17 @@ def outside_requests(page):  # noqa: F811
     assert seen == [], f"requests left 127.0.0.1: {seen[:5]}"
 
 
+@pytest.fixture
+def guild_indexed(server, server_data_dir):  # noqa: F811
+    """guild.pdf in the server's default index, as the live-DAG test uploads it: a test that reads it runs alone too
+    (ingesting it again when it is there writes nothing)."""
+    from workbench import api
+    from workbench.api import InputFile
+
+    run = api.ingest({"source": "files", "data_dir": str(server_data_dir)}, files=[InputFile("guild.pdf", data=make_pdf(GUILD_PAGES))])
+    assert run["status"] == "succeeded", run
+
+
 def _corpus(folder, documents: int, paragraphs: int) -> list[str]:
     """Text files of distinct, readable paragraphs: enough chunks that embedding them is a long node."""
     paths = []
@@ -149,7 +160,7 @@ def test_the_live_dag_follows_ray_workers(page, server, tmp_path, outside_reques
 
 
 @needs_chromium
-def test_a_hit_opens_its_pdf_page_highlighted(page, server, outside_requests):  # noqa: F811
+def test_a_hit_opens_its_pdf_page_highlighted(page, server, guild_indexed, outside_requests):  # noqa: F811
     _search(page, server, QUESTION)
     card = page.locator(".st-key-hit_1")
     card.get_by_text("Ada Fenwick", exact=False).first.wait_for()  # the card's text draws after its widgets
@@ -182,7 +193,7 @@ def test_the_runs_dag_is_the_function_nodes_beside_a_settings_table(page, server
 
 
 @needs_chromium
-def test_a_deleted_document_is_listed_no_more_and_found_by_no_search(page, server, outside_requests):  # noqa: F811
+def test_a_deleted_document_is_listed_no_more_and_found_by_no_search(page, server, guild_indexed, outside_requests):  # noqa: F811
     page.goto(server)
     _wait_idle(page)
     page.get_by_text("Documents", exact=True).first.click()
