@@ -4,7 +4,7 @@
                                    [--rows A,E] [--data-dir DIR] [--index-name NAME]
                                    [--chunk-size 800] [--chunk-overlap 100] [--pdf-parser pypdf|pypdfium2]
                                    [--[no-]clean-pdf-text] [--[no-]chunk-by-sections] [--[no-]keep-slides]
-                                   [--[no-]contextual-headers] [--model-name NAME]
+                                   [--[no-]contextual-headers] [--model-name NAME] [--compare-model NAME]
 
 Rows (configurations), each ingested into its own index (NAME_a, NAME_e, NAME_custom) of one data folder:
 
@@ -29,12 +29,20 @@ evaluates every retrieval mode on all its questions, for every row. Prints:
 - the best setting measured (highest MRR@10, then R@5; every row is offline: a local model, no reranker) and
   whether it meets issue 12's targets: R@5 >= 0.85, MRR@10 >= 0.70, and R@5 at least 0.15 over A's dense row;
 - the load average before, between the steps and after.
+
+`--compare-model NAME` measures every row once more with that local model (its own indexes, NAME_<model>_e, in the
+same data folder; the same question set) and prints, per row and mode, the paired difference NAME − the first model
+on every question: each metric's mean difference with its 95% paired-bootstrap interval, and the sign test's count of
+questions each model does better on, with its p-value (workbench.comparing.compare_evaluations, as the Evaluate
+page's comparison). This is how int8 against float32 is judged: e.g. `--rows E --modes dense,hybrid --model-name
+all-MiniLM-L6-v2 --compare-model all-MiniLM-L6-v2-onnx-int8`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -48,6 +56,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from fetch_real_docs import real_doc_paths  # noqa: E402
 
+from ragkit.local_models import DEFAULT_LOCAL_MODEL  # noqa: E402
 from ragkit.parsers import PDF_PARSERS  # noqa: E402
 from ragkit.pdf_text import letter_spaced_runs  # noqa: E402
 from ragkit.schema import InputFile  # noqa: E402
@@ -136,22 +145,33 @@ def evaluate(config: dict, question_set: str, modes: list[str]) -> dict[str, dic
     for mode in modes:
         evaluation = api.evaluate({**config, "retrieval_mode": mode}, sample_size=0, questions=question_set)
         figures[mode] = {**evaluation["metrics"], "questions": evaluation["questions"],
-                         "unresolved": evaluation["labels"]["unresolved_labels"], "seconds": evaluation["duration_s"]}
+                         "unresolved": evaluation["labels"]["unresolved_labels"], "seconds": evaluation["duration_s"],
+                         "record": evaluation}
     return figures
 
 
-def run(questions: Path, modes: list[str], data_dir: str, index_name: str, rows: dict[str, dict]) -> dict[str, dict]:
-    """Ingest every row's index into the data folder, import the set once, evaluate each mode on each row."""
-    paths = real_doc_paths()
-    built = {row: ingest(data_dir, f"{index_name}_{row.lower()}", settings, paths) for row, settings in rows.items()}
+def import_question_set(questions: Path, data_dir: str) -> str:
+    """Import the question set into the data folder once; its stored name."""
     imported = api.import_questions(str(questions), name=questions.stem, data_dir=data_dir)
     print(f"question set {imported['name']}: {imported['questions']} questions, {imported['labels']} labels"
           + (f", {len(imported['errors'])} rows skipped" if imported["errors"] else ""))
+    return imported["name"]
+
+
+def run(question_set: str, modes: list[str], data_dir: str, index_name: str, rows: dict[str, dict]) -> dict[str, dict]:
+    """Ingest every row's index into the data folder, then evaluate each mode on each row with the imported set."""
+    paths = real_doc_paths()
+    built = {row: ingest(data_dir, f"{index_name}_{row.lower()}", settings, paths) for row, settings in rows.items()}
     for row, result in built.items():
         result["extraction"] = extraction_counts(result["config"], paths)
-        result["figures"] = evaluate(result["config"], imported["name"], modes)
+        result["figures"] = evaluate(result["config"], question_set, modes)
         print(f"row {row} evaluated ({', '.join(modes)}; load {_load()})")
     return built
+
+
+def model_slug(model_name: str) -> str:
+    """A model name as a part of an index name (letters, digits, dashes)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", model_name).strip("-").lower()[:40]
 
 
 # --- report ------------------------------------------------------------------------------------------------
@@ -220,6 +240,28 @@ def report(results: dict[str, dict], modes: list[str]) -> None:
     print("\n".join(target_lines(results)))
 
 
+def paired_report(first: dict[str, dict], second: dict[str, dict], modes: list[str], names: tuple[str, str]) -> None:
+    """Per row and mode: second − first on the same questions, each metric's paired interval and sign test."""
+    from workbench.comparing import compare_evaluations
+
+    print(f"\nPaired, {names[1]} − {names[0]}, the same questions (95% paired-bootstrap interval of the mean "
+          "difference; sign test: questions each does better on, two-sided p):\n")
+    print("| row | mode | metric | first | second | difference | 95% interval | second better / first better | p |")
+    print("| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: |")
+    for row in first:
+        for mode in modes:
+            compared = compare_evaluations(first[row]["figures"][mode]["record"], second[row]["figures"][mode]["record"],
+                                           metrics=METRICS, k=10)
+            for metric, test in compared["tests"].items():
+                boot, sign = test["bootstrap"], test["sign_test"]
+                print(f"| {row} | {mode} | {metric} | {test['a']:.3f} | {test['b']:.3f} | {boot['mean_diff']:+.4f} | "
+                      f"[{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}] | {sign['b_better']} / {sign['a_better']} | "
+                      f"{sign['p_value']:.3f} |")
+            print(f"| {row} | {mode} | questions: {compared['questions']}; found within 10 by the first only: "
+                  f"{len(compared['found_by_a_only'])}, by the second only: {len(compared['found_by_b_only'])}; "
+                  f"rank changed: {len(compared['rank_changes'])} |  |  |  |  |  |  |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
@@ -233,6 +275,8 @@ def main() -> None:
     parser.add_argument("--pdf-parser", choices=PDF_PARSERS, default=None)
     parser.add_argument("--model-name", default="", help="the local model of every row (default: the product's, "
                         "all-MiniLM-L6-v2-onnx-int8; all-MiniLM-L6-v2 is the float32 torch model)")
+    parser.add_argument("--compare-model", default="", help="measure every row again with this local model and "
+                        "print the paired differences from the first model, question by question")
     for name in SETTINGS[3:]:
         parser.add_argument(f"--{name.replace('_', '-')}", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args()
@@ -249,8 +293,19 @@ def main() -> None:
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     print(f"load average before: {_load()}")
     with tempfile.TemporaryDirectory() as scratch:
-        results = run(args.questions, modes, args.data_dir or scratch, args.index_name, rows)
+        data_dir = args.data_dir or scratch
+        question_set = import_question_set(args.questions, data_dir)
+        results = run(question_set, modes, data_dir, args.index_name, rows)
+        if args.compare_model:
+            others = {row: {**settings, "model_name": args.compare_model} for row, settings in rows.items()}
+            compared = run(question_set, modes, data_dir, f"{args.index_name}_{model_slug(args.compare_model)}", others)
+    names = (args.model_name or DEFAULT_LOCAL_MODEL, args.compare_model)
+    print(f"\n## {names[0]}")
     report(results, modes)
+    if args.compare_model:
+        print(f"\n## {names[1]}")
+        report(compared, modes)
+        paired_report(results, compared, modes, names)
     print(f"\nload average after: {_load()}")
 
 
