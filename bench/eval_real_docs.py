@@ -77,7 +77,7 @@ GAIN_OVER_A_DENSE = 0.15
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
 
-def _load() -> str:
+def load_average() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
@@ -135,7 +135,7 @@ def ingest(data_dir: str, index_name: str, settings: dict, paths: dict[str, Path
     seconds = time.perf_counter() - started
     chunks = next(m["chunk_count"] for m in api.indexes(data_dir) if m["index_key"] == api.index_key_for(config))
     print(f"{index_name}: ingested {len(paths)} PDFs, {record['counts']['written']} chunks written ({chunks} in the "
-          f"index) in {seconds:.1f} s (load {_load()})")
+          f"index) in {seconds:.1f} s (load {load_average()})")
     return {"config": config, "seconds": seconds, "chunks": chunks}
 
 
@@ -165,7 +165,7 @@ def run(question_set: str, modes: list[str], data_dir: str, index_name: str, row
     for row, result in built.items():
         result["extraction"] = extraction_counts(result["config"], paths)
         result["figures"] = evaluate(result["config"], question_set, modes)
-        print(f"row {row} evaluated ({', '.join(modes)}; load {_load()})")
+        print(f"row {row} evaluated ({', '.join(modes)}; load {load_average()})")
     return built
 
 
@@ -291,7 +291,7 @@ def main() -> None:
     if args.model_name:
         rows = {row: {**settings, "model_name": args.model_name} for row, settings in rows.items()}
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
-    print(f"load average before: {_load()}")
+    print(f"load average before: {load_average()}")
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data_dir or scratch
         question_set = import_question_set(args.questions, data_dir)
@@ -306,7 +306,7 @@ def main() -> None:
         print(f"\n## {names[1]}")
         report(compared, modes)
         paired_report(results, compared, modes, names)
-    print(f"\nload average after: {_load()}")
+    print(f"\nload average after: {load_average()}")
 
 
 if __name__ == "__main__":
