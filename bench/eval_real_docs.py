@@ -56,7 +56,8 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from fetch_real_docs import real_doc_paths  # noqa: E402
 
-from ragkit.local_models import DEFAULT_LOCAL_MODEL  # noqa: E402
+from ragkit.errors import WorkbenchError  # noqa: E402
+from ragkit.local_models import DEFAULT_LOCAL_MODEL, load_sentence_transformer  # noqa: E402
 from ragkit.parsers import PDF_PARSERS  # noqa: E402
 from ragkit.pdf_text import letter_spaced_runs  # noqa: E402
 from ragkit.schema import InputFile  # noqa: E402
@@ -78,6 +79,7 @@ METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
 
 def load_average() -> str:
+    """The three load averages, as printed beside every step."""
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
@@ -240,6 +242,16 @@ def report(results: dict[str, dict], modes: list[str]) -> None:
     print("\n".join(target_lines(results)))
 
 
+def refuse_unloadable_models(parser: argparse.ArgumentParser, model_names: list[str]) -> None:
+    """Load every named local model before any work (each loads once per process, so none is loaded twice); a model
+    that cannot load ends the run with one line (exit 2), not after another model's ingestion."""
+    for name in model_names:
+        try:
+            load_sentence_transformer(name)
+        except WorkbenchError as error:
+            parser.error(" ".join(str(error).split()))
+
+
 def paired_report(first: dict[str, dict], second: dict[str, dict], modes: list[str], names: tuple[str, str]) -> None:
     """Per row and mode: second − first on the same questions, each metric's paired interval and sign test."""
     from workbench.comparing import compare_evaluations
@@ -292,6 +304,7 @@ def main() -> None:
         rows = {row: {**settings, "model_name": args.model_name} for row, settings in rows.items()}
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     print(f"load average before: {load_average()}")
+    refuse_unloadable_models(parser, [args.model_name or DEFAULT_LOCAL_MODEL, *filter(None, [args.compare_model])])
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data_dir or scratch
         question_set = import_question_set(args.questions, data_dir)

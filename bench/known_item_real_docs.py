@@ -62,9 +62,17 @@ def known_item_questions(chunks: list[dict], count: int, seed: int) -> list[dict
     return questions
 
 
+def _positive(value: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return number
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--questions", type=int, default=1200)
+    parser.add_argument("--questions", type=_positive, default=1200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--modes", default="dense")
     parser.add_argument("--data-dir", default="")
@@ -73,6 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     print(f"load average before: {real_docs.load_average()}")
+    real_docs.refuse_unloadable_models(parser, [args.model_name, args.compare_model])
     paths = real_doc_paths()
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = args.data_dir or scratch
@@ -93,8 +102,7 @@ def main() -> None:
     for model, rows in built.items():
         for mode in modes:
             figures = rows["E"]["figures"][mode]
-            print(f"| {model} | {mode} | " + " | ".join(f"{figures[m]:.3f}" for m in
-                                                          ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"))
+            print(f"| {model} | {mode} | " + " | ".join(f"{figures[m]:.3f}" for m in real_docs.METRICS)
                   + f" | {figures['questions']} | {figures['unresolved']} |")
     names = (args.model_name, args.compare_model)
     real_docs.paired_report(built[args.model_name], built[args.compare_model], modes, names)

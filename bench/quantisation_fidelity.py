@@ -65,12 +65,12 @@ def _variants(fp32: Path, per_node: bool) -> dict[str, list[str]]:
     return variants
 
 
-def _fused(fp32: Path, folder: Path) -> Path:
+def _fused(fp32: Path, folder: Path, model_dir: Path) -> Path:
     """The float32 graph with BERT's attention, layer norms and GELUs fused by onnxruntime's transformer optimizer."""
     import onnx
     from onnxruntime.transformers.optimizer import optimize_model
 
-    config = json.loads((onnx_embedder._packaged_model_dir() / "config.json").read_text())
+    config = json.loads((model_dir / "config.json").read_text())
     optimised = optimize_model(str(fp32), model_type="bert", num_heads=config["num_attention_heads"],
                                hidden_size=config["hidden_size"])
     target = folder / "fp32-fused.onnx"
@@ -108,7 +108,7 @@ def main() -> None:
         fp32 = Path(scratch) / "fp32.onnx"
         onnx_embedder._export(model_dir, fp32)
         embedders = {"float32 ONNX": onnx_embedder.OnnxEmbedder(fp32, model_dir)}
-        fused = _fused(fp32, Path(scratch))
+        fused = _fused(fp32, Path(scratch), model_dir)
         embedders["float32 ONNX, attention fused"] = onnx_embedder.OnnxEmbedder(fused, model_dir)
         for number, (name, kept_float) in enumerate(_variants(fp32, args.per_node).items()):
             target = Path(scratch) / f"variant-{number}.onnx"
